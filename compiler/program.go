@@ -1,0 +1,96 @@
+package compiler
+
+import "cellc/lang"
+
+// Program is the checked, resolved form of one or more .cell files: every
+// name bound, every op expanded to primitives, every reference an index.
+type Program struct {
+	Ops      map[string]*Op
+	OpOrder  []string
+	Cells    map[string]*Cell
+	Networks []*Network
+}
+
+// Op is an operation expanded to a flat pipeline of primitives.
+type Op struct {
+	Name  string
+	Prims []Prim
+	// Library says the op came from the standard library.
+	Library bool
+	Decl    *lang.OpDecl
+}
+
+// Prim is one primitive application with its arguments resolved.
+// Stride is the constant stride, unless StrideVar says it is the op's
+// $stride, bound when the op is placed in a cell.
+type Prim struct {
+	Name      string
+	KH, KW    int
+	Stride    int
+	StrideVar bool
+	Dilation  int
+	Span      lang.Span
+}
+
+// Strides reports whether the op applies its $stride somewhere, i.e.
+// whether it can read a cell input in a reduction cell.
+func (o *Op) Strides() bool {
+	for _, p := range o.Prims {
+		if p.StrideVar {
+			return true
+		}
+	}
+	return false
+}
+
+// IsIdentity reports whether the op is a plain skip (identity, project,
+// freduce): TF-slim and DARTS apply no drop path to those.
+func (o *Op) IsIdentity() bool {
+	if len(o.Prims) != 1 {
+		return false
+	}
+	switch o.Prims[0].Name {
+	case "id", "project", "freduce":
+		return true
+	}
+	return false
+}
+
+// StateRef names a hidden state inside a cell: cell input m (h_i-m) when
+// Block < 0, else block Block's output.
+type StateRef struct {
+	Input int
+	Block int
+	Span  lang.Span
+}
+
+func (r StateRef) isInput() bool { return r.Block < 0 }
+
+// Cell is a checked cell.
+type Cell struct {
+	Name   string
+	Kind   lang.CellKind
+	Inputs int // how many cell inputs it reads: 2 (h_i, h_i-1) up to 4
+	Blocks []*Block
+	Out    []StateRef
+	Route  bool // outputs are routed to the next len(Out) layers, not concatenated
+	Decl   *lang.CellDecl
+}
+
+// Block is a checked block.
+type Block struct {
+	Name    string // "b0" unless named
+	Inputs  [2]StateRef
+	Ops     [2]*Op
+	OpSpans [2]lang.Span
+	Combine string
+	Span    lang.Span
+}
+
+// Network is a checked network: the cells it stacks.
+type Network struct {
+	Name      string
+	Normal    *Cell
+	Reduction *Cell
+	Span      lang.Span
+}

@@ -1,0 +1,180 @@
+package lang
+
+// The AST is the project's own: participle's grammar structs stay in
+// grammar.go and are converted into these types, so the compiler never
+// depends on the parser library. Every node carries the span of source it
+// came from, so errors found late (a shape mismatch while building the
+// network) still point into the .cell file.
+
+// Pos is a position in a source file. Line and Col are 1-based; Col counts
+// bytes. Offset is the 0-based byte offset.
+type Pos struct {
+	Line, Col, Offset int
+}
+
+// Span is a half-open range of source text in one file.
+type Span struct {
+	File       string
+	Start, End Pos
+}
+
+// File is one parsed .cell file.
+type File struct {
+	Name     string
+	Decls    []Decl
+	Comments []Comment // every comment in the file, in source order
+}
+
+// Comment is one '#' comment; Text includes the leading '#'.
+type Comment struct {
+	Text string
+	Span Span
+}
+
+// Decl is a top-level declaration: *OpDecl, *CellDecl or *NetworkDecl.
+type Decl interface {
+	DeclSpan() Span
+	DeclName() Ident
+}
+
+// Ident is a name with its span.
+type Ident struct {
+	Name string
+	Span Span
+}
+
+// OpDecl defines an operation as a pipeline of primitives:
+//
+//	op sep3x3 = relu -> dw(k: 3, stride: $stride) -> pw -> bn -> relu -> dw(k: 3) -> pw -> bn
+type OpDecl struct {
+	Name   Ident
+	Stages []*Stage
+	Span   Span
+}
+
+// Stage is one primitive application inside an op pipeline.
+type Stage struct {
+	Prim Ident
+	Args []*Arg
+	Span Span
+}
+
+// Arg is a named primitive argument, "k: 3".
+type Arg struct {
+	Key   Ident
+	Value Value
+	Span  Span
+}
+
+// ValueKind says which field of a Value is set.
+type ValueKind int
+
+const (
+	IntValue    ValueKind = iota // 3
+	KernelValue                  // 1x7: KH=1, KW=7
+	VarValue                     // $stride
+)
+
+// Value is an argument value: an integer, a kernel size "HxW", or a
+// variable bound when the op is instantiated ("$stride").
+type Value struct {
+	Kind   ValueKind
+	Int    int
+	KH, KW int
+	Var    string // without the '$'
+	Span   Span
+}
+
+// CellKind tells which slot of a network a cell is written for.
+type CellKind int
+
+const (
+	Normal CellKind = iota
+	Reduction
+)
+
+func (k CellKind) String() string {
+	if k == Reduction {
+		return "reduction"
+	}
+	return "normal"
+}
+
+// CellDecl is a normal or reduction cell:
+//
+//	normal cell nasnet_a_normal {
+//	  block < in: h_i, h_i-1; op: sep5x5, sep3x3; combine: add >
+//	  out: h_i-1, b0, b1, b2, b3, b4
+//	}
+type CellDecl struct {
+	Kind     CellKind
+	KindSpan Span
+	Name     Ident
+	Blocks   []*Block
+	Out      *OutList // nil: the paper's rule, concat of the unused block outputs
+	Span     Span
+}
+
+// Block is one block of a cell: two inputs, one op on each, a combiner.
+// The parser keeps whatever it was given (the checker reports arity), so
+// Inputs and Ops may have any length.
+type Block struct {
+	Name    *Ident // optional: "block s2 < ... >"
+	Inputs  []Ref
+	Ops     []Ident
+	Combine Ident
+	Span    Span
+}
+
+// Ref names a hidden state: "h_i", "h_i-1" .. "h_i-3", a block index
+// "b0".."bN" (0-based), or a block name.
+type Ref struct {
+	Name string
+	Span Span
+}
+
+// OutMode says how a cell's output states leave it.
+type OutMode int
+
+const (
+	// OutConcat concatenates the listed states along channels into the
+	// cell's one output (NASNet-A/C, DARTS, ...).
+	OutConcat OutMode = iota
+	// OutRoute sends the k-th listed state to the cell k+1 layers ahead
+	// (NASNet-B: "each output hidden state is used as a hidden state in
+	// the future layers").
+	OutRoute
+)
+
+// OutList is "out: a, b, c" (concat) or "route: a, b, c, d".
+type OutList struct {
+	Mode OutMode
+	Refs []Ref
+	Span Span
+}
+
+// NetworkDecl names the cells a network stacks:
+//
+//	network nasnet_a {
+//	  normal: nasnet_a_normal
+//	  reduction: nasnet_a_reduction
+//	}
+type NetworkDecl struct {
+	Name   Ident
+	Fields []*Field
+	Span   Span
+}
+
+// Field is "key: value" inside a network.
+type Field struct {
+	Key   Ident
+	Value Ident
+	Span  Span
+}
+
+func (d *OpDecl) DeclSpan() Span       { return d.Span }
+func (d *OpDecl) DeclName() Ident      { return d.Name }
+func (d *CellDecl) DeclSpan() Span     { return d.Span }
+func (d *CellDecl) DeclName() Ident    { return d.Name }
+func (d *NetworkDecl) DeclSpan() Span  { return d.Span }
+func (d *NetworkDecl) DeclName() Ident { return d.Name }

@@ -78,52 +78,49 @@ func (p *parser) lex() ([]lexer.Token, error) {
 // syntax error in one declaration does not hide the others.
 func (p *parser) decls() []Decl {
 	var out []Decl
-	pl, err := lexer.Upgrade(&tokenSlice{toks: p.toks})
-	if err != nil { // tokenSlice never fails
-		p.diags.Errorf(p.span(0, 0), "%v", err)
-		return nil
-	}
+	base := 0                                         // index in p.toks of pl's first token
+	pl, _ := lexer.Upgrade(&tokenSlice{toks: p.toks}) // tokenSlice never fails
 	for !pl.Peek().EOF() {
-		start := pl.Cursor()
+		start := base + pl.Cursor()
 		d, err := syntax().decl.ParseFromLexer(pl, participle.AllowTrailing(true))
-		if err != nil {
-			stop := p.syntaxError(err)
-			p.resync(pl, start, stop)
+		if err == nil && base+pl.Cursor() > start {
+			if d := p.decl(d); d != nil {
+				out = append(out, d)
+			}
 			continue
 		}
-		if d := p.decl(d); d != nil {
-			out = append(out, d)
+		stop := 0
+		if err != nil {
+			stop = p.syntaxError(err, start)
 		}
+		base = p.resync(start, stop)
+		pl, _ = lexer.Upgrade(&tokenSlice{toks: p.toks[base:]})
 	}
 	return out
 }
 
-// resync skips to the next token that starts a declaration at the
-// beginning of a line, past both the start of the failed declaration and
-// the error (at offset stop).
-func (p *parser) resync(pl *lexer.PeekingLexer, start int, stop int) {
-	// Rewind is not available on PeekingLexer, so walk a fresh one.
-	fresh, _ := lexer.Upgrade(&tokenSlice{toks: p.toks})
-	for fresh.Cursor() <= start && !fresh.Peek().EOF() {
-		fresh.Next()
-	}
-	for !fresh.Peek().EOF() {
-		if fresh.Peek().Pos.Offset > stop && p.startsDecl(fresh) {
+// resync returns the index of the next token, after both the start of the
+// failed declaration and the error (at byte offset stop), that starts a
+// declaration at the beginning of a line, or of the final EOF.
+func (p *parser) resync(start, stop int) int {
+	i := start + 1
+	for ; i < len(p.toks)-1; i++ {
+		if p.toks[i].Pos.Offset > stop && p.startsDeclAt(i) {
 			break
 		}
-		fresh.Next()
 	}
-	*pl = *fresh
+	return min(i, len(p.toks)-1)
 }
 
-// startsDecl reports whether the next tokens look like the start of a
-// declaration written at the beginning of a line.
-func (p *parser) startsDecl(pl *lexer.PeekingLexer) bool {
-	t := pl.Peek()
+// startsDeclAt reports whether p.toks[i] looks like the start of a
+// declaration written at the beginning of a line. Keywords are ordinary
+// identifiers elsewhere ("op:" in a block, "normal:" in a network), so
+// the tokens after it must fit too.
+func (p *parser) startsDeclAt(i int) bool {
+	t, second, third := p.toks[i], p.next(i), p.next(i+1)
 	if !p.firstOnLine(t.Pos.Offset) {
 		return false
 	}
-	second, third := p.after(t.Pos.Offset)
 	switch t.Value {
 	case "op":
 		return second.Type == syntax().ident && third.Value == "="
@@ -135,27 +132,9 @@ func (p *parser) startsDecl(pl *lexer.PeekingLexer) bool {
 	return false
 }
 
-// after returns the two tokens that follow the token at offset.
-func (p *parser) after(offset int) (lexer.Token, lexer.Token) {
-	var got []lexer.Token
-	for _, t := range p.toks {
-		if t.Pos.Offset <= offset {
-			continue
-		}
-		got = append(got, t)
-		if len(got) == 2 {
-			break
-		}
-	}
-	for len(got) < 2 {
-		got = append(got, lexer.Token{Type: lexer.EOF})
-	}
-	return got[0], got[1]
-}
-
 // firstOnLine reports whether only whitespace precedes offset on its line.
 func (p *parser) firstOnLine(offset int) bool {
-	for i := offset - 1; i >= 0 && i < len(p.src); i-- {
+	for i := min(offset, len(p.src)) - 1; i >= 0; i-- {
 		switch p.src[i] {
 		case '\n':
 			return true

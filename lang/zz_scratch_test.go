@@ -27,7 +27,7 @@ network n { normal: c reduction: r }
 			in := strings.Join(w, " ")
 			_, d := Parse("t", []byte(in))
 			for _, x := range d {
-				k := x.Summary
+				k := x.Summary + " ;; " + x.Detail
 				seen[k] = append(seen[k], strings.Join(w[max(0, i-4):min(len(w), i+3)], " "))
 			}
 		}

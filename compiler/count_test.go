@@ -41,11 +41,11 @@ func TestNASNetACounts(t *testing.T) {
 	mobile.BaseFilters, mobile.Filters = 0, 1056
 	large := preset(t, "large")
 	cases := []struct {
-		name                       string
-		cfg                        Config
-		params, moving, withAux    int64
-		madds                      int64 // ±0.05%
-		out                        ir.Shape
+		name                    string
+		cfg                     Config
+		params, moving, withAux int64
+		madds                   int64 // ±0.05%
+		out                     ir.Shape
 	}{
 		{"cifar 6@768", cifar, 3346538, 37248, 4978036, 544_300_000, ir.Shape{C: 768, H: 8, W: 8}},
 		{"mobile 4@1056", mobile, 5289978, 36738, 7701218, 563_600_000, ir.Shape{C: 1056, H: 7, W: 7}},

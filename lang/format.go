@@ -81,13 +81,15 @@ func (p *printer) endLine(key any) {
 
 func (p *printer) opDecl(d *OpDecl) {
 	p.buf.WriteString("op " + d.Name.Name + " =")
-	for i, s := range d.Stages {
+	n := 0
+	for _, s := range d.Stages {
 		if s == nil {
 			continue
 		}
-		if i > 0 {
+		if n > 0 {
 			p.buf.WriteString(" ->")
 		}
+		n++
 		p.buf.WriteString(" " + s.Prim.Name)
 		if len(s.Args) > 0 {
 			args := make([]string, 0, len(s.Args))

@@ -30,7 +30,7 @@ import (
 // that lexing never fails: the parser then stops on it, in source order,
 // with an "invalid character" diagnostic.
 var lexerRules = []lexer.SimpleRule{
-	{Name: "Comment", Pattern: `#[^\r\n]*`},
+	{Name: "Comment", Pattern: `#[^\n]*`},
 	{Name: "Kernel", Pattern: `\d+x\d+`},
 	{Name: "InputRef", Pattern: `h_i(-\d+)?\b`},
 	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},

@@ -47,6 +47,10 @@ func Parse(name string, src []byte) (f *File, diags Diagnostics) {
 	}
 	for _, t := range toks {
 		if t.Type == syntax().comment {
+			// Trailing blanks (and the \r of a CRLF line end) are not
+			// part of the comment; dropping them here keeps Format's
+			// output free of them and the round trip exact.
+			t.Value = strings.TrimRight(t.Value, " \t\r\f\v")
 			f.Comments = append(f.Comments, Comment{Text: t.Value, Span: p.tokSpan(t)})
 		} else {
 			p.toks = append(p.toks, t)

@@ -1,0 +1,133 @@
+package lang
+
+// Comment placement for Format. The AST does not hold comments in its
+// nodes; File.Comments lists them with their spans, and the formatter
+// attaches each one to a printed line by position. Every comment is
+// attached to exactly one place, so none is ever dropped.
+//
+// The printed lines are "slots": an op declaration, a cell or network
+// header ("normal cell x {"), a block, an out list, a network field, and
+// the closing "}" of a cell or network. A comment
+//   - inside a slot's source range moves to just before that slot;
+//   - after a slot's last token on the same line trails that slot;
+//   - otherwise goes before the next slot, or to the end of the file.
+
+// commentMap is where each comment goes, keyed by the node that owns the
+// printed line: the Decl for an op or a header, *Block, *OutList, *Field,
+// or closeOf{decl} for a closing brace.
+type commentMap struct {
+	leading  map[any][]placedComment
+	trailing map[any]Comment
+	end      []placedComment
+}
+
+// placedComment is an own-line comment and whether the source had a blank
+// line before it, the one piece of layout Format keeps.
+type placedComment struct {
+	Comment
+	blankBefore bool
+}
+
+// closeOf keys the closing brace of a cell or network.
+type closeOf struct{ d Decl }
+
+// slot is one printed line and the source range it came from.
+type slot struct {
+	key        any
+	start, end int // byte offsets: first token, just after the last
+	endLine    int
+}
+
+func attachComments(f *File) *commentMap {
+	cm := &commentMap{leading: map[any][]placedComment{}, trailing: map[any]Comment{}}
+	if len(f.Comments) == 0 {
+		return cm
+	}
+	slots := slotsOf(f)
+	lastLine := 0 // line of the previous comment
+	for _, c := range f.Comments {
+		off, line := c.Span.Start.Offset, c.Span.Start.Line
+		var inside, prev, next *slot
+		for i := range slots {
+			s := &slots[i]
+			switch {
+			case s.start < off && off < s.end:
+				inside = s
+			case s.end <= off && (prev == nil || s.end >= prev.end):
+				prev = s
+			case s.start >= off && next == nil:
+				next = s
+			}
+		}
+		prevLine := lastLine
+		lastLine = line
+		if inside != nil {
+			cm.leading[inside.key] = append(cm.leading[inside.key], placedComment{Comment: c})
+			continue
+		}
+		if prev != nil {
+			if _, taken := cm.trailing[prev.key]; !taken && prev.endLine == line {
+				cm.trailing[prev.key] = c
+				continue
+			}
+			prevLine = max(prevLine, prev.endLine)
+		}
+		pc := placedComment{Comment: c, blankBefore: line-prevLine >= 2}
+		if next != nil {
+			cm.leading[next.key] = append(cm.leading[next.key], pc)
+		} else {
+			cm.end = append(cm.end, pc)
+		}
+	}
+	return cm
+}
+
+// slotsOf lists the printed lines of f in source order.
+func slotsOf(f *File) []slot {
+	var slots []slot
+	add := func(key any, sp Span) {
+		slots = append(slots, slot{key: key, start: sp.Start.Offset, end: sp.End.Offset, endLine: sp.End.Line})
+	}
+	// header is a cell or network's first line up to its name; "{" is not
+	// in the AST, and a comment after the name on that line trails it.
+	header := func(d Decl, name Ident) {
+		sp := d.DeclSpan()
+		sp.End = name.Span.End
+		add(d, sp)
+	}
+	closing := func(d Decl) {
+		sp := d.DeclSpan()
+		sp.Start = sp.End
+		sp.Start.Offset--
+		add(closeOf{d}, sp)
+	}
+	for _, d := range f.Decls {
+		if d == nil || isNilDecl(d) {
+			continue
+		}
+		switch d := d.(type) {
+		case *OpDecl:
+			add(d, d.Span)
+		case *CellDecl:
+			header(d, d.Name)
+			for _, b := range d.Blocks {
+				if b != nil {
+					add(b, b.Span)
+				}
+			}
+			if d.Out != nil {
+				add(d.Out, d.Out.Span)
+			}
+			closing(d)
+		case *NetworkDecl:
+			header(d, d.Name)
+			for _, fl := range d.Fields {
+				if fl != nil {
+					add(fl, fl.Span)
+				}
+			}
+			closing(d)
+		}
+	}
+	return slots
+}

@@ -22,6 +22,9 @@ func Lower(g *ir.Graph) (*Plan, error) {
 	if g.Training {
 		l.backward()
 	}
+	if err := l.verify(); err != nil {
+		return nil, fmt.Errorf("internal error: %v", err)
+	}
 	return l.p, nil
 }
 

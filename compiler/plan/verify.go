@@ -1,0 +1,63 @@
+package plan
+
+import "fmt"
+
+// verify checks the buffer assignment: two values that are live at the
+// same time never share memory, unless one is a slice of the other (an
+// elided concat's input). Lower runs it on every plan it returns.
+func (l *lowering) verify() error {
+	g := l.g
+	end := len(l.p.Steps)
+	start := make([]int, len(g.Nodes))
+	last := make([]int, len(g.Nodes))
+	for _, n := range g.Nodes {
+		start[n.ID] = l.stepOf[n.ID]
+		last[n.ID] = start[n.ID]
+	}
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			last[in] = max(last[in], l.stepOf[n.ID])
+		}
+	}
+	// An elided concat is live from its first input's step to its last
+	// reader's.
+	for _, n := range g.Nodes {
+		if n.Elided {
+			start[n.ID] = end
+			for _, in := range n.Inputs {
+				start[n.ID] = min(start[n.ID], start[in])
+			}
+		}
+	}
+	last[g.Output] = end
+	if g.AuxOutput >= 0 {
+		last[g.AuxOutput] = end
+	}
+	if g.Training {
+		for i := range last {
+			last[i] = end // backward reads every forward value
+		}
+	}
+	byBuf := map[int][]int{}
+	for _, n := range g.Nodes {
+		byBuf[l.view[n.ID].Buffer] = append(byBuf[l.view[n.ID].Buffer], n.ID)
+	}
+	for buf, ids := range byBuf {
+		for i, a := range ids {
+			for _, b := range ids[i+1:] {
+				if l.root[a] == b || l.root[b] == a {
+					continue
+				}
+				if start[a] > last[b] || start[b] > last[a] {
+					continue // not live together
+				}
+				va, vb := l.view[a], l.view[b]
+				disjoint := va.Stride == vb.Stride && (va.Offset+va.Shape.Elems() <= vb.Offset || vb.Offset+vb.Shape.Elems() <= va.Offset)
+				if !disjoint {
+					return fmt.Errorf("plan: %%%d (steps %d..%d) and %%%d (steps %d..%d) overlap in buffer b%d", a, start[a], last[a], b, start[b], last[b], buf)
+				}
+			}
+		}
+	}
+	return nil
+}

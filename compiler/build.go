@@ -12,7 +12,7 @@ import (
 // cell between stages, aux head, classifier) and returns the IR graph.
 func BuildGraph(net *Network, cfg Config) (*ir.Graph, lang.Diagnostics) {
 	var diags lang.Diagnostics
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		diags.Errorf(net.Span, "%v", err)
 		return nil, diags
 	}

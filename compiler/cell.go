@@ -81,6 +81,13 @@ func (b *builder) cell(c *Cell, scope string, cellNum int, reduce bool, f int, h
 			}
 			branch[side] = out
 		}
+		if l, r := b.g.Nodes[branch[0]].Shape, b.g.Nodes[branch[1]].Shape; !b.diags.HasErrors() && (l.H != r.H || (l.C != r.C && blk.Combine != "concat")) {
+			d := b.diags.Errorf(blk.Span, "block %s of cell %q cannot %s its branches: %s gives %v, %s gives %v", blk.Name, c.Name, blk.Combine, blk.Ops[0].Name, l, blk.Ops[1].Name, r)
+			d.Detail = "both branches must have the same size"
+			if reduce {
+				d.Detail += "; in a reduction cell, ops on cell inputs run at stride 2 and ops on blocks at stride 1"
+			}
+		}
 		var y int
 		switch blk.Combine {
 		case "concat":

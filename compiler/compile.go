@@ -29,6 +29,8 @@ type Result struct {
 	Dumps map[string]string
 	// BaseFilters is TF-slim's num_conv_filters for this build.
 	BaseFilters int
+	// Filters is the penultimate width, the F of the paper's "N @ F".
+	Filters int
 }
 
 // Options controls the pass pipeline.
@@ -103,6 +105,11 @@ func Build(f *lang.File, cfg Config, opts Options) (*Result, lang.Diagnostics) {
 	}
 	base, _ := baseFilters(net, cfg)
 	res := &Result{Program: prog, Network: net, Config: cfg, Built: g, BaseFilters: base, Dumps: map[string]string{}}
+	for _, e := range g.Endpoints {
+		if e.Name == fmt.Sprintf("Cell_%d", 3*cfg.N-1) {
+			res.Filters = g.Nodes[e.Node].Shape.C
+		}
+	}
 	out, err := RunPasses(g, cfg, opts, res)
 	if err != nil {
 		diags.Errorf(net.Span, "%v", err)
@@ -112,14 +119,17 @@ func Build(f *lang.File, cfg Config, opts Options) (*Result, lang.Diagnostics) {
 	return res, diags
 }
 
-// PassNames lists the pipeline's passes, for --dump-after's help.
-func PassNames() string {
+// Passes lists the pipeline's pass names in order.
+func Passes() []string {
 	names := make([]string, len(passes))
 	for i, p := range passes {
 		names[i] = p.name
 	}
-	return strings.Join(names, ", ")
+	return names
 }
+
+// PassNames lists the pipeline's passes, for --dump-after's help.
+func PassNames() string { return strings.Join(Passes(), ", ") }
 
 func checkDumpNames(names []string) error {
 	for _, n := range names {

@@ -103,8 +103,8 @@ func LoadConfig(path string, base Config) (Config, error) {
 	return cfg, nil
 }
 
-// validate checks the fields the builder relies on.
-func (c Config) validate() error {
+// Validate checks the fields the builder relies on.
+func (c Config) Validate() error {
 	switch {
 	case c.N < 1:
 		return fmt.Errorf("--n must be at least 1, got %d", c.N)

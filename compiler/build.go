@@ -174,6 +174,9 @@ func (b *builder) build() {
 			cellNum++
 			skip = cfg.SkipReductionLayerInput
 		}
+		if b.diags.HasErrors() {
+			return // later cells would only repeat the error
+		}
 		out := b.cell(b.net.Normal, fmt.Sprintf("cell_%d", i), cellNum, false, b.base*scaling, history, skip)
 		history = append(history, out)
 		b.endpoint(fmt.Sprintf("Cell_%d", i), out[0])
@@ -183,6 +186,9 @@ func (b *builder) build() {
 		}
 	}
 
+	if b.diags.HasErrors() {
+		return
+	}
 	// Final layers: ReLU → global average pool → dropout → FC.
 	x := history[len(history)-1][0]
 	x = b.add(&ir.Node{Kind: ir.ReLU, Inputs: []int{x}, Scope: "final_layer/relu", Cell: -1, Src: src})
@@ -204,6 +210,9 @@ func (b *builder) auxHead(x int, scope string) {
 	src := b.net.Span
 	node := func(k ir.Kind, a ir.Attrs, name string, in int) int {
 		return b.add(&ir.Node{Kind: k, Attrs: a, Inputs: []int{in}, Scope: scope + "/" + name, Aux: true, Cell: -1, Src: src})
+	}
+	if b.diags.HasErrors() {
+		return
 	}
 	x = node(ir.ReLU, ir.Attrs{}, "relu", x)
 	if h := b.g.Nodes[x].Shape.H; h < 5 {

@@ -148,12 +148,9 @@ func (b *builder) factorizedReduction(x, f, stride int, scope string, cellNum in
 	if stride == 1 {
 		return node(ir.BatchNorm, ir.Attrs{}, "path_bn", conv("path_conv", x, f))
 	}
-	if f%2 != 0 {
-		b.diags.Errorf(src, "factorized reduction needs an even filter count, got %d", f).Detail = "choose --filters so that every cell's F is even"
-		return x
-	}
+	// An odd F gives the second path the extra filter, as TF-slim does.
 	p1 := conv("path1_conv", x, f/2)
-	p2 := conv("path2_conv", node(ir.Shift, ir.Attrs{}, "path2_shift", x), f/2)
+	p2 := conv("path2_conv", node(ir.Shift, ir.Attrs{}, "path2_shift", x), f/2+f%2)
 	return node(ir.BatchNorm, ir.Attrs{}, "final_path_bn", node(ir.Concat, ir.Attrs{}, "concat", p1, p2))
 }
 
@@ -189,7 +186,7 @@ func (b *builder) op(o *Op, x, f, stride int, scope string, cellNum int, at lang
 		case "maxpool":
 			x = node(ir.MaxPool, ir.Attrs{KH: p.KH, KW: p.KW, Stride: s, Pad: ir.Same}, "maxpool", x)
 		case "id":
-			if s != 1 || in.C != f {
+			if (s != 1 || in.C != f) && !b.diags.HasErrors() {
 				b.diags.Errorf(at, "op %s: id needs a %d-wide input at stride 1, got %d wide at stride %d", o.Name, f, in.C, s).Detail = "use project or freduce, which adapt width and stride"
 			}
 		case "zero":

@@ -3,7 +3,10 @@ package compiler
 import (
 	"fmt"
 	"regexp"
+	"slices"
+	"sort"
 	"strconv"
+	"strings"
 
 	"cellc/lang"
 )
@@ -34,31 +37,56 @@ type checker struct {
 	library   map[string]bool
 	cellDecls []*lang.CellDecl
 	netDecls  []*lang.NetworkDecl
-	expanding map[string]bool
-	names     map[string]lang.Span // every top-level name, for duplicates
+	expanding []string            // ops being expanded, outermost first
+	names     map[string]declInfo // every top-level name, for duplicates
+}
+
+// declInfo is what the checker remembers about a top-level name.
+type declInfo struct {
+	span    lang.Span
+	kind    string // "op", "cell" or "network"
+	library bool   // declared by the standard library
+}
+
+func declKind(d lang.Decl) string {
+	switch d.(type) {
+	case *lang.OpDecl:
+		return "op"
+	case *lang.CellDecl:
+		return "cell"
+	}
+	return "network"
 }
 
 func (c *checker) collect(files []*lang.File) {
 	c.opDecls = map[string]*lang.OpDecl{}
 	c.library = map[string]bool{}
-	c.expanding = map[string]bool{}
-	c.names = map[string]lang.Span{}
+	c.names = map[string]declInfo{}
 	for i, f := range files {
+		library := i == 0 && len(files) > 1
 		for _, d := range f.Decls {
 			name := d.DeclName()
 			if prev, ok := c.names[name.Name]; ok {
-				c.diags.Errorf(name.Span, "%q is already declared at %s", name.Name, prev.Start.Format(prev.File)).Detail = "rename one of them"
+				e := c.diags.Errorf(name.Span, "%q is already declared at %s", name.Name, prev.span.Start.Format(prev.span.File))
+				switch {
+				case prev.library:
+					e.Detail = fmt.Sprintf("the standard library defines %s %s; choose another name", prev.kind, name.Name)
+				case prev.kind != declKind(d):
+					e.Detail = fmt.Sprintf("there it names %s %s; ops, cells and networks share one namespace, so rename one of them", article(prev.kind), prev.kind)
+				default:
+					e.Detail = "rename one of them"
+				}
 				continue
 			}
 			if _, ok := primitives[name.Name]; ok {
-				c.diags.Errorf(name.Span, "%q is a primitive and cannot be redeclared", name.Name)
+				c.diags.Errorf(name.Span, "%q is a primitive and cannot be redeclared", name.Name).Detail = "primitives and operations share one namespace; choose another name (`cellc ops` lists the primitives)"
 				continue
 			}
-			c.names[name.Name] = name.Span
+			c.names[name.Name] = declInfo{span: name.Span, kind: declKind(d), library: library}
 			switch d := d.(type) {
 			case *lang.OpDecl:
 				c.opDecls[name.Name] = d
-				c.library[name.Name] = i == 0 && len(files) > 1
+				c.library[name.Name] = library
 				c.prog.OpOrder = append(c.prog.OpOrder, name.Name)
 			case *lang.CellDecl:
 				c.cellDecls = append(c.cellDecls, d)
@@ -69,11 +97,21 @@ func (c *checker) collect(files []*lang.File) {
 	}
 }
 
+func article(kind string) string {
+	if kind == "op" {
+		return "an"
+	}
+	return "a"
+}
+
+// opNames lists the declared ops in name order, so that a suggestion does
+// not depend on map order.
 func (c *checker) opNames() []string {
 	names := make([]string, 0, len(c.opDecls))
 	for n := range c.opDecls {
 		names = append(names, n)
 	}
+	sort.Strings(names)
 	return names
 }
 
@@ -84,12 +122,13 @@ func (c *checker) expand(name string) *Op {
 		return op
 	}
 	d := c.opDecls[name]
-	if c.expanding[name] {
-		c.diags.Errorf(d.Name.Span, "op %q is defined in terms of itself", name).Detail = "an op may use other ops, but not in a cycle"
+	if i := slices.Index(c.expanding, name); i >= 0 {
+		cycle := strings.Join(append(slices.Clone(c.expanding[i:]), name), " -> ")
+		c.diags.Errorf(d.Name.Span, "op %q is defined in terms of itself (%s)", name, cycle).Detail = "an op may use other ops, but not in a cycle"
 		return nil
 	}
-	c.expanding[name] = true
-	defer delete(c.expanding, name)
+	c.expanding = append(c.expanding, name)
+	defer func() { c.expanding = c.expanding[:len(c.expanding)-1] }()
 	op := &Op{Name: name, Library: c.library[name], Decl: d}
 	ok := true
 	for _, st := range d.Stages {
@@ -103,7 +142,7 @@ func (c *checker) expand(name string) *Op {
 			vars++
 		}
 	}
-	if vars > 1 {
+	if vars > 1 && ok {
 		c.diags.Errorf(d.Name.Span, "op %q applies $stride %d times", name, vars).Detail = "a strided op must reduce exactly once: pass stride: $stride to one stage only"
 		ok = false
 	}
@@ -119,25 +158,33 @@ func (c *checker) expand(name string) *Op {
 func (c *checker) stage(st *lang.Stage) ([]Prim, bool) {
 	name := st.Prim.Name
 	args := map[string]lang.Value{}
+	keys := map[string]lang.Span{}
 	for _, a := range st.Args {
-		if _, dup := args[a.Key.Name]; dup {
-			c.diags.Errorf(a.Key.Span, "argument %q given twice", a.Key.Name)
+		if prev, dup := keys[a.Key.Name]; dup {
+			c.diags.Errorf(a.Key.Span, "argument %q is given twice", a.Key.Name).Detail = fmt.Sprintf("the first is at %s; remove one", prev.Start.Format(prev.File))
 			return nil, false
 		}
 		args[a.Key.Name] = a.Value
+		keys[a.Key.Name] = a.Key.Span
 	}
 	if info, ok := primitives[name]; ok {
 		return c.primStage(st, info, args)
 	}
 	if _, ok := c.opDecls[name]; !ok {
 		d := c.diags.Errorf(st.Prim.Span, "unknown primitive or op %q", name)
+		if info, ok := c.names[name]; ok {
+			d.Summary = fmt.Sprintf("%q is %s %s, not a primitive or op", name, article(info.kind), info.kind)
+		}
 		d.Detail = lang.DidYouMean(name, append(primNames(), c.opNames()...))
+		if d.Detail == "" {
+			d.Detail = "`cellc ops` lists the primitives and operations"
+		}
 		return nil, false
 	}
 	// A nested op takes only stride, which binds its $stride.
 	for _, a := range st.Args {
 		if a.Key.Name != "stride" {
-			c.diags.Errorf(a.Key.Span, "op %q takes only a stride argument, not %q", name, a.Key.Name)
+			c.diags.Errorf(a.Key.Span, "op %q takes only a stride argument, not %q", name, a.Key.Name).Detail = fmt.Sprintf("set %s on the primitives inside %s, or declare a new op", a.Key.Name, name)
 			return nil, false
 		}
 	}
@@ -149,6 +196,10 @@ func (c *checker) stage(st *lang.Stage) ([]Prim, bool) {
 	stride, isVar, ok := 1, false, true
 	if v, given := args["stride"]; given {
 		stride, isVar, ok = c.strideValue(v)
+		if ok && !inner.Strides() {
+			c.diags.Errorf(v.Span, "op %q does not use $stride, so stride: has nothing to set", name).Detail = fmt.Sprintf("remove the argument, or pass stride: $stride to one of %s's stages", name)
+			ok = false
+		}
 	}
 	for i := range out {
 		if out[i].StrideVar {
@@ -162,20 +213,16 @@ func (c *checker) stage(st *lang.Stage) ([]Prim, bool) {
 
 func (c *checker) primStage(st *lang.Stage, info PrimInfo, args map[string]lang.Value) ([]Prim, bool) {
 	p := Prim{Name: info.Name, Stride: 1, Dilation: 1, Span: st.Span}
-	ok := true
-	accepted := map[string]bool{}
-	for _, a := range info.Args {
-		accepted[a] = true
-	}
+	ok, misspelt := true, false
 	for _, a := range st.Args {
 		key := a.Key.Name
-		if !accepted[key] {
+		if !slices.Contains(info.Args, key) {
+			misspelt = true
 			d := c.diags.Errorf(a.Key.Span, "primitive %s takes no argument %q", info.Name, key)
-			if len(info.Args) > 0 {
-				d.Detail = lang.DidYouMean(key, info.Args)
-				if d.Detail == "" {
-					d.Detail = fmt.Sprintf("it takes %v", info.Args)
-				}
+			if len(info.Args) == 0 {
+				d.Detail = fmt.Sprintf("%s takes no arguments", info.Name)
+			} else if d.Detail = lang.DidYouMean(key, info.Args); d.Detail == "" {
+				d.Detail = fmt.Sprintf("%s takes %s", info.Name, andList(info.Args))
 			}
 			ok = false
 			continue
@@ -183,33 +230,45 @@ func (c *checker) primStage(st *lang.Stage, info PrimInfo, args map[string]lang.
 		v := a.Value
 		switch key {
 		case "k":
+			var shown string
 			switch v.Kind {
 			case lang.IntValue:
 				p.KH, p.KW = v.Int, v.Int
+				shown = strconv.Itoa(v.Int)
 			case lang.KernelValue:
 				p.KH, p.KW = v.KH, v.KW
+				shown = fmt.Sprintf("%dx%d", v.KH, v.KW)
 			default:
-				c.diags.Errorf(v.Span, "kernel size must be a number or HxW, not $%s", v.Var)
+				c.diags.Errorf(v.Span, "kernel size must be a number or HxW, not $%s", v.Var).Detail = "write k: 3 or k: 1x7"
 				ok = false
 				continue
 			}
 			if p.KH < 1 || p.KW < 1 || p.KH > maxKernel || p.KW > maxKernel {
-				c.diags.Errorf(v.Span, "kernel size %dx%d is out of range", p.KH, p.KW).Detail = fmt.Sprintf("kernels are 1 to %d", maxKernel)
+				c.diags.Errorf(v.Span, "kernel size %s is out of range", shown).Detail = fmt.Sprintf("kernel sides are 1 to %d", maxKernel)
 				ok = false
 			}
 		case "stride":
 			s, isVar, good := c.strideValue(v)
 			p.Stride, p.StrideVar, ok = s, isVar, ok && good
 		case "dilation":
-			if v.Kind != lang.IntValue || v.Int < 1 || v.Int > maxDilation {
-				c.diags.Errorf(v.Span, "dilation must be a number from 1 to %d", maxDilation)
+			switch {
+			case v.Kind == lang.VarValue:
+				c.diags.Errorf(v.Span, "dilation must be a number, not $%s", v.Var).Detail = fmt.Sprintf("dilations are 1 to %d; only stride takes $stride", maxDilation)
 				ok = false
-				continue
+			case v.Kind != lang.IntValue:
+				c.diags.Errorf(v.Span, "dilation must be a number, not %dx%d", v.KH, v.KW).Detail = fmt.Sprintf("dilations are 1 to %d, the same along both axes", maxDilation)
+				ok = false
+			case v.Int < 1 || v.Int > maxDilation:
+				c.diags.Errorf(v.Span, "dilation %d is out of range", v.Int).Detail = fmt.Sprintf("dilations are 1 to %d", maxDilation)
+				ok = false
+			default:
+				p.Dilation = v.Int
 			}
-			p.Dilation = v.Int
 		}
 	}
-	if accepted["k"] && p.KH == 0 && ok {
+	// A misspelt argument is most likely the kernel size: one error is
+	// enough.
+	if _, given := args["k"]; slices.Contains(info.Args, "k") && !given && !misspelt {
 		c.diags.Errorf(st.Span, "primitive %s needs a kernel size", info.Name).Detail = fmt.Sprintf("write %s(k: 3)", info.Name)
 		ok = false
 	}
@@ -226,22 +285,64 @@ func (c *checker) strideValue(v lang.Value) (int, bool, bool) {
 		return 1, true, true
 	case lang.IntValue:
 		if v.Int < 1 || v.Int > maxStride {
-			c.diags.Errorf(v.Span, "stride %d is out of range", v.Int).Detail = "strides are 1 or 2"
+			c.diags.Errorf(v.Span, "stride %d is out of range", v.Int).Detail = "strides are 1, 2 or $stride"
 			return 1, false, false
 		}
 		return v.Int, false, true
 	}
-	c.diags.Errorf(v.Span, "stride must be 1, 2 or $stride")
+	c.diags.Errorf(v.Span, "stride must be 1, 2 or $stride, not %dx%d", v.KH, v.KW).Detail = "the stride is the same along both axes"
 	return 1, false, false
+}
+
+// andList is "a", "a and b", "a, b and c".
+func andList(items []string) string {
+	if len(items) < 2 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
 
 var (
 	inputRef = regexp.MustCompile(`^h_i(?:-(\d+))?$`)
-	indexRef = regexp.MustCompile(`^b(\d+)$`)
+	indexRef = regexp.MustCompile(`^b(0|[1-9]\d*)$`)
 )
 
 // maxInputs is the most cell inputs a cell may read: h_i .. h_i-3.
 const maxInputs = 4
+
+// cellScope is what resolving a state reference inside one cell needs.
+type cellScope struct {
+	decl   *lang.CellDecl
+	names  map[string]int // block name → index, for named blocks
+	labels []string       // each block's name: its own, or b0, b1, ..
+}
+
+// blockNames checks the names given to blocks and labels every block.
+func (c *checker) blockNames(d *lang.CellDecl) (*cellScope, bool) {
+	s := &cellScope{decl: d, names: map[string]int{}, labels: make([]string, len(d.Blocks))}
+	ok := true
+	for bi, bd := range d.Blocks {
+		s.labels[bi] = fmt.Sprintf("b%d", bi)
+		if bd.Name == nil {
+			continue
+		}
+		n := bd.Name.Name
+		if prev, dup := s.names[n]; dup {
+			first := d.Blocks[prev].Name.Span
+			c.diags.Errorf(bd.Name.Span, "block name %q is used twice in cell %q", n, d.Name.Name).Detail = fmt.Sprintf("the first is at %s; rename one of them", first.Start.Format(first.File))
+			ok = false
+			continue
+		}
+		if m := indexRef.FindStringSubmatch(n); m != nil && n != s.labels[bi] {
+			c.diags.Errorf(bd.Name.Span, "block name %q is reserved", n).Detail = fmt.Sprintf("b0, b1, .. name blocks by position and this block is %s: call it %s or choose another name", s.labels[bi], s.labels[bi])
+			ok = false
+			continue
+		}
+		s.names[n] = bi
+		s.labels[bi] = n
+	}
+	return s, ok
+}
 
 func (c *checker) cell(d *lang.CellDecl) {
 	cell := &Cell{Name: d.Name.Name, Kind: d.Kind, Inputs: 2, Decl: d}
@@ -250,64 +351,52 @@ func (c *checker) cell(d *lang.CellDecl) {
 		c.diags.Errorf(d.Name.Span, "cell %q has no blocks", cell.Name).Detail = "add at least one: block < in: h_i, h_i-1; op: sep3x3, identity; combine: add >"
 		ok = false
 	}
-	names := map[string]int{} // block name → index
+	scope, good := c.blockNames(d)
+	ok = ok && good
 	for bi, bd := range d.Blocks {
-		b := &Block{Name: fmt.Sprintf("b%d", bi), Combine: bd.Combine.Name, Span: bd.Span}
-		if bd.Name != nil {
-			n := bd.Name.Name
-			switch {
-			case inputRef.MatchString(n) || (indexRef.MatchString(n) && n != b.Name):
-				c.diags.Errorf(bd.Name.Span, "block name %q is reserved", n).Detail = "h_i.. name cell inputs and b0, b1, .. name blocks by position"
-				ok = false
-			case names[n] > 0:
-				c.diags.Errorf(bd.Name.Span, "block name %q is used twice in cell %q", n, cell.Name)
-				ok = false
-			default:
-				b.Name = n
-				names[n] = bi + 1
-			}
+		b := &Block{Name: scope.labels[bi], Combine: bd.Combine.Name, Span: bd.Span}
+		if len(bd.Inputs) == 0 || len(bd.Ops) == 0 || bd.Combine.Name == "" {
+			ok = false // a field is missing, which the parser has reported
 		}
-		if len(bd.Inputs) != 2 {
-			c.diags.Errorf(bd.Span, "a block takes 2 inputs, got %d", len(bd.Inputs)).Detail = "write in: A, B"
+		switch n := len(bd.Inputs); {
+		case n == 1:
+			c.diags.Errorf(bd.Inputs[0].Span, "a block takes 2 inputs, got 1").Detail = "write in: A, B, one state for each op (A and B may be the same state)"
+			ok = false
+		case n > 2:
+			c.diags.Errorf(bd.Inputs[2].Span, "a block takes 2 inputs, got %d", n).Detail = "a block reads one state for each of its two ops; remove the extra ones"
 			ok = false
 		}
-		if len(bd.Ops) != 2 {
-			c.diags.Errorf(bd.Span, "a block applies 2 ops, one per input; got %d", len(bd.Ops)).Detail = "write op: OPA, OPB"
+		switch n := len(bd.Ops); {
+		case n == 1:
+			c.diags.Errorf(bd.Ops[0].Span, "a block applies 2 ops, one per input; got 1").Detail = "write op: OPA, OPB (OPA and OPB may be the same op)"
+			ok = false
+		case n > 2:
+			c.diags.Errorf(bd.Ops[2].Span, "a block applies 2 ops, one per input; got %d", n).Detail = "remove the extra ones"
 			ok = false
 		}
 		for i := 0; i < 2 && i < len(bd.Inputs); i++ {
-			r, good := c.ref(bd.Inputs[i], bi, names, cell.Name)
+			r, good := c.ref(bd.Inputs[i], bi, scope)
 			ok = ok && good
 			b.Inputs[i] = r
-			if r.isInput() && r.Input+1 > cell.Inputs {
+			if good && r.isInput() && r.Input+1 > cell.Inputs {
 				cell.Inputs = r.Input + 1
 			}
 		}
 		for i := 0; i < 2 && i < len(bd.Ops); i++ {
 			o := bd.Ops[i]
 			b.OpSpans[i] = o.Span
-			decl, known := c.opDecls[o.Name]
-			if !known {
-				d := c.diags.Errorf(o.Span, "unknown operation %q", o.Name)
-				d.Detail = lang.DidYouMean(o.Name, c.opNames())
-				if d.Detail == "" {
-					d.Detail = "`cellc ops` lists the operations"
-				}
+			op, good := c.blockOp(o)
+			if !good {
 				ok = false
 				continue
 			}
-			op := c.prog.Ops[decl.Name.Name]
-			if op == nil {
-				ok = false // reported where the op is declared
-				continue
-			}
 			b.Ops[i] = op
-			if d.Kind == lang.Reduction && i < len(bd.Inputs) && b.Inputs[i].isInput() && b.Inputs[i].Block < 0 && !op.Strides() {
+			if d.Kind == lang.Reduction && i < len(bd.Inputs) && b.Inputs[i].isInput() && !op.Strides() {
 				c.diags.Errorf(o.Span, "op %q never strides, so it cannot read cell input %s in reduction cell %q", o.Name, bd.Inputs[i].Name, cell.Name).Detail = "a reduction cell halves its inputs: pick an op that passes stride: $stride to a stage"
 				ok = false
 			}
 		}
-		if !contains(combiners, b.Combine) {
+		if b.Combine != "" && !slices.Contains(combiners, b.Combine) {
 			d := c.diags.Errorf(bd.Combine.Span, "unknown combiner %q", b.Combine)
 			d.Detail = lang.DidYouMean(b.Combine, combiners)
 			if d.Detail == "" {
@@ -319,19 +408,20 @@ func (c *checker) cell(d *lang.CellDecl) {
 	}
 	if d.Out != nil {
 		cell.Route = d.Out.Mode == lang.OutRoute
-		seen := map[StateRef]bool{}
+		seen := map[StateRef]lang.Span{}
 		for _, r := range d.Out.Refs {
-			s, good := c.ref(r, len(d.Blocks), names, cell.Name)
+			s, good := c.ref(r, len(d.Blocks), scope)
 			if !good {
 				ok = false
 				continue
 			}
 			key := StateRef{Input: s.Input, Block: s.Block}
-			if seen[key] {
-				c.diags.Errorf(r.Span, "state %s is listed twice", r.Name)
+			if prev, dup := seen[key]; dup {
+				c.diags.Errorf(r.Span, "state %s is listed twice", r.Name).Detail = fmt.Sprintf("it is first listed at %s; each state leaves the cell once", prev.Start.Format(prev.File))
 				ok = false
+				continue
 			}
-			seen[key] = true
+			seen[key] = r.Span
 			if s.isInput() && s.Input+1 > cell.Inputs {
 				cell.Inputs = s.Input + 1
 			}
@@ -345,12 +435,105 @@ func (c *checker) cell(d *lang.CellDecl) {
 		cell.Out = unusedBlocks(cell)
 	}
 	if ok {
-		c.warnDead(cell)
+		ok = c.checkWidths(cell)
 	}
 	if !ok {
 		return
 	}
+	c.warnDead(cell)
 	c.prog.Cells[cell.Name] = cell
+}
+
+// blockOp resolves an op named in a block's op: list.
+func (c *checker) blockOp(o lang.Ident) (*Op, bool) {
+	if _, known := c.opDecls[o.Name]; known {
+		op := c.prog.Ops[o.Name]
+		return op, op != nil // a broken op is reported where it is declared
+	}
+	if _, prim := primitives[o.Name]; prim {
+		c.diags.Errorf(o.Span, "%q is a primitive, not an operation", o.Name).Detail = fmt.Sprintf("blocks apply operations; declare one, as in: op my_%s = %s", o.Name, o.Name)
+		return nil, false
+	}
+	d := c.diags.Errorf(o.Span, "unknown operation %q", o.Name)
+	if info, ok := c.names[o.Name]; ok {
+		d.Summary = fmt.Sprintf("%q is %s %s, not an operation", o.Name, article(info.kind), info.kind)
+	}
+	d.Detail = lang.DidYouMean(o.Name, c.opNames())
+	if d.Detail == "" {
+		d.Detail = "`cellc ops` lists the operations"
+	}
+	return nil, false
+}
+
+// checkWidths finds the width mismatches the cell would have in every
+// network it is built into, and reports them at the block rather than as
+// a shape error from the builder. Widths are in units of the cell's
+// filter count F: cell inputs are brought to F (all but the first cells
+// of a network, whose inputs may be the stem's), a concat block is as wide
+// as its two branches together, and an op outputs F if it ends in a stage
+// that projects (conv, pw, fit, project, freduce, zero), else its input's
+// width.
+func (c *checker) checkWidths(cell *Cell) bool {
+	ok := true
+	widths := make([]int, len(cell.Blocks))
+	width := func(r StateRef) int {
+		if r.isInput() {
+			return 1
+		}
+		return widths[r.Block]
+	}
+	refName := func(r StateRef) string {
+		if r.isInput() {
+			if r.Input == 0 {
+				return "h_i"
+			}
+			return fmt.Sprintf("h_i-%d", r.Input)
+		}
+		return cell.Blocks[r.Block].Name
+	}
+	for bi, b := range cell.Blocks {
+		var w [2]int
+		for side, in := range b.Inputs {
+			w[side] = width(in)
+			for _, p := range b.Ops[side].Prims {
+				switch p.Name {
+				case "conv", "pw", "fit", "project", "freduce", "zero":
+					w[side] = 1
+				case "id":
+					if w[side] != 1 {
+						c.diags.Errorf(b.OpSpans[side], "op %q applies id to %s, which is %s wide", b.Ops[side].Name, refName(in), units(w[side])).Detail =
+							"id passes only F-wide states through unchanged; use identity or skip_connect, which project to F"
+						ok = false
+					}
+				}
+			}
+		}
+		widths[bi] = max(w[0], w[1])
+		switch b.Combine {
+		case "concat":
+			widths[bi] = w[0] + w[1]
+		default:
+			if w[0] == w[1] {
+				continue
+			}
+			wide := 0
+			if w[1] > w[0] {
+				wide = 1
+			}
+			c.diags.Errorf(cell.Decl.Blocks[bi].Combine.Span, "block %s cannot %s branches of widths %s and %s", b.Name, b.Combine, units(w[0]), units(w[1])).Detail =
+				fmt.Sprintf("%s keeps the width of %s (%s); end it in a stage that outputs F (conv, pw, fit or project, as identity does), or use combine: concat", b.Ops[wide].Name, refName(b.Inputs[wide]), units(w[wide]))
+			ok = false
+		}
+	}
+	return ok
+}
+
+// units prints a width in units of F: F, 2F, ...
+func units(n int) string {
+	if n == 1 {
+		return "F"
+	}
+	return fmt.Sprintf("%dF", n)
 }
 
 // unusedBlocks is the paper's output rule: the blocks no block reads.
@@ -400,50 +583,66 @@ func (c *checker) warnDead(cell *Cell) {
 	}
 }
 
-// ref resolves a state reference read by block `at` (or by the output
-// list, when at == number of blocks).
-func (c *checker) ref(r lang.Ref, at int, names map[string]int, cell string) (StateRef, bool) {
+// ref resolves a state reference read by block `at`, or by the output
+// list when at is the number of blocks.
+func (c *checker) ref(r lang.Ref, at int, s *cellScope) (StateRef, bool) {
+	cell, nblocks := s.decl.Name.Name, len(s.decl.Blocks)
 	if m := inputRef.FindStringSubmatch(r.Name); m != nil {
-		n := 0
+		n, err := 0, error(nil)
 		if m[1] != "" {
-			n, _ = strconv.Atoi(m[1])
+			n, err = strconv.Atoi(m[1])
 		}
-		if (m[1] != "" && n == 0) || n >= maxInputs {
+		switch {
+		case m[1] == "0":
+			c.diags.Errorf(r.Span, "%s is not a cell input", r.Name).Detail = "write h_i for the previous cell's output"
+			return StateRef{}, false
+		case err != nil || n >= maxInputs || (len(m[1]) > 1 && m[1][0] == '0'):
 			c.diags.Errorf(r.Span, "%s is not a cell input", r.Name).Detail = "cells read h_i, h_i-1, h_i-2 and h_i-3"
 			return StateRef{}, false
 		}
 		return StateRef{Input: n, Block: -1, Span: r.Span}, true
 	}
-	idx := -1
-	if m := indexRef.FindStringSubmatch(r.Name); m != nil {
-		idx, _ = strconv.Atoi(m[1])
-		if n, named := names[r.Name]; named {
-			idx = n - 1
+	idx, named := s.names[r.Name]
+	if !named {
+		idx = -1
+		if m := indexRef.FindStringSubmatch(r.Name); m != nil {
+			idx, _ = strconv.Atoi(m[1])
+			if idx >= nblocks {
+				e := c.diags.Errorf(r.Span, "cell %q has no block %s", cell, r.Name)
+				switch nblocks {
+				case 1:
+					e.Detail = "its only block is b0"
+				case 2:
+					e.Detail = "its blocks are b0 and b1"
+				default:
+					e.Detail = fmt.Sprintf("its blocks are b0 to b%d", nblocks-1)
+				}
+				return StateRef{}, false
+			}
 		}
-	} else if n, named := names[r.Name]; named {
-		idx = n - 1
 	}
 	if idx < 0 {
-		cands := []string{"h_i", "h_i-1"}
-		for n := range names {
-			cands = append(cands, n)
+		cands := []string{"h_i", "h_i-1", "h_i-2", "h_i-3"}
+		for i := 0; i < at && i < nblocks; i++ {
+			cands = append(cands, fmt.Sprintf("b%d", i), s.labels[i])
 		}
-		for i := 0; i < at; i++ {
-			cands = append(cands, fmt.Sprintf("b%d", i))
-		}
+		sort.Strings(cands)
 		d := c.diags.Errorf(r.Span, "unknown state %q in cell %q", r.Name, cell)
 		d.Detail = lang.DidYouMean(r.Name, cands)
-		if d.Detail == "" {
-			d.Detail = "blocks read h_i, h_i-1 or an earlier block (b0, b1, .. or its name)"
+		if d.Detail == "" && at < nblocks {
+			d.Detail = "a block reads h_i, h_i-1, .. or an earlier block (b0, b1, .. or its name)"
+		} else if d.Detail == "" {
+			d.Detail = "out: and route: list h_i, h_i-1, .. or blocks (b0, b1, .. or their names)"
 		}
 		return StateRef{}, false
 	}
+	label := s.labels[idx]
 	switch {
 	case idx == at:
-		c.diags.Errorf(r.Span, "block %s reads itself", r.Name).Detail = "a block may read only cell inputs and earlier blocks"
+		c.diags.Errorf(r.Span, "block %s reads its own output", label).Detail = "a block may read only cell inputs and earlier blocks"
 		return StateRef{}, false
 	case idx > at:
-		c.diags.Errorf(r.Span, "%s reads a later block (b%d)", r.Name, idx).Detail = "a block may read only cell inputs and earlier blocks; reorder the blocks"
+		c.diags.Errorf(r.Span, "block %s reads %s, a later block", s.labels[at], label).Detail = fmt.Sprintf("a block may read only cell inputs and earlier blocks; move %s above %s", label, s.labels[at])
 		return StateRef{}, false
 	}
 	return StateRef{Input: -1, Block: idx, Span: r.Span}, true
@@ -452,7 +651,7 @@ func (c *checker) ref(r lang.Ref, at int, names map[string]int, cell string) (St
 func (c *checker) network(d *lang.NetworkDecl) {
 	n := &Network{Name: d.Name.Name, Span: d.Name.Span}
 	ok := true
-	seen := map[string]bool{}
+	seen := map[string]lang.Span{}
 	for _, f := range d.Fields {
 		key := f.Key.Name
 		if key != "normal" && key != "reduction" {
@@ -464,29 +663,24 @@ func (c *checker) network(d *lang.NetworkDecl) {
 			ok = false
 			continue
 		}
-		if seen[key] {
-			c.diags.Errorf(f.Key.Span, "field %q given twice", key)
+		if prev, dup := seen[key]; dup {
+			c.diags.Errorf(f.Key.Span, "field %q is given twice", key).Detail = fmt.Sprintf("the first is at %s; a network has one %s cell", prev.Start.Format(prev.File), key)
 			ok = false
 			continue
 		}
-		seen[key] = true
-		cd := c.findCellDecl(f.Value.Name)
-		if cd == nil {
-			var cands []string
-			for _, x := range c.cellDecls {
-				cands = append(cands, x.Name.Name)
-			}
-			e := c.diags.Errorf(f.Value.Span, "unknown cell %q", f.Value.Name)
-			e.Detail = lang.DidYouMean(f.Value.Name, cands)
-			ok = false
-			continue
-		}
+		seen[key] = f.Key.Span
 		want := lang.Normal
 		if key == "reduction" {
 			want = lang.Reduction
 		}
+		cd := c.findCellDecl(f.Value.Name)
+		if cd == nil {
+			c.unknownCell(f.Value, want)
+			ok = false
+			continue
+		}
 		if cd.Kind != want {
-			c.diags.Errorf(f.Value.Span, "%s: is given %s cell %q", key, cd.Kind, f.Value.Name).Detail = fmt.Sprintf("declare it as `%s cell %s`", want, f.Value.Name)
+			c.diags.Errorf(f.Value.Span, "%s: names %s cell %q", key, cd.Kind, f.Value.Name).Detail = fmt.Sprintf("the %s slot takes a %s cell: name one, or declare %s as `%s cell %s`", key, want, f.Value.Name, want, f.Value.Name)
 			ok = false
 			continue
 		}
@@ -502,13 +696,40 @@ func (c *checker) network(d *lang.NetworkDecl) {
 		}
 	}
 	for _, key := range []string{"normal", "reduction"} {
-		if !seen[key] {
+		if _, given := seen[key]; !given {
 			c.diags.Errorf(d.Name.Span, "network %q has no %s cell", n.Name, key).Detail = fmt.Sprintf("add `%s: CELL`", key)
 			ok = false
 		}
 	}
 	if ok {
 		c.prog.Networks = append(c.prog.Networks, n)
+	}
+}
+
+// unknownCell reports a network field naming no cell.
+func (c *checker) unknownCell(name lang.Ident, want lang.CellKind) {
+	e := c.diags.Errorf(name.Span, "unknown cell %q", name.Name)
+	if info, ok := c.names[name.Name]; ok {
+		e.Summary = fmt.Sprintf("%q is %s %s, not a cell", name.Name, article(info.kind), info.kind)
+	}
+	var all, kind []string
+	for _, x := range c.cellDecls {
+		all = append(all, x.Name.Name)
+		if x.Kind == want {
+			kind = append(kind, x.Name.Name)
+		}
+	}
+	sort.Strings(all)
+	sort.Strings(kind)
+	e.Detail = lang.DidYouMean(name.Name, all)
+	switch {
+	case e.Detail != "":
+	case len(kind) == 1:
+		e.Detail = fmt.Sprintf("the only %s cell is %s", want, kind[0])
+	case len(kind) > 1:
+		e.Detail = fmt.Sprintf("the %s cells are %s", want, andList(kind))
+	default:
+		e.Detail = fmt.Sprintf("declare one: %s cell %s { block < in: h_i, h_i-1; op: sep3x3, identity; combine: add > }", want, name.Name)
 	}
 }
 
@@ -519,13 +740,4 @@ func (c *checker) findCellDecl(name string) *lang.CellDecl {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

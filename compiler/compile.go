@@ -82,7 +82,7 @@ func SelectNetwork(prog *Program, f *lang.File, name string) (*Network, lang.Dia
 		for i, n := range mine {
 			names[i] = n.Name
 		}
-		diags.Errorf(at, "%s declares %d networks (%s)", f.Name, len(mine), strings.Join(names, ", ")).Detail = "pick one with --network"
+		diags.Errorf(mine[1].Span, "%s declares %d networks (%s)", f.Name, len(mine), strings.Join(names, ", ")).Detail = "pick one with --network"
 	}
 	return nil, diags
 }
@@ -104,6 +104,9 @@ func Build(f *lang.File, cfg Config, opts Options) (*Result, lang.Diagnostics) {
 		return nil, diags
 	}
 	base, _ := baseFilters(net, cfg)
+	// Counts describe what is computed: states routed past the last cell
+	// (NASNet-B) are built but read by nothing, so they are dropped first.
+	g = eliminateDead(g)
 	res := &Result{Program: prog, Network: net, Config: cfg, Built: g, BaseFilters: base, Dumps: map[string]string{}}
 	for _, e := range g.Endpoints {
 		if e.Name == fmt.Sprintf("Cell_%d", 3*cfg.N-1) {

@@ -141,10 +141,9 @@ func sourceLine(src []byte, n int) string {
 func Suggest(name string, candidates []string) string {
 	best, bestDist := "", len(name)/2+2
 	for _, c := range candidates {
-		if d := editDistance(name, c); d < bestDist || (d == bestDist && best != "" && c < best) {
-			if d < bestDist {
-				best, bestDist = c, d
-			}
+		d := editDistance(name, c)
+		if d < bestDist || (d == bestDist && best != "" && c < best) {
+			best, bestDist = c, d
 		}
 	}
 	return best

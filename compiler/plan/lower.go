@@ -270,7 +270,9 @@ func (l *lowering) steps() {
 	}
 }
 
-// params declares the parameters of one op with input shape in.
+// params declares the parameters of one op with input shape in. Weight
+// layouts are the runtime's: convs OIHW [out, in, kh, kw], depthwise
+// [channels, 1, kh, kw], dense [out, in].
 func (l *lowering) params(op ir.Step, in ir.Shape) []int {
 	add := func(kind ParamKind, trainable bool, fanOut int, dims ...int) int {
 		id := len(l.p.Params)
@@ -280,13 +282,13 @@ func (l *lowering) params(op ir.Step, in ir.Shape) []int {
 	a := op.Attrs
 	switch op.Kind {
 	case ir.Conv:
-		ids := []int{add(Weights, true, a.KH*a.KW*a.Filters, a.KH, a.KW, in.C, a.Filters)}
+		ids := []int{add(Weights, true, a.KH*a.KW*a.Filters, a.Filters, in.C, a.KH, a.KW)}
 		if a.Folded {
 			ids = append(ids, add(Biases, true, 0, a.Filters))
 		}
 		return ids
 	case ir.DWConv:
-		return []int{add(Weights, true, a.KH*a.KW, a.KH, a.KW, in.C, 1)}
+		return []int{add(Weights, true, a.KH*a.KW, in.C, 1, a.KH, a.KW)}
 	case ir.BatchNorm:
 		c := op.Shape.C
 		return []int{add(Gamma, true, 0, c), add(Beta, true, 0, c), add(MovingMean, false, 0, c), add(MovingVariance, false, 0, c)}
@@ -294,7 +296,7 @@ func (l *lowering) params(op ir.Step, in ir.Shape) []int {
 		c := op.Shape.C
 		return []int{add(Gamma, true, 0, c), add(Beta, true, 0, c)}
 	case ir.Dense:
-		return []int{add(Weights, true, a.Filters, in.Elems(), a.Filters), add(Biases, true, 0, a.Filters)}
+		return []int{add(Weights, true, a.Filters, a.Filters, in.Elems()), add(Biases, true, 0, a.Filters)}
 	}
 	return nil
 }

@@ -29,16 +29,18 @@ import (
 // comment before the identifier. Invalid catches any other character so
 // that lexing never fails: the parser then stops on it, in source order,
 // with an "invalid character" diagnostic.
-var lexerRules = []lexer.SimpleRule{
-	{Name: "Comment", Pattern: `#[^\n]*`},
-	{Name: "Kernel", Pattern: `\d+x\d+`},
-	{Name: "InputRef", Pattern: `h_i(-\d+)?\b`},
-	{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
-	{Name: "Int", Pattern: `\d+`},
-	{Name: "Arrow", Pattern: `->`},
-	{Name: "Punct", Pattern: `[<>{}():;,=$]`},
-	{Name: "whitespace", Pattern: `[ \t\r\n\f\v]+`},
-	{Name: "Invalid", Pattern: `.`},
+func lexerRules() []lexer.SimpleRule {
+	return []lexer.SimpleRule{
+		{Name: "Comment", Pattern: `#[^\n]*`},
+		{Name: "Kernel", Pattern: `\d+x\d+`},
+		{Name: "InputRef", Pattern: `h_i(-\d+)?\b`},
+		{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
+		{Name: "Int", Pattern: `\d+`},
+		{Name: "Arrow", Pattern: `->`},
+		{Name: "Punct", Pattern: `[<>{}():;,=$]`},
+		{Name: "whitespace", Pattern: `[ \t\r\n\f\v]+`},
+		{Name: "Invalid", Pattern: `.`},
+	}
 }
 
 type file struct {
@@ -60,7 +62,13 @@ type opDecl struct {
 type stage struct {
 	Tokens []lexer.Token
 	Prim   lexer.Token `parser:"@Ident"`
-	Args   []*arg      `parser:"( '(' ( @@ ( ',' @@ )* )? ')' )?"`
+	Args   *argList    `parser:"@@?"`
+}
+
+// argList is a production of its own so that Parse can re-parse it alone
+// to find where a broken argument list went wrong (see retry).
+type argList struct {
+	Args []*arg `parser:"'(' ( @@ ( ',' @@ )* )? ')'"`
 }
 
 type arg struct {
@@ -126,14 +134,14 @@ type grammarSyntax struct {
 	decl  *participle.Parser[decl] // one declaration, to resume after errors
 	lexer *lexer.StatefulDefinition
 
-	comment, ident, inputRef, kernel, invalid lexer.TokenType
+	comment, ident, inputRef, integer, kernel, invalid lexer.TokenType
 }
 
 // syntax builds the parser. Building only fails if the grammar above is
 // malformed, which every test would catch, so the panics cannot be reached
 // from user input.
 var syntax = sync.OnceValue(func() *grammarSyntax {
-	lex := lexer.MustSimple(lexerRules)
+	lex := lexer.MustSimple(lexerRules())
 	g := &grammarSyntax{
 		file: participle.MustBuild[file](
 			participle.Lexer(lex),
@@ -146,7 +154,7 @@ var syntax = sync.OnceValue(func() *grammarSyntax {
 	}
 	sym := lex.Symbols()
 	g.comment, g.ident, g.inputRef = sym["Comment"], sym["Ident"], sym["InputRef"]
-	g.kernel, g.invalid = sym["Kernel"], sym["Invalid"]
+	g.integer, g.kernel, g.invalid = sym["Int"], sym["Kernel"], sym["Invalid"]
 	return g
 })
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/alecthomas/participle/v2"
@@ -38,14 +39,24 @@ func (p *parser) syntaxError(err error, start int) int {
 		expected = m[1]
 	}
 	tok := p.indexOf(ute.Unexpected)
-	if deeper, ok := p.retry(expected, tok); ok {
+	if deeper, ok := p.retry(expected, start, tok); ok {
 		return p.syntaxError(deeper, start)
 	}
-	if p.toks[tok].Value == "," && slices.Contains([]string{`")"`, `">"`, `"}"`}, expected) {
+	switch prev := p.prev(tok, 1); {
+	case p.toks[tok].Value == "," && slices.Contains([]string{`")"`, `">"`, `"}"`}, expected):
 		// A repetition such as ("," Arg)* backtracked over its comma
 		// because what follows the comma is wrong: report that.
 		tok++
 		expected = "after ,"
+	case expected == "" && tok == p.opEnd && p.toks[tok].Value == "->":
+		// ("->" Stage)* backtracked over the arrow.
+		tok++
+		expected = `Stage`
+	case expected == "" && tok == p.opEnd && prev.Value == "op" && p.prev(tok, 2).Value == "->" && p.firstOnLine(prev.Pos.Offset):
+		// "op a = x ->" followed by "op b = ...": the next declaration's
+		// "op" was read as the missing stage.
+		tok--
+		expected = "stage, not op"
 	}
 
 	t := p.toks[tok]
@@ -66,12 +77,8 @@ func (p *parser) syntaxError(err error, start int) int {
 
 // indexOf finds the token participle stopped at in p.toks.
 func (p *parser) indexOf(t lexer.Token) int {
-	for i, x := range p.toks {
-		if x.Pos.Offset >= t.Pos.Offset {
-			return i
-		}
-	}
-	return len(p.toks) - 1
+	i := sort.Search(len(p.toks), func(i int) bool { return p.toks[i].Pos.Offset >= t.Pos.Offset })
+	return min(i, len(p.toks)-1)
 }
 
 // retry recovers an error participle threw away. An optional repetition
@@ -82,30 +89,34 @@ func (p *parser) indexOf(t lexer.Token) int {
 // start at the failing token again, on their own, finds the error the user
 // made. It is not done where the token begins a declaration: there the
 // likelier mistake is an unclosed "{".
-func (p *parser) retry(expected string, tok int) (error, bool) {
+//
+// The same goes for a stage's arguments: in "conv(k 3)" the whole
+// argument list backtracks and participle complains about the "(" after
+// the op declaration; parsing the argument list alone finds the missing
+// ":".
+func (p *parser) retry(expected string, start, tok int) (error, bool) {
 	if p.toks[tok].EOF() || p.startsDeclAt(tok) {
 		return nil, false
 	}
-	var tries []func(*lexer.PeekingLexer) error
-	switch expected {
-	case `"}"`:
-		tries = append(tries, tryProduction[out], tryProduction[netField])
-	case `")"`:
-		tries = append(tries, tryProduction[arg])
+	var try func(*lexer.PeekingLexer) error
+	switch {
+	case expected == `"}"` && p.declKeyword(start) == "network":
+		try = tryProduction[netField]
+	case expected == `"}"`:
+		try = tryProduction[out]
+	case expected == `")"`:
+		try = tryProduction[arg]
+	case expected == "" && tok == p.opEnd && p.toks[tok].Value == "(":
+		try = tryProduction[argList]
 	default:
 		return nil, false
 	}
-	var best error
-	bestOffset := p.toks[tok].Pos.Offset
-	for _, try := range tries {
-		pl, _ := lexer.Upgrade(&tokenSlice{toks: p.toks[tok:]})
-		err := try(pl)
-		var perr participle.Error
-		if errors.As(err, &perr) && perr.Position().Offset > bestOffset {
-			best, bestOffset = err, perr.Position().Offset
-		}
+	err := try(p.lexerAt(tok))
+	var perr participle.Error
+	if errors.As(err, &perr) && perr.Position().Offset > p.toks[tok].Pos.Offset {
+		return err, true
 	}
-	return best, best != nil
+	return nil, false
 }
 
 func tryProduction[P any](pl *lexer.PeekingLexer) error {
@@ -122,10 +133,12 @@ func (p *parser) describeExpected(expected string, start, tok int) string {
 	prev := p.prev(tok, 1)
 	switch expected {
 	case "":
-		if start == tok {
-			return `a declaration: "op", "normal cell", "reduction cell" or "network"`
+		if tok == p.opEnd {
+			return `"->" or a new declaration`
 		}
-		return `"->" or a new declaration`
+		return `a declaration: "op", "normal cell", "reduction cell" or "network"`
+	case "stage, not op":
+		return `a stage such as "relu" or "conv(k: 3)"`
 	case `<ident> "=" Stage ("->" Stage)*`:
 		return "an operation name"
 	case `"=" Stage ("->" Stage)*`:
@@ -137,7 +150,10 @@ func (p *parser) describeExpected(expected string, start, tok int) string {
 	case `Value`:
 		return "a value such as 3, 1x7 or $stride"
 	case `<ident>`:
-		return `a variable name after "$"`
+		if prev.Value == "$" {
+			return `a variable name after "$"`
+		}
+		return "a cell name"
 	case `")"`:
 		if prev.Value == "(" {
 			return `an argument such as "k: 3", or ")"`
@@ -196,7 +212,7 @@ func (p *parser) describeExpected(expected string, start, tok int) string {
 func (p *parser) hint(expected string, start, tok int) string {
 	t, prev, next := p.toks[tok], p.prev(tok, 1), p.next(tok)
 	switch {
-	case t.Value == "-" && prev.Type == syntax().inputRef:
+	case t.Value == "-" && prev.Type == syntax().inputRef && next.Type == syntax().integer:
 		return fmt.Sprintf("write input references without spaces, as in \"%s-%s\"", prev.Value, next.Value)
 	case t.Type == syntax().invalid:
 		return ""
@@ -208,8 +224,13 @@ func (p *parser) hint(expected string, start, tok int) string {
 		return `separate block fields with ";"`
 	case expected == `"}"` && t.Value == "block" && p.outListAt(start, tok):
 		return `"out:" or "route:" comes after the last block`
-	case expected == "" && start != tok && prev.Pos.Line == t.Pos.Line && p.declKeyword(start) == "op":
+	case expected == "stage, not op":
+		arrow := p.pos(p.prev(tok, 1).Pos.Offset)
+		return fmt.Sprintf(`the "->" at %d:%d has no stage after it, so this "op" was read as one`, arrow.Line, arrow.Col)
+	case expected == "" && tok == p.opEnd && prev.Pos.Line == t.Pos.Line:
 		return `the stages of an operation are joined by "->"`
+	case expected == `"<" Field (";" Field)* ";"? ">"` && t.Value == ":":
+		return `a block's fields go between "<" and ">"`
 	case expected == "" && start == tok && t.Value == "cell":
 		return `a cell starts with its kind: "normal cell" or "reduction cell"`
 	}
@@ -232,17 +253,22 @@ func (p *parser) next(tok int) lexer.Token {
 }
 
 // listKey returns the key of the "key: a, b, ..." list that tok is in,
-// or "" if it is in none (an argument list).
+// or "" if it is in an argument list ("(k: 3, ...") or none.
 func (p *parser) listKey(tok int) string {
+	key := ""
 	for i := tok - 1; i > 0; i-- {
 		switch p.toks[i].Value {
 		case ":":
-			return p.toks[i-1].Value
-		case ";", "<", "{", "}", "(":
+			if key == "" {
+				key = p.toks[i-1].Value
+			}
+		case "(":
 			return ""
+		case ";", "<", "{", "}", "=":
+			return key
 		}
 	}
-	return ""
+	return key
 }
 
 // declKeyword is the first token of the declaration that failed.

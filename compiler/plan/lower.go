@@ -364,6 +364,12 @@ func (l *lowering) backward() {
 		v.Buffer = bufOf[l.topRoot(id)]
 		return v
 	}
+	og := gview(g.Output)
+	l.p.OutputGrad = &og
+	if g.AuxOutput >= 0 {
+		ag := gview(g.AuxOutput)
+		l.p.AuxOutputGrad = &ag
+	}
 	written := make([]bool, n)
 	for _, s := range order {
 		id := nodeOf[s]

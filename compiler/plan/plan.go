@@ -26,6 +26,10 @@ type Plan struct {
 	Backward []GradStep `json:"backward,omitempty"`
 	// GradBuffers hold activation gradients during Backward.
 	GradBuffers []Buffer `json:"grad_buffers,omitempty"`
+	// OutputGrad and AuxOutputGrad are where the loss gradients go before
+	// Backward runs (training plans).
+	OutputGrad    *View `json:"output_grad,omitempty"`
+	AuxOutputGrad *View `json:"aux_output_grad,omitempty"`
 
 	// Memory is per image, in bytes of float32; multiply by the batch.
 	Memory Memory `json:"memory"`

@@ -1,0 +1,253 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	goruntime "runtime"
+
+	"cellc/compiler/ir"
+	"cellc/compiler/plan"
+	"cellc/runtime/kernels"
+)
+
+// CPU is the CPU backend: Go kernels, GEMMs through a BLAS, work split
+// across cores by image (or by channel for batch statistics).
+type CPU struct{}
+
+// Name says which BLAS the kernels were built with.
+func (CPU) Name() string { return "cpu (" + kernels.BLASName() + ")" }
+
+// Compile allocates every buffer, scratch area and kernel closure the
+// plan needs for batches of up to batch images.
+func (CPU) Compile(p *plan.Plan, batch int, opts Options) (Executable, error) {
+	if batch < 1 {
+		return nil, fmt.Errorf("batch size %d: must be at least 1", batch)
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = goruntime.GOMAXPROCS(0)
+	}
+	if opts.BatchNormEpsilon == 0 {
+		opts.BatchNormEpsilon = 1e-3
+	}
+	if opts.BatchNormDecay == 0 {
+		opts.BatchNormDecay = 0.9997
+	}
+	e := &cpuExec{
+		p:      p,
+		batch:  batch,
+		opts:   opts,
+		params: NewParams(p.Params, p.Training),
+		pool:   newWorkers(opts.Workers),
+		rng:    rand.New(rand.NewPCG(opts.Seed, 0x64726f70)),
+		train:  p.Training,
+	}
+	e.params.Init(opts.Seed)
+	e.bufs = make([][]float32, len(p.Buffers))
+	for i, b := range p.Buffers {
+		e.bufs[i] = make([]float32, int(b.Elems)*batch)
+	}
+	if p.Training {
+		e.gbufs = make([][]float32, len(p.GradBuffers))
+		for i, b := range p.GradBuffers {
+			e.gbufs[i] = make([]float32, int(b.Elems)*batch)
+		}
+	}
+	if err := e.build(); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+type cpuExec struct {
+	p      *plan.Plan
+	batch  int
+	n      int // images in the current batch
+	opts   Options
+	params *Params
+	pool   *workers
+	rng    *rand.Rand
+
+	bufs, gbufs [][]float32
+	steps       []*cpuStep
+	// Per-worker scratch (im2col) and weight-gradient partial sums.
+	scratch, wpart [][]float32
+	// Ping-pong buffers for gradients inside fused chains.
+	chainGrad [2][]float32
+
+	progress float64
+	closed   bool
+	// train is the behaviour of the next Forward (see SetTraining).
+	train bool
+}
+
+func (e *cpuExec) Params() *Params { return e.params }
+func (e *cpuExec) Training() bool  { return e.p.Training }
+
+func (e *cpuExec) SetTraining(on bool) { e.train = on && e.p.Training }
+
+func (e *cpuExec) Close() error {
+	if !e.closed {
+		e.closed = true
+		e.pool.close()
+	}
+	return nil
+}
+
+func (e *cpuExec) tensor(v plan.View) kernels.Tensor {
+	return kernels.Tensor{Data: e.bufs[v.Buffer], Off: v.Offset, Stride: v.Stride, N: e.batch, S: kshape(v.Shape)}
+}
+
+func (e *cpuExec) gradTensor(v plan.View) kernels.Tensor {
+	return kernels.Tensor{Data: e.gbufs[v.Buffer], Off: v.Offset, Stride: v.Stride, N: e.batch, S: kshape(v.Shape)}
+}
+
+func kshape(s ir.Shape) kernels.Shape { return kernels.Shape{C: s.C, H: s.H, W: s.W} }
+
+// Forward runs the plan.
+func (e *cpuExec) Forward(x []float32, n int, progress float64) ([]float32, []float32) {
+	if n > e.batch {
+		n = e.batch
+	}
+	e.n, e.progress = n, progress
+	in := e.tensor(e.p.Input)
+	for i := 0; i < n; i++ {
+		copy(in.Img(i), x[i*in.S.Elems():(i+1)*in.S.Elems()])
+	}
+	for _, s := range e.steps {
+		for _, op := range s.ops {
+			op.forward(e)
+		}
+	}
+	out := e.tensor(e.p.Output)
+	logits := out.Data[:n*out.S.Elems()]
+	var aux []float32
+	if e.p.AuxOutput != nil {
+		a := e.tensor(*e.p.AuxOutput)
+		aux = a.Data[a.Off : a.Off+n*a.S.Elems()]
+	}
+	return logits, aux
+}
+
+// Backward runs the reverse schedule.
+func (e *cpuExec) Backward(dLogits, dAux []float32) {
+	if !e.p.Training {
+		return
+	}
+	n := e.n
+	g := e.gradTensor(*e.p.OutputGrad)
+	copy(g.Data[g.Off:g.Off+n*g.S.Elems()], dLogits)
+	if e.p.AuxOutputGrad != nil {
+		ga := e.gradTensor(*e.p.AuxOutputGrad)
+		if dAux != nil {
+			copy(ga.Data[ga.Off:ga.Off+n*ga.S.Elems()], dAux)
+		} else {
+			clear(ga.Data[ga.Off : ga.Off+n*ga.S.Elems()])
+		}
+	}
+	for _, gs := range e.p.Backward {
+		s := e.steps[gs.Step]
+		s.backward(e)
+	}
+}
+
+// cpuStep is one plan step: its ops run in order, intermediates in
+// step-private buffers.
+type cpuStep struct {
+	step *plan.Step
+	ops  []*cpuOp
+}
+
+func (s *cpuStep) backward(e *cpuExec) {
+	for k := len(s.ops) - 1; k >= 0; k-- {
+		s.ops[k].backward(e)
+	}
+}
+
+func (e *cpuExec) build() error {
+	maxScratch, maxW, maxChain := 0, 0, 0
+	for i := range e.p.Steps {
+		st := &e.p.Steps[i]
+		cs := &cpuStep{step: st}
+		var prev kernels.Tensor
+		for k, o := range st.Ops {
+			op := &cpuOp{kind: o.Kind, attrs: o.Attrs, params: st.Params[k], last: k == len(st.Ops)-1, first: k == 0}
+			if k == 0 {
+				for _, v := range st.Inputs {
+					op.ins = append(op.ins, e.tensor(v))
+				}
+			} else {
+				op.ins = []kernels.Tensor{prev}
+			}
+			if op.last {
+				op.out = e.tensor(st.Output)
+			} else {
+				s := kshape(o.Shape)
+				op.out = kernels.Dense(make([]float32, s.Elems()*e.batch), e.batch, s)
+				maxChain = max(maxChain, s.Elems())
+			}
+			if k > 0 {
+				maxChain = max(maxChain, op.ins[0].S.Elems())
+			}
+			if err := op.prepare(e); err != nil {
+				return fmt.Errorf("step s%d (%s): %v", st.ID, st.Scope, err)
+			}
+			maxScratch = max(maxScratch, op.scratchLen)
+			for _, pid := range op.params {
+				if e.p.Params[pid].Trainable {
+					maxW = max(maxW, int(e.p.Params[pid].Elems()))
+				}
+			}
+			cs.ops = append(cs.ops, op)
+			prev = op.out
+		}
+		e.steps = append(e.steps, cs)
+	}
+	e.scratch = make([][]float32, e.pool.n)
+	e.wpart = make([][]float32, e.pool.n)
+	for w := range e.scratch {
+		e.scratch[w] = make([]float32, maxScratch)
+		if e.p.Training {
+			e.wpart[w] = make([]float32, 2*maxW)
+		}
+	}
+	if e.p.Training {
+		e.chainGrad[0] = make([]float32, maxChain*e.batch)
+		e.chainGrad[1] = make([]float32, maxChain*e.batch)
+		// Wire each op's gradient tensors: the step's own gradient views
+		// at the ends of the chain, ping-pong buffers inside it.
+		for _, gs := range e.p.Backward {
+			s := e.steps[gs.Step]
+			last := len(s.ops) - 1
+			for k, op := range s.ops {
+				if k == last {
+					op.dout = e.gradTensor(gs.OutGrad)
+				} else {
+					op.dout = kernels.Dense(e.chainGrad[k%2], e.batch, op.out.S)
+				}
+				if k == 0 {
+					op.dins = make([]kernels.Tensor, len(gs.InGrads))
+					op.acc = append([]bool(nil), gs.Accumulate...)
+					for j, v := range gs.InGrads {
+						if v != nil {
+							op.dins[j] = e.gradTensor(*v)
+						}
+					}
+				} else {
+					op.dins = []kernels.Tensor{kernels.Dense(e.chainGrad[(k+1)%2], e.batch, op.ins[0].S)}
+					op.acc = []bool{false}
+				}
+			}
+		}
+	}
+	for _, s := range e.steps {
+		for _, op := range s.ops {
+			op.bind(e)
+		}
+	}
+	return nil
+}
+
+// sqrt avoids importing math in files that only need this.
+func sqrt(x float64) float64 { return math.Sqrt(x) }

@@ -1,0 +1,443 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+
+	"cellc/compiler/ir"
+	"cellc/runtime/kernels"
+)
+
+// cpuOp is one operation of a step with everything it needs bound:
+// tensors, parameters, scratch, and the loop bodies the worker pool runs.
+type cpuOp struct {
+	kind        ir.Kind
+	attrs       ir.Attrs
+	params      []int
+	first, last bool
+
+	ins  []kernels.Tensor
+	out  kernels.Tensor
+	dout kernels.Tensor
+	dins []kernels.Tensor
+	acc  []bool
+
+	conv       kernels.Conv
+	pool       kernels.Pool
+	scratchLen int
+
+	// Batch norm: the statistics used by the last forward pass, and the
+	// backward sums.
+	mean, variance, sumDy, sumDyXhat []float32
+	// Layer/instance norm per-image statistics.
+	stats  []float32
+	nstats int
+	// Drop path per-image scales; dropout mask.
+	scale []float32
+	mask  []float32
+	// addSrc holds, per worker, the input slices of an n-ary add.
+	addSrc [][][]float32
+
+	fwd, bwd            func(w, lo, hi int) // per image
+	fwdChan, bwdChan    func(w, lo, hi int) // per channel (batch norm statistics)
+	wgrad               []int               // params whose gradients come from per-worker partials
+	wpartLen, wpartBias int
+	trainingBN, inferBN bool
+	eps                 float32
+}
+
+func (op *cpuOp) prepare(e *cpuExec) error {
+	in := op.ins[0].S
+	a := op.attrs
+	switch op.kind {
+	case ir.Conv, ir.DWConv:
+		op.conv = kernels.Conv{KH: a.KH, KW: a.KW, Stride: max(a.Stride, 1), Dilation: max(a.Dilation, 1), Same: a.Pad != ir.Valid, Cin: in.C, Cout: op.out.S.C, Depthwise: op.kind == ir.DWConv}
+		if got := op.conv.Out(in); got != op.out.S {
+			return fmt.Errorf("conv output %v, plan says %v", got, op.out.S)
+		}
+		op.scratchLen = op.conv.ScratchLen(in)
+	case ir.AvgPool, ir.MaxPool:
+		op.pool = kernels.Pool{Max: op.kind == ir.MaxPool, KH: a.KH, KW: a.KW, Stride: max(a.Stride, 1), Same: a.Pad != ir.Valid}
+		if got := op.pool.Out(in); got != op.out.S {
+			return fmt.Errorf("pool output %v, plan says %v", got, op.out.S)
+		}
+	case ir.BatchNorm:
+		c := in.C
+		op.mean, op.variance = make([]float32, c), make([]float32, c)
+		op.sumDy, op.sumDyXhat = make([]float32, c), make([]float32, c)
+		op.trainingBN = e.p.Training
+		op.eps = e.opts.BatchNormEpsilon
+	case ir.LayerNorm:
+		op.nstats = 2
+		op.stats = make([]float32, 2*e.batch)
+		op.eps = e.opts.BatchNormEpsilon
+	case ir.InstNorm:
+		op.nstats = 2 * in.C
+		op.stats = make([]float32, 2*in.C*e.batch)
+		op.eps = e.opts.BatchNormEpsilon
+	case ir.DropPath:
+		op.scale = make([]float32, e.batch)
+	case ir.Dropout:
+		op.mask = make([]float32, in.Elems()*e.batch)
+	case ir.Add:
+		op.addSrc = make([][][]float32, e.pool.n)
+		for w := range op.addSrc {
+			op.addSrc[w] = make([][]float32, len(op.ins))
+		}
+	case ir.Dense, ir.ReLU, ir.Concat, ir.Shift, ir.Zero, ir.GlobalAvg:
+	default:
+		return fmt.Errorf("the CPU backend has no kernel for %s", op.kind)
+	}
+	return nil
+}
+
+// bind builds the loop bodies once, so running them allocates nothing.
+func (op *cpuOp) bind(e *cpuExec) {
+	P := e.params
+	x, y := op.ins[0], op.out
+	in := x.S
+	training := e.p.Training
+	switch op.kind {
+	case ir.Conv, ir.DWConv:
+		w := P.Value(op.params[0])
+		var bias []float32
+		if len(op.params) > 1 {
+			bias = P.Value(op.params[1])
+		}
+		op.fwd = func(wk, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				kernels.ConvForward(op.conv, x.Img(i), in, w, bias, y.Img(i), e.scratch[wk])
+			}
+		}
+		if training {
+			op.wgrad = op.params
+			op.wpartLen = len(w)
+			op.bwd = func(wk, lo, hi int) {
+				part := e.wpart[wk]
+				dw := part[:len(w)]
+				var db []float32
+				if bias != nil {
+					db = part[len(w) : len(w)+len(bias)]
+				}
+				for i := lo; i < hi; i++ {
+					var dx []float32
+					if op.dins[0].Data != nil {
+						dx = op.dins[0].Img(i)
+					}
+					kernels.ConvBackward(op.conv, x.Img(i), in, w, op.dout.Img(i), dx, op.acc[0], dw, db, e.scratch[wk])
+				}
+			}
+		}
+	case ir.Dense:
+		w, b := P.Value(op.params[0]), P.Value(op.params[1])
+		op.fwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				kernels.DenseForward(x.Img(i), w, b, y.Img(i))
+			}
+		}
+		if training {
+			op.wgrad = op.params
+			op.wpartLen = len(w)
+			op.bwd = func(wk, lo, hi int) {
+				part := e.wpart[wk]
+				dw, db := part[:len(w)], part[len(w):len(w)+len(b)]
+				for i := lo; i < hi; i++ {
+					var dx []float32
+					if op.dins[0].Data != nil {
+						dx = op.dins[0].Img(i)
+					}
+					kernels.DenseBackward(x.Img(i), w, op.dout.Img(i), dx, op.acc[0], dw, db)
+				}
+			}
+		}
+	case ir.ReLU:
+		op.fwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				kernels.ReLUForward(x.Img(i), y.Img(i))
+			}
+		}
+		op.bwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				kernels.ReLUBackward(y.Img(i), op.dout.Img(i), op.dins[0].Img(i), op.acc[0])
+			}
+		}
+	case ir.AvgPool, ir.MaxPool:
+		op.fwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				kernels.PoolForward(op.pool, x.Img(i), in, y.Img(i))
+			}
+		}
+		op.bwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				kernels.PoolBackward(op.pool, x.Img(i), in, y.Img(i), op.dout.Img(i), op.dins[0].Img(i), op.acc[0])
+			}
+		}
+	case ir.BatchNorm:
+		gamma, beta := P.Value(op.params[0]), P.Value(op.params[1])
+		mmean, mvar := P.Value(op.params[2]), P.Value(op.params[3])
+		if !training {
+			op.mean, op.variance = mmean, mvar
+		}
+		op.fwdChan = func(_, c0, c1 int) {
+			x.N = e.n
+			kernels.BNStats(x, c0, c1, op.mean, op.variance)
+		}
+		op.fwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				kernels.BNForward(x.Img(i), in, op.mean, op.variance, gamma, beta, op.eps, y.Img(i))
+			}
+		}
+		if training {
+			dgamma, dbeta := P.Gradient(op.params[0]), P.Gradient(op.params[1])
+			op.bwdChan = func(_, c0, c1 int) {
+				x.N, op.dout.N = e.n, e.n
+				kernels.BNBackwardSums(x, op.dout, op.mean, op.variance, op.eps, c0, c1, op.sumDy, op.sumDyXhat)
+				for c := c0; c < c1; c++ {
+					dgamma[c] += op.sumDyXhat[c]
+					dbeta[c] += op.sumDy[c]
+				}
+			}
+			op.bwd = func(_, lo, hi int) {
+				if op.dins[0].Data == nil {
+					return // reads the image, which needs no gradient
+				}
+				count := e.n * in.H * in.W
+				for i := lo; i < hi; i++ {
+					kernels.BNBackward(x.Img(i), op.dout.Img(i), in, op.mean, op.variance, gamma, op.eps, op.sumDy, op.sumDyXhat, count, op.dins[0].Img(i), op.acc[0])
+				}
+			}
+		}
+	case ir.LayerNorm, ir.InstNorm:
+		gamma, beta := P.Value(op.params[0]), P.Value(op.params[1])
+		ln := op.kind == ir.LayerNorm
+		op.fwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				st := op.stats[i*op.nstats : (i+1)*op.nstats]
+				if ln {
+					kernels.LayerNormForward(x.Img(i), in, gamma, beta, op.eps, y.Img(i), st)
+				} else {
+					kernels.InstanceNormForward(x.Img(i), in, gamma, beta, op.eps, y.Img(i), st)
+				}
+			}
+		}
+		if training {
+			// Per-channel parameter gradients would race across images,
+			// so this backward runs on one worker.
+			dgamma, dbeta := P.Gradient(op.params[0]), P.Gradient(op.params[1])
+			op.bwd = func(_, lo, hi int) {
+				for i := lo; i < hi; i++ {
+					st := op.stats[i*op.nstats : (i+1)*op.nstats]
+					if ln {
+						kernels.LayerNormBackward(x.Img(i), in, gamma, op.dout.Img(i), st, op.dins[0].Img(i), op.acc[0], dgamma, dbeta)
+					} else {
+						kernels.InstanceNormBackward(x.Img(i), in, gamma, op.dout.Img(i), st, op.dins[0].Img(i), op.acc[0], dgamma, dbeta)
+					}
+				}
+			}
+		}
+	case ir.Add:
+		op.fwd = func(wk, lo, hi int) {
+			src := op.addSrc[wk]
+			for i := lo; i < hi; i++ {
+				if len(op.ins) == 2 {
+					kernels.Add2(op.ins[0].Img(i), op.ins[1].Img(i), y.Img(i))
+					continue
+				}
+				for j := range op.ins {
+					src[j] = op.ins[j].Img(i)
+				}
+				kernels.AddN(y.Img(i), src)
+			}
+		}
+		op.bwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				dy := op.dout.Img(i)
+				for j, d := range op.dins {
+					passGrad(dy, d.Img(i), op.acc[j])
+				}
+			}
+		}
+	case ir.Concat:
+		op.fwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				dst, off := y.Img(i), 0
+				for _, t := range op.ins {
+					n := t.S.Elems()
+					copy(dst[off:off+n], t.Img(i))
+					off += n
+				}
+			}
+		}
+		op.bwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				dy, off := op.dout.Img(i), 0
+				for j, d := range op.dins {
+					n := op.ins[j].S.Elems()
+					passGrad(dy[off:off+n], d.Img(i), op.acc[j])
+					off += n
+				}
+			}
+		}
+	case ir.Shift:
+		op.fwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				kernels.ShiftForward(x.Img(i), in, y.Img(i))
+			}
+		}
+		op.bwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				kernels.ShiftBackward(op.dout.Img(i), in, op.dins[0].Img(i), op.acc[0])
+			}
+		}
+	case ir.Zero:
+		op.fwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				clear(y.Img(i))
+			}
+		}
+		op.bwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				if !op.acc[0] {
+					clear(op.dins[0].Img(i))
+				}
+			}
+		}
+	case ir.GlobalAvg:
+		op.fwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				kernels.GAPForward(x.Img(i), in, y.Img(i))
+			}
+		}
+		op.bwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				kernels.GAPBackward(op.dout.Img(i), in, op.dins[0].Img(i), op.acc[0])
+			}
+		}
+	case ir.DropPath:
+		op.fwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				kernels.Scale(x.Img(i), y.Img(i), op.scale[i])
+			}
+		}
+		op.bwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				scaleGrad(op.dout.Img(i), op.dins[0].Img(i), op.scale[i], op.acc[0])
+			}
+		}
+	case ir.Dropout:
+		size := in.Elems()
+		op.fwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				kernels.Mul(x.Img(i), op.mask[i*size:(i+1)*size], y.Img(i))
+			}
+		}
+		op.bwd = func(_, lo, hi int) {
+			for i := lo; i < hi; i++ {
+				kernels.MulBackward(op.dout.Img(i), op.mask[i*size:(i+1)*size], op.dins[0].Img(i), op.acc[0])
+			}
+		}
+	}
+}
+
+func passGrad(dy, dx []float32, accumulate bool) {
+	if accumulate {
+		kernels.AddInto(dx, dy)
+	} else {
+		copy(dx, dy)
+	}
+}
+
+func scaleGrad(dy, dx []float32, s float32, accumulate bool) {
+	if accumulate {
+		kernels.AddScaled(dx, dy, s)
+	} else {
+		kernels.Scale(dy, dx, s)
+	}
+}
+
+func (op *cpuOp) forward(e *cpuExec) {
+	n := e.n
+	switch op.kind {
+	case ir.BatchNorm:
+		if op.trainingBN && !e.train {
+			// Evaluating a training plan: normalise with the moving
+			// statistics instead of the batch's.
+			copy(op.mean, e.params.Value(op.params[2]))
+			copy(op.variance, e.params.Value(op.params[3]))
+		}
+		if op.trainingBN && e.train {
+			e.pool.run(op.ins[0].S.C, op.fwdChan)
+			decay := e.opts.BatchNormDecay
+			kernels.UpdateMoving(e.params.Value(op.params[2]), op.mean, decay)
+			// TF updates the moving variance with the batch variance as
+			// computed (biased); so do we.
+			kernels.UpdateMoving(e.params.Value(op.params[3]), op.variance, decay)
+		}
+	case ir.DropPath:
+		keep := op.attrs.Keep
+		if !e.train {
+			keep = 1
+		}
+		// ScheduledDropPath: the layer's keep probability decays linearly
+		// with training progress (TF-slim _apply_drop_path).
+		kp := float32(1 - math.Min(1, e.progress)*(1-keep))
+		for i := 0; i < n; i++ {
+			op.scale[i] = kernels.DropPathMask(kp, float32(e.rng.Float64()))
+		}
+	case ir.Dropout:
+		keep := float32(op.attrs.Keep)
+		if !e.train {
+			keep = 1
+		}
+		kernels.DropoutMask(op.mask[:n*op.ins[0].S.Elems()], keep, e.rng)
+	}
+	e.pool.run(n, op.fwd)
+}
+
+func (op *cpuOp) backward(e *cpuExec) {
+	n := e.n
+	if op.bwdChan != nil {
+		e.pool.run(op.ins[0].S.C, op.bwdChan)
+	}
+	if op.bwd == nil || (len(op.params) == 0 && !op.needsDX()) {
+		return
+	}
+	switch {
+	case op.kind == ir.LayerNorm || op.kind == ir.InstNorm:
+		op.bwd(0, 0, n)
+	case op.wgrad != nil:
+		// Each worker sums its images' weight gradients into its own
+		// partial buffer; the partials are then added to the gradient.
+		P := e.params
+		wl := len(P.Value(op.wgrad[0]))
+		bl := 0
+		if len(op.wgrad) > 1 {
+			bl = len(P.Value(op.wgrad[1]))
+		}
+		workers := min(e.pool.n, n)
+		for w := 0; w < workers; w++ {
+			clear(e.wpart[w][:wl+bl])
+		}
+		e.pool.run(n, op.bwd)
+		dw := P.Gradient(op.wgrad[0])
+		for w := 0; w < workers; w++ {
+			kernels.AddInto(dw, e.wpart[w][:wl])
+			if bl > 0 {
+				kernels.AddInto(P.Gradient(op.wgrad[1]), e.wpart[w][wl:wl+bl])
+			}
+		}
+	default:
+		e.pool.run(n, op.bwd)
+	}
+}
+
+// needsDX reports whether any input of the op takes a gradient (the image
+// does not).
+func (op *cpuOp) needsDX() bool {
+	for _, d := range op.dins {
+		if d.Data != nil {
+			return true
+		}
+	}
+	return false
+}

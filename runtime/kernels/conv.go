@@ -1,0 +1,751 @@
+package kernels
+
+// Conv describes a 2-D convolution with TensorFlow semantics; weights are
+// OIHW [Cout, Cin, KH, KW], depthwise [C, 1, KH, KW].
+//
+// Stride applies to both spatial axes, as does Dilation (the gap between
+// kernel taps; 1 is a plain convolution). A Stride or Dilation below 1 is
+// taken as 1. Same selects SAME padding (SamePad: the output is
+// ceil(in/stride) and the padding before is half the total, the rest going
+// after); otherwise VALID (no padding). A depthwise convolution has one
+// filter per channel (channel multiplier 1), so Cout is taken to be Cin.
+//
+// The kernels below are single-threaded, work on one image in NCHW layout
+// (C*H*W floats, channel-major) and allocate nothing: whatever space they
+// need beyond their arguments is the scratch slice, ScratchLen floats
+// long. Their shape preconditions, which the compiler has checked before
+// a plan runs, are: in.C == c.Cin; len(x) ≥ in.Elems(); w holds
+// Cout*Cin*KH*KW floats (C*KH*KW for depthwise); bias and dbias, when not
+// nil, hold Cout; y, dy and dx hold Out(in).Elems() or in.Elems() floats
+// as their role says; len(scratch) ≥ ScratchLen(in). Slices that violate
+// them are a caller bug (and make an index panic).
+type Conv struct {
+	KH, KW, Stride, Dilation int
+	Same                     bool
+	Cin, Cout                int
+	Depthwise                bool
+}
+
+// convGeom is a Conv resolved against an input shape.
+type convGeom struct {
+	kh, kw, s, d int
+	h, w         int // input height, width
+	oh, ow       int // output height, width
+	pt, pl       int // padding before (top, left)
+}
+
+func (c Conv) geom(in Shape) convGeom {
+	g := convGeom{kh: c.KH, kw: c.KW, s: max(c.Stride, 1), d: max(c.Dilation, 1), h: in.H, w: in.W}
+	if c.Same {
+		g.oh, g.pt = SamePad(in.H, c.KH, g.s, g.d)
+		g.ow, g.pl = SamePad(in.W, c.KW, g.s, g.d)
+	} else {
+		g.oh = validOut(in.H, c.KH, g.s, g.d)
+		g.ow = validOut(in.W, c.KW, g.s, g.d)
+	}
+	return g
+}
+
+// validOut is ValidOut, but 0 whenever the dilated kernel is larger than
+// the input (ValidOut's truncating division gives 1 when it is larger by
+// less than the stride).
+func validOut(in, k, s, d int) int {
+	if in < (k-1)*d+1 {
+		return 0
+	}
+	return ValidOut(in, k, s, d)
+}
+
+// pointwise reports whether the convolution is dense 1×1. Its padding is
+// always zero (SAME pads a 1×1 kernel by nothing at any stride), so it
+// reads input pixel (o*stride) for output pixel o.
+func (c Conv) pointwise() bool { return !c.Depthwise && c.KH == 1 && c.KW == 1 }
+
+// Out is the per-image output shape for input shape in.
+func (c Conv) Out(in Shape) Shape {
+	g := c.geom(in)
+	oc := c.Cout
+	if c.Depthwise {
+		oc = in.C
+	}
+	return Shape{C: oc, H: g.oh, W: g.ow}
+}
+
+// ScratchLen is the number of floats of scratch one ConvForward or
+// ConvBackward call needs: the im2col matrix [Cin*KH*KW, OH*OW] for a
+// dense convolution, [Cin, OH*OW] for a strided 1×1 one, and nothing for a
+// stride-1 1×1 or a depthwise convolution.
+func (c Conv) ScratchLen(in Shape) int {
+	if c.Depthwise {
+		return 0
+	}
+	g := c.geom(in)
+	if c.pointwise() && g.s == 1 {
+		return 0
+	}
+	return in.C * c.KH * c.KW * g.oh * g.ow
+}
+
+// ConvForward computes one image's convolution y = w ⊛ x + bias. y is
+// overwritten; bias may be nil. Dense convolutions run as one Sgemm of the
+// weights [Cout, Cin*KH*KW] by the im2col matrix (by the image itself for
+// a stride-1 1×1, by its subsampled pixels for a strided 1×1); depthwise
+// ones as direct loops per channel.
+func ConvForward(c Conv, x []float32, in Shape, w, bias []float32, y []float32, scratch []float32) {
+	g := c.geom(in)
+	p := g.oh * g.ow
+	if c.Depthwise {
+		convDWForward(g, in.C, x, w, bias, y)
+		return
+	}
+	cout := c.Cout
+	y = y[:cout*p]
+	if p == 0 || cout == 0 {
+		return
+	}
+	beta := float32(0)
+	if bias != nil {
+		for o := range cout {
+			convFill(y[o*p:(o+1)*p], bias[o])
+		}
+		beta = 1
+	}
+	k := in.C * g.kh * g.kw
+	switch {
+	case c.pointwise() && g.s == 1:
+		Sgemm(false, false, cout, p, k, 1, w, max(k, 1), x, p, beta, y, p)
+	case c.pointwise():
+		col := scratch[:k*p]
+		convSubsample(g, in.C, x, col)
+		Sgemm(false, false, cout, p, k, 1, w, max(k, 1), col, p, beta, y, p)
+	default:
+		col := scratch[:k*p]
+		convIm2col(g, in.C, x, col)
+		Sgemm(false, false, cout, p, k, 1, w, max(k, 1), col, p, beta, y, p)
+	}
+}
+
+// ConvBackward computes one image's gradients given dy = ∂L/∂y. dw and
+// dbias accumulate (+=), so that a caller can sum over images; dx is
+// overwritten, or added to when accumulateDX (for an input read by more
+// than one op). dx == nil skips the input gradient, dw == nil the weight
+// gradient and dbias == nil the bias gradient.
+func ConvBackward(c Conv, x []float32, in Shape, w, dy []float32, dx []float32, accumulateDX bool, dw, dbias []float32, scratch []float32) {
+	g := c.geom(in)
+	if c.Depthwise {
+		convDWBackward(g, in.C, x, w, dy, dx, accumulateDX, dw, dbias)
+		return
+	}
+	p := g.oh * g.ow
+	cout := c.Cout
+	k := in.C * g.kh * g.kw
+	dy = dy[:cout*p]
+	if dbias != nil {
+		for o := range cout {
+			dbias[o] += convSum(dy[o*p : (o+1)*p])
+		}
+	}
+	dxBeta := float32(0)
+	if accumulateDX {
+		dxBeta = 1
+	}
+	if p == 0 || cout == 0 || k == 0 {
+		if dx != nil && !accumulateDX {
+			clear(dx[:in.Elems()])
+		}
+		return
+	}
+	if c.pointwise() && g.s == 1 {
+		// dw += dy · xᵀ; dx = wᵀ · dy.
+		if dw != nil {
+			Sgemm(false, true, cout, k, p, 1, dy, p, x, p, 1, dw, k)
+		}
+		if dx != nil {
+			Sgemm(true, false, k, p, cout, 1, w, k, dy, p, dxBeta, dx, p)
+		}
+		return
+	}
+	col := scratch[:k*p]
+	if dw != nil {
+		if c.pointwise() {
+			convSubsample(g, in.C, x, col)
+		} else {
+			convIm2col(g, in.C, x, col)
+		}
+		Sgemm(false, true, cout, k, p, 1, dy, p, col, p, 1, dw, k)
+	}
+	if dx == nil {
+		return
+	}
+	// The column gradient wᵀ · dy reuses the im2col buffer, then scatters
+	// back onto the image.
+	Sgemm(true, false, k, p, cout, 1, w, k, dy, p, 0, col, p)
+	dx = dx[:in.Elems()]
+	if !accumulateDX {
+		clear(dx)
+	}
+	if c.pointwise() {
+		convUnsubsample(g, in.C, col, dx)
+	} else {
+		convCol2im(g, in.C, col, dx)
+	}
+}
+
+// convRange returns the outputs o in [0, n) whose input index o*s+off
+// lies in [0, in), as the half-open range [lo, hi) (lo == hi when empty).
+func convRange(n, in, s, off int) (lo, hi int) {
+	if off < 0 {
+		lo = (-off + s - 1) / s
+	}
+	if in-off > 0 {
+		hi = (in - off + s - 1) / s
+	}
+	hi = min(hi, n)
+	lo = min(lo, hi)
+	return lo, hi
+}
+
+// convIm2col writes the [cin*KH*KW, OH*OW] matrix whose row (ci, kh, kw)
+// holds, for each output pixel, the input that tap reads (0 in padding).
+func convIm2col(g convGeom, cin int, x, col []float32) {
+	p := g.oh * g.ow
+	hw := g.h * g.w
+	row := 0
+	for ci := range cin {
+		plane := x[ci*hw : (ci+1)*hw]
+		for kh := range g.kh {
+			offH := kh*g.d - g.pt
+			ohLo, ohHi := convRange(g.oh, g.h, g.s, offH)
+			for kw := range g.kw {
+				offW := kw*g.d - g.pl
+				owLo, owHi := convRange(g.ow, g.w, g.s, offW)
+				dst := col[row*p : (row+1)*p]
+				row++
+				clear(dst[:ohLo*g.ow])
+				clear(dst[ohHi*g.ow:])
+				for oh := ohLo; oh < ohHi; oh++ {
+					src := plane[(oh*g.s+offH)*g.w:][:g.w]
+					d := dst[oh*g.ow : (oh+1)*g.ow]
+					clear(d[:owLo])
+					clear(d[owHi:])
+					if owLo == owHi {
+						continue
+					}
+					if g.s == 1 {
+						copy(d[owLo:owHi], src[owLo+offW:owHi+offW])
+						continue
+					}
+					d = d[owLo:owHi]
+					src = src[owLo*g.s+offW:]
+					for i := range d {
+						d[i] = src[i*g.s]
+					}
+				}
+			}
+		}
+	}
+}
+
+// convCol2im adds each entry of the [cin*KH*KW, OH*OW] column matrix col to
+// the input pixel it was read from: the adjoint of im2col.
+func convCol2im(g convGeom, cin int, col, dx []float32) {
+	p := g.oh * g.ow
+	hw := g.h * g.w
+	row := 0
+	for ci := range cin {
+		plane := dx[ci*hw : (ci+1)*hw]
+		for kh := range g.kh {
+			offH := kh*g.d - g.pt
+			ohLo, ohHi := convRange(g.oh, g.h, g.s, offH)
+			for kw := range g.kw {
+				offW := kw*g.d - g.pl
+				owLo, owHi := convRange(g.ow, g.w, g.s, offW)
+				src := col[row*p : (row+1)*p]
+				row++
+				if owLo == owHi {
+					continue
+				}
+				for oh := ohLo; oh < ohHi; oh++ {
+					d := plane[(oh*g.s+offH)*g.w:][:g.w]
+					s := src[oh*g.ow+owLo : oh*g.ow+owHi]
+					if g.s == 1 {
+						convAxpy(1, s, d[owLo+offW:owHi+offW])
+						continue
+					}
+					d = d[owLo*g.s+offW:]
+					for i, v := range s {
+						d[i*g.s] += v
+					}
+				}
+			}
+		}
+	}
+}
+
+// convSubsample writes the [cin, OH*OW] matrix of the pixels a strided 1×1
+// convolution reads: (oh*s, ow*s) of each channel.
+func convSubsample(g convGeom, cin int, x, col []float32) {
+	p := g.oh * g.ow
+	hw := g.h * g.w
+	for ci := range cin {
+		plane := x[ci*hw : (ci+1)*hw]
+		dst := col[ci*p : (ci+1)*p]
+		for oh := range g.oh {
+			src := plane[oh*g.s*g.w:]
+			d := dst[oh*g.ow : (oh+1)*g.ow]
+			for i := range d {
+				d[i] = src[i*g.s]
+			}
+		}
+	}
+}
+
+// convUnsubsample adds the [cin, OH*OW] matrix col onto the pixels convSubsample
+// read them from.
+func convUnsubsample(g convGeom, cin int, col, dx []float32) {
+	p := g.oh * g.ow
+	hw := g.h * g.w
+	for ci := range cin {
+		plane := dx[ci*hw : (ci+1)*hw]
+		src := col[ci*p : (ci+1)*p]
+		for oh := range g.oh {
+			d := plane[oh*g.s*g.w:]
+			s := src[oh*g.ow : (oh+1)*g.ow]
+			for i, v := range s {
+				d[i*g.s] += v
+			}
+		}
+	}
+}
+
+// Depthwise convolution runs directly, channel by channel. A kernel row's
+// taps go in groups of up to five (convDWGroup). For each group, the
+// output columns where all of its taps read inside the input row (the
+// interior, most of the row) take the whole group in one pass with no
+// tests in the loop (convDWFused and its adjoints); the few border columns
+// on either side go pixel by pixel with the tests. Column ranges depend
+// only on the tap, so they are worked out once per group and reused for
+// every row. A channel's planes stay in cache across its taps.
+
+// convDWGroup is a group of consecutive taps [t0, t1) of a kernel row and
+// the output columns they read inside the input row.
+type convDWGroup struct {
+	t0, t1 int
+	a, b   int    // interior: every tap of the group is inside on [a, b)
+	lo, hi [5]int // tap t0+i is inside on [lo[i], hi[i])
+	off    int    // input column of tap t0 for output column 0
+}
+
+func (g convGeom) dwGroup(t0 int) convDWGroup {
+	// Five taps at most in a group, four when more than five remain: a
+	// 3, 5 or 7-wide kernel row takes one, one or two passes.
+	n := g.kw - t0
+	if n > 5 {
+		n = 4
+	}
+	grp := convDWGroup{t0: t0, t1: t0 + n, off: t0*g.d - g.pl}
+	for t := grp.t0; t < grp.t1; t++ {
+		grp.lo[t-t0], grp.hi[t-t0] = convRange(g.ow, g.w, g.s, t*g.d-g.pl)
+	}
+	grp.a, grp.b = grp.lo[0], grp.hi[grp.t1-t0-1]
+	if grp.a >= grp.b {
+		grp.a, grp.b = g.ow, g.ow // no interior: all border
+	}
+	return grp
+}
+
+// inside reports whether tap t0+i reads inside the input row for output
+// column o.
+func (grp *convDWGroup) inside(i, o int) bool { return o >= grp.lo[i] && o < grp.hi[i] }
+
+// convDWForward is the depthwise forward pass.
+func convDWForward(g convGeom, ch int, x, w, bias, y []float32) {
+	hw := g.h * g.w
+	p := g.oh * g.ow
+	kk := g.kh * g.kw
+	for c := range ch {
+		xp := x[c*hw : (c+1)*hw]
+		yp := y[c*p : (c+1)*p]
+		wk := w[c*kk : (c+1)*kk]
+		b := float32(0)
+		if bias != nil {
+			b = bias[c]
+		}
+		convFill(yp, b)
+		for t0 := 0; t0 < g.kw; {
+			grp := g.dwGroup(t0)
+			t0 = grp.t1
+			for kh := range g.kh {
+				offH := kh*g.d - g.pt
+				ohLo, ohHi := convRange(g.oh, g.h, g.s, offH)
+				wg := wk[kh*g.kw+grp.t0 : kh*g.kw+grp.t1]
+				for oh := ohLo; oh < ohHi; oh++ {
+					ih := oh*g.s + offH
+					grp.forwardRow(g, yp[oh*g.ow:(oh+1)*g.ow], xp[ih*g.w:(ih+1)*g.w], wg)
+				}
+			}
+		}
+	}
+}
+
+// forwardRow adds the group's taps w to output row y from input row x.
+func (grp *convDWGroup) forwardRow(g convGeom, y, x, w []float32) {
+	if grp.a < grp.b {
+		convDWFused(y[grp.a:grp.b], x[grp.a*g.s+grp.off:], w, g.s, g.d)
+	}
+	for o := range len(y) - (grp.b - grp.a) {
+		if o >= grp.a {
+			o += grp.b - grp.a // skip the interior
+		}
+		var acc float32
+		for i, wv := range w {
+			if grp.inside(i, o) {
+				acc += wv * x[o*g.s+grp.off+i*g.d]
+			}
+		}
+		y[o] += acc
+	}
+}
+
+// convDWBackward is the depthwise backward pass, with the structure of
+// convDWForward.
+func convDWBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool, dw, dbias []float32) {
+	hw := g.h * g.w
+	p := g.oh * g.ow
+	kk := g.kh * g.kw
+	if dx != nil && !accumulateDX {
+		clear(dx[:ch*hw])
+	}
+	for c := range ch {
+		dyp := dy[c*p : (c+1)*p]
+		if dbias != nil {
+			dbias[c] += convSum(dyp)
+		}
+		if dx == nil && dw == nil {
+			continue
+		}
+		xp := x[c*hw : (c+1)*hw]
+		var dxp []float32
+		if dx != nil {
+			dxp = dx[c*hw : (c+1)*hw]
+		}
+		for t0 := 0; t0 < g.kw; {
+			grp := g.dwGroup(t0)
+			t0 = grp.t1
+			for kh := range g.kh {
+				offH := kh*g.d - g.pt
+				ohLo, ohHi := convRange(g.oh, g.h, g.s, offH)
+				k0, k1 := c*kk+kh*g.kw+grp.t0, c*kk+kh*g.kw+grp.t1
+				var dwg []float32
+				if dw != nil {
+					dwg = dw[k0:k1]
+				}
+				for oh := ohLo; oh < ohHi; oh++ {
+					row := (oh*g.s + offH) * g.w
+					dyr := dyp[oh*g.ow : (oh+1)*g.ow]
+					if dwg != nil {
+						grp.weightGradRow(g, dyr, xp[row:row+g.w], dwg)
+					}
+					if dxp != nil {
+						grp.inputGradRow(g, dyr, w[k0:k1], dxp[row:row+g.w])
+					}
+				}
+			}
+		}
+	}
+}
+
+// weightGradRow adds to the group's weight gradients dw the products of
+// output-gradient row dy with the input row x each tap read.
+func (grp *convDWGroup) weightGradRow(g convGeom, dy, x, dw []float32) {
+	if grp.a < grp.b {
+		convDWFusedDW(dy[grp.a:grp.b], x[grp.a*g.s+grp.off:], dw, g.s, g.d)
+	}
+	for o := range len(dy) - (grp.b - grp.a) {
+		if o >= grp.a {
+			o += grp.b - grp.a // skip the interior
+		}
+		for i := range dw {
+			if grp.inside(i, o) {
+				dw[i] += dy[o] * x[o*g.s+grp.off+i*g.d]
+			}
+		}
+	}
+}
+
+// inputGradRow adds w·dy back onto the input-gradient row dx at the
+// columns each tap read.
+func (grp *convDWGroup) inputGradRow(g convGeom, dy, w, dx []float32) {
+	if grp.a < grp.b {
+		convDWFusedDX(dy[grp.a:grp.b], dx[grp.a*g.s+grp.off:], w, g.s, g.d)
+	}
+	for o := range len(dy) - (grp.b - grp.a) {
+		if o >= grp.a {
+			o += grp.b - grp.a // skip the interior
+		}
+		for i, wv := range w {
+			if grp.inside(i, o) {
+				dx[o*g.s+grp.off+i*g.d] += wv * dy[o]
+			}
+		}
+	}
+}
+
+// convDWFused adds Σ_t w[t]·x[i*s + t*d] to y[i] for up to five taps in
+// one pass; x starts at the first tap's input for y[0] and holds every
+// input read.
+func convDWFused(y, x, w []float32, s, d int) {
+	n := len(y)
+	x = x[:(n-1)*s+(len(w)-1)*d+1]
+	if s == 1 {
+		switch len(w) {
+		case 1:
+			convAxpy(w[0], x, y)
+		case 2:
+			w0, w1 := w[0], w[1]
+			x0, x1 := x[:n], x[d:d+n]
+			for i := range y {
+				y[i] += w0*x0[i] + w1*x1[i]
+			}
+		case 3:
+			w0, w1, w2 := w[0], w[1], w[2]
+			x0, x1, x2 := x[:n], x[d:d+n], x[2*d:2*d+n]
+			for i := range y {
+				y[i] += w0*x0[i] + w1*x1[i] + w2*x2[i]
+			}
+		case 4:
+			w0, w1, w2, w3 := w[0], w[1], w[2], w[3]
+			x0, x1, x2, x3 := x[:n], x[d:d+n], x[2*d:2*d+n], x[3*d:3*d+n]
+			for i := range y {
+				y[i] += (w0*x0[i] + w1*x1[i]) + (w2*x2[i] + w3*x3[i])
+			}
+		case 5:
+			w0, w1, w2, w3, w4 := w[0], w[1], w[2], w[3], w[4]
+			x0, x1, x2, x3, x4 := x[:n], x[d:d+n], x[2*d:2*d+n], x[3*d:3*d+n], x[4*d:4*d+n]
+			for i := range y {
+				y[i] += (w0*x0[i] + w1*x1[i]) + (w2*x2[i] + w3*x3[i]) + w4*x4[i]
+			}
+		}
+		return
+	}
+	switch len(w) {
+	case 1:
+		w0 := w[0]
+		for i := range y {
+			y[i] += w0 * x[i*s]
+		}
+	case 2:
+		w0, w1 := w[0], w[1]
+		for i := range y {
+			j := i * s
+			y[i] += w0*x[j] + w1*x[j+d]
+		}
+	case 3:
+		w0, w1, w2 := w[0], w[1], w[2]
+		for i := range y {
+			j := i * s
+			y[i] += w0*x[j] + w1*x[j+d] + w2*x[j+2*d]
+		}
+	case 4:
+		w0, w1, w2, w3 := w[0], w[1], w[2], w[3]
+		for i := range y {
+			j := i * s
+			y[i] += (w0*x[j] + w1*x[j+d]) + (w2*x[j+2*d] + w3*x[j+3*d])
+		}
+	case 5:
+		w0, w1, w2, w3, w4 := w[0], w[1], w[2], w[3], w[4]
+		for i := range y {
+			j := i * s
+			y[i] += (w0*x[j] + w1*x[j+d]) + (w2*x[j+2*d] + w3*x[j+3*d]) + w4*x[j+4*d]
+		}
+	}
+}
+
+// convDWFusedDW adds Σ_i dy[i]·x[i*s + t*d] to dw[t] for up to five taps
+// in one pass; x is laid out as for convDWFused.
+func convDWFusedDW(dy, x, dw []float32, s, d int) {
+	n := len(dy)
+	x = x[:(n-1)*s+(len(dw)-1)*d+1]
+	if s != 1 {
+		for t := range dw {
+			xt := x[t*d:]
+			var a float32
+			for i, v := range dy {
+				a += v * xt[i*s]
+			}
+			dw[t] += a
+		}
+		return
+	}
+	// Separate scalar accumulators: Go keeps them in registers, not an
+	// array.
+	switch len(dw) {
+	case 1:
+		dw[0] += convDot(dy, x)
+	case 2:
+		var a0, a1 float32
+		x0, x1 := x[:n], x[d:d+n]
+		for i, v := range dy {
+			a0 += v * x0[i]
+			a1 += v * x1[i]
+		}
+		dw[0] += a0
+		dw[1] += a1
+	case 3:
+		var a0, a1, a2 float32
+		x0, x1, x2 := x[:n], x[d:d+n], x[2*d:2*d+n]
+		for i, v := range dy {
+			a0 += v * x0[i]
+			a1 += v * x1[i]
+			a2 += v * x2[i]
+		}
+		dw[0] += a0
+		dw[1] += a1
+		dw[2] += a2
+	case 4:
+		var a0, a1, a2, a3 float32
+		x0, x1, x2, x3 := x[:n], x[d:d+n], x[2*d:2*d+n], x[3*d:3*d+n]
+		for i, v := range dy {
+			a0 += v * x0[i]
+			a1 += v * x1[i]
+			a2 += v * x2[i]
+			a3 += v * x3[i]
+		}
+		dw[0] += a0
+		dw[1] += a1
+		dw[2] += a2
+		dw[3] += a3
+	case 5:
+		var a0, a1, a2, a3, a4 float32
+		x0, x1, x2, x3, x4 := x[:n], x[d:d+n], x[2*d:2*d+n], x[3*d:3*d+n], x[4*d:4*d+n]
+		for i, v := range dy {
+			a0 += v * x0[i]
+			a1 += v * x1[i]
+			a2 += v * x2[i]
+			a3 += v * x3[i]
+			a4 += v * x4[i]
+		}
+		dw[0] += a0
+		dw[1] += a1
+		dw[2] += a2
+		dw[3] += a3
+		dw[4] += a4
+	}
+}
+
+// convDWFusedDX adds w[t]·dy[i] to dx[i*s + t*d] for up to five taps in
+// one pass; dx is laid out as x for convDWFused.
+func convDWFusedDX(dy, dx, w []float32, s, d int) {
+	n := len(dy)
+	dx = dx[:(n-1)*s+(len(w)-1)*d+1]
+	if s == 1 {
+		switch len(w) {
+		case 1:
+			convAxpy(w[0], dy, dx)
+		case 2:
+			w0, w1 := w[0], w[1]
+			x0, x1 := dx[:n], dx[d:d+n]
+			for i, v := range dy {
+				x0[i] += w0 * v
+				x1[i] += w1 * v
+			}
+		case 3:
+			w0, w1, w2 := w[0], w[1], w[2]
+			x0, x1, x2 := dx[:n], dx[d:d+n], dx[2*d:2*d+n]
+			for i, v := range dy {
+				x0[i] += w0 * v
+				x1[i] += w1 * v
+				x2[i] += w2 * v
+			}
+		case 4:
+			w0, w1, w2, w3 := w[0], w[1], w[2], w[3]
+			x0, x1, x2, x3 := dx[:n], dx[d:d+n], dx[2*d:2*d+n], dx[3*d:3*d+n]
+			for i, v := range dy {
+				x0[i] += w0 * v
+				x1[i] += w1 * v
+				x2[i] += w2 * v
+				x3[i] += w3 * v
+			}
+		case 5:
+			w0, w1, w2, w3, w4 := w[0], w[1], w[2], w[3], w[4]
+			x0, x1, x2, x3, x4 := dx[:n], dx[d:d+n], dx[2*d:2*d+n], dx[3*d:3*d+n], dx[4*d:4*d+n]
+			for i, v := range dy {
+				x0[i] += w0 * v
+				x1[i] += w1 * v
+				x2[i] += w2 * v
+				x3[i] += w3 * v
+				x4[i] += w4 * v
+			}
+		}
+		return
+	}
+	for i, v := range dy {
+		j := i * s
+		for t, wv := range w {
+			dx[j+t*d] += wv * v
+		}
+	}
+}
+
+// convAxpy adds a*x[i] to y[i] for i < len(y); x must be at least as long.
+func convAxpy(a float32, x, y []float32) {
+	x = x[:len(y)]
+	i := 0
+	for ; i+4 <= len(y); i += 4 {
+		ys := y[i : i+4 : i+4]
+		xs := x[i : i+4 : i+4]
+		ys[0] += a * xs[0]
+		ys[1] += a * xs[1]
+		ys[2] += a * xs[2]
+		ys[3] += a * xs[3]
+	}
+	for ; i < len(y); i++ {
+		y[i] += a * x[i]
+	}
+}
+
+// convDot is the sum of x[i]*y[i] for i < len(x); y must be at least as long.
+func convDot(x, y []float32) float32 {
+	y = y[:len(x)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		xs := x[i : i+4 : i+4]
+		ys := y[i : i+4 : i+4]
+		s0 += xs[0] * ys[0]
+		s1 += xs[1] * ys[1]
+		s2 += xs[2] * ys[2]
+		s3 += xs[3] * ys[3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i] * y[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// convSum is the sum of x's elements.
+func convSum(x []float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += x[i]
+		s1 += x[i+1]
+		s2 += x[i+2]
+		s3 += x[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// convFill sets every element of x to v.
+func convFill(x []float32, v float32) {
+	if v == 0 {
+		clear(x)
+		return
+	}
+	for i := range x {
+		x[i] = v
+	}
+}

@@ -1,0 +1,60 @@
+package kernels
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// benchConvCases are typical NASNet-A CIFAR layers.
+func benchConvCases() []convCase {
+	return []convCase{
+		{name: "pointwise_32x32x192to32", c: Conv{KH: 1, KW: 1, Stride: 1, Dilation: 1, Same: true, Cin: 192, Cout: 32}, in: Shape{192, 32, 32}},
+		{name: "depthwise5x5_32x32x32", c: Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Same: true, Cin: 32, Cout: 32, Depthwise: true}, in: Shape{32, 32, 32}},
+		{name: "dense3x3_32x32x3to96", c: Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Same: true, Cin: 3, Cout: 96}, in: Shape{3, 32, 32}},
+	}
+}
+
+// convFlops is the forward pass's multiply-adds times 2.
+func convFlops(c Conv, in Shape) float64 {
+	out := c.Out(in)
+	perOut := c.KH * c.KW
+	if !c.Depthwise {
+		perOut *= in.C
+	}
+	return 2 * float64(out.Elems()) * float64(perOut)
+}
+
+// BenchmarkConv reports GFLOP/s for one image on one goroutine. Backward
+// computes dx and dw, twice the forward's work.
+func BenchmarkConv(b *testing.B) {
+	b.Logf("BLAS: %s", BLASName())
+	for _, tc := range benchConvCases() {
+		c, in := tc.c, tc.in
+		out := c.Out(in)
+		r := rand.New(rand.NewPCG(1, 1))
+		x := randSlice(r, in.Elems())
+		w := randSlice(r, weightLen(c, in))
+		bias := randSlice(r, out.C)
+		y := make([]float32, out.Elems())
+		dy := randSlice(r, out.Elems())
+		dx := make([]float32, len(x))
+		dw := make([]float32, len(w))
+		db := make([]float32, out.C)
+		scratch := make([]float32, c.ScratchLen(in))
+		flops := convFlops(c, in)
+		b.Run(tc.name+"/forward", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ConvForward(c, x, in, w, bias, y, scratch)
+			}
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+		b.Run(tc.name+"/backward", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				ConvBackward(c, x, in, w, dy, dx, false, dw, db, scratch)
+			}
+			b.ReportMetric(2*flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -1,0 +1,69 @@
+package runtime
+
+import (
+	"fmt"
+	"math"
+
+	"cellc/runtime/kernels"
+)
+
+// Stepper runs training and evaluation steps on an executable: the loss
+// (softmax cross-entropy with label smoothing, plus the aux head's
+// weighted loss), backward, and the optimiser update.
+type Stepper struct {
+	Exec    Executable
+	Opt     *Optimizer
+	Recipe  Recipe
+	Classes int
+
+	dlogits, daux []float32
+}
+
+// NewStepper prepares loss buffers for batches of up to batch images.
+func NewStepper(exec Executable, opt *Optimizer, r Recipe, classes, batch int) *Stepper {
+	return &Stepper{Exec: exec, Opt: opt, Recipe: r, Classes: classes,
+		dlogits: make([]float32, batch*classes), daux: make([]float32, batch*classes)}
+}
+
+// StepResult is what one step measured.
+type StepResult struct {
+	Loss     float64 // main head's mean cross-entropy
+	AuxLoss  float64
+	Correct1 int
+	Correct5 int
+	GradNorm float64
+	LR       float64
+}
+
+// Train runs one training step on n images at the given point of training
+// (fractional epoch) and training progress in [0,1].
+func (s *Stepper) Train(x []float32, labels []int, n int, epoch, progress float64) (StepResult, error) {
+	p := s.Exec.Params()
+	p.ZeroGrad()
+	s.Exec.SetTraining(true)
+	logits, aux := s.Exec.Forward(x, n, progress)
+	k := s.Classes
+	var res StepResult
+	res.Loss, res.Correct1, res.Correct5 = kernels.SoftmaxCrossEntropy(logits, n, k, labels, float32(s.Recipe.LabelSmoothing), s.dlogits[:n*k], 1)
+	var daux []float32
+	if aux != nil && s.Recipe.AuxWeight > 0 {
+		res.AuxLoss, _, _ = kernels.SoftmaxCrossEntropy(aux, n, k, labels, float32(s.Recipe.LabelSmoothing), s.daux[:n*k], float32(s.Recipe.AuxWeight))
+		daux = s.daux[:n*k]
+	}
+	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
+		return res, fmt.Errorf("training diverged: loss is %v", res.Loss)
+	}
+	s.Exec.Backward(s.dlogits[:n*k], daux)
+	res.LR = s.Recipe.LRAt(epoch)
+	res.GradNorm = s.Opt.Apply(res.LR)
+	return res, nil
+}
+
+// Eval runs the network in evaluation mode on n images and scores it.
+func (s *Stepper) Eval(x []float32, labels []int, n int) StepResult {
+	s.Exec.SetTraining(false)
+	logits, _ := s.Exec.Forward(x, n, 1)
+	var res StepResult
+	res.Loss, res.Correct1, res.Correct5 = kernels.SoftmaxCrossEntropy(logits, n, s.Classes, labels, 0, s.dlogits[:n*s.Classes], 1)
+	return res
+}

@@ -16,13 +16,14 @@ import (
 // and a numeric one g agree when |a-g| <= atol + rtol*max(|a|, |g|).
 type gcTol struct{ h, atol, rtol float64 }
 
-var (
-	// gcKernel checks float32 kernels against their own forward.
-	gcKernel = gcTol{h: 1e-2, atol: 5e-4, rtol: 2e-3}
-	// gcRef64 checks float32 gradients against differences of a float64
-	// reference: the step can be small, the tolerance tight.
-	gcRef64 = gcTol{h: 1e-3, atol: 2e-5, rtol: 2e-5}
-)
+// gcKernel is the tolerance for checking float32 kernels against their
+// own forward.
+func gcKernel() gcTol { return gcTol{h: 1e-2, atol: 5e-4, rtol: 2e-3} }
+
+// gcRef64 is the tolerance for checking float32 gradients against
+// differences of a float64 reference: the step can be small, the
+// tolerance tight.
+func gcRef64() gcTol { return gcTol{h: 1e-3, atol: 2e-5, rtol: 2e-5} }
 
 // gcCheck compares ana, the analytic gradient of f with respect to x, with
 // central differences: it perturbs each x[i] by ±tol.h (f reads x), and
@@ -205,7 +206,7 @@ func TestGradPool(t *testing.T) {
 		gcCheck(t, name, x, dx, func() float64 {
 			PoolForward(p, x, in, y)
 			return gcDot(y, w)
-		}, gcKernel)
+		}, gcKernel())
 		gcAccum(t, name, in.Elems(), func(dx []float32, acc bool) { PoolBackward(p, x, in, y, w, dx, acc) })
 	}
 }
@@ -312,18 +313,18 @@ func TestGradBN(t *testing.T) {
 	for i := 0; i < b.n; i++ {
 		copy(full[b.xOffset+i*b.xStride:], b.dx.Img(i))
 	}
-	gcCheck(t, "bn/x", b.x.Data, full, b.forward, gcKernel)
+	gcCheck(t, "bn/x", b.x.Data, full, b.forward, gcKernel())
 	gcCheck(t, "bn/x/ref64", b.x.Data, full, func() float64 {
 		return gcBNRef64(b.x, b.gamma, b.beta, b.eps, b.w.Data)
-	}, gcRef64)
+	}, gcRef64())
 	// dgamma = sumDyXhat, dbeta = sumDy.
 	b.backward(b.dx, false)
 	dgamma := append([]float32(nil), b.sumDyXhat...)
 	dbeta := append([]float32(nil), b.sumDy...)
-	gcCheck(t, "bn/gamma", b.gamma, dgamma, b.forward, gcKernel)
-	gcCheck(t, "bn/beta", b.beta, dbeta, b.forward, gcKernel)
-	gcCheck(t, "bn/gamma/ref64", b.gamma, dgamma, func() float64 { return gcBNRef64(b.x, b.gamma, b.beta, b.eps, b.w.Data) }, gcRef64)
-	gcCheck(t, "bn/beta/ref64", b.beta, dbeta, func() float64 { return gcBNRef64(b.x, b.gamma, b.beta, b.eps, b.w.Data) }, gcRef64)
+	gcCheck(t, "bn/gamma", b.gamma, dgamma, b.forward, gcKernel())
+	gcCheck(t, "bn/beta", b.beta, dbeta, b.forward, gcKernel())
+	gcCheck(t, "bn/gamma/ref64", b.gamma, dgamma, func() float64 { return gcBNRef64(b.x, b.gamma, b.beta, b.eps, b.w.Data) }, gcRef64())
+	gcCheck(t, "bn/beta/ref64", b.beta, dbeta, func() float64 { return gcBNRef64(b.x, b.gamma, b.beta, b.eps, b.w.Data) }, gcRef64())
 	gcAccum(t, "bn", len(b.dx.Data), func(dx []float32, acc bool) {
 		b.backward(Dense(dx, b.n, b.s), acc)
 	})
@@ -407,12 +408,12 @@ func testGradNorm(t *testing.T, ln bool, name string) {
 	dx := make([]float32, n)
 	dgamma, dbeta := make([]float32, c.s.C), make([]float32, c.s.C)
 	c.backward(dx, false, dgamma, dbeta)
-	gcCheck(t, name+"/x", c.x, dx, c.forward, gcKernel)
-	gcCheck(t, name+"/gamma", c.gamma, dgamma, c.forward, gcKernel)
-	gcCheck(t, name+"/beta", c.beta, dbeta, c.forward, gcKernel)
-	gcCheck(t, name+"/x/ref64", c.x, dx, c.ref64, gcRef64)
-	gcCheck(t, name+"/gamma/ref64", c.gamma, dgamma, c.ref64, gcRef64)
-	gcCheck(t, name+"/beta/ref64", c.beta, dbeta, c.ref64, gcRef64)
+	gcCheck(t, name+"/x", c.x, dx, c.forward, gcKernel())
+	gcCheck(t, name+"/gamma", c.gamma, dgamma, c.forward, gcKernel())
+	gcCheck(t, name+"/beta", c.beta, dbeta, c.forward, gcKernel())
+	gcCheck(t, name+"/x/ref64", c.x, dx, c.ref64, gcRef64())
+	gcCheck(t, name+"/gamma/ref64", c.gamma, dgamma, c.ref64, gcRef64())
+	gcCheck(t, name+"/beta/ref64", c.beta, dbeta, c.ref64, gcRef64())
 	gcAccum(t, name, n, func(dx []float32, acc bool) { c.backward(dx, acc, nil, nil) })
 	// Parameter gradients always accumulate.
 	g2, b2 := append([]float32(nil), dgamma...), append([]float32(nil), dbeta...)
@@ -435,7 +436,7 @@ func TestGradReLU(t *testing.T) {
 	dx := make([]float32, len(x))
 	ReLUForward(x, y)
 	ReLUBackward(y, w, dx, false)
-	gcCheck(t, "relu", x, dx, func() float64 { ReLUForward(x, y); return gcDot(y, w) }, gcKernel)
+	gcCheck(t, "relu", x, dx, func() float64 { ReLUForward(x, y); return gcDot(y, w) }, gcKernel())
 	gcAccum(t, "relu", len(x), func(dx []float32, acc bool) { ReLUBackward(y, w, dx, acc) })
 }
 
@@ -449,7 +450,7 @@ func TestGradShift(t *testing.T) {
 		ShiftBackward(w, s, dx, false)
 		name := fmt.Sprintf("shift/%v", s)
 		if s.H > 1 && s.W > 1 {
-			gcCheck(t, name, x, dx, func() float64 { ShiftForward(x, s, y); return gcDot(y, w) }, gcKernel)
+			gcCheck(t, name, x, dx, func() float64 { ShiftForward(x, s, y); return gcDot(y, w) }, gcKernel())
 		} else {
 			for i, v := range dx {
 				if v != 0 {
@@ -469,7 +470,7 @@ func TestGradGAP(t *testing.T) {
 	w := gcRand(r, s.C, -1, 1)
 	dx := make([]float32, s.Elems())
 	GAPBackward(w, s, dx, false)
-	gcCheck(t, "gap", x, dx, func() float64 { GAPForward(x, s, y); return gcDot(y, w) }, gcKernel)
+	gcCheck(t, "gap", x, dx, func() float64 { GAPForward(x, s, y); return gcDot(y, w) }, gcKernel())
 	gcAccum(t, "gap", s.Elems(), func(dx []float32, acc bool) { GAPBackward(w, s, dx, acc) })
 }
 
@@ -521,10 +522,10 @@ func TestGradLoss(t *testing.T) {
 		gcCheck(t, name, logits, d, func() float64 {
 			l, _, _ := SoftmaxCrossEntropy(logits, tc.n, tc.k, labels, tc.smoothing, nil, 1)
 			return float64(tc.scale) * l
-		}, gcKernel)
+		}, gcKernel())
 		gcCheck(t, name+"/ref64", logits, d, func() float64 {
 			return gcLossRef64(logits, tc.n, tc.k, labels, float64(tc.smoothing), float64(tc.scale))
-		}, gcRef64)
+		}, gcRef64())
 	}
 }
 
@@ -554,7 +555,7 @@ func TestGradDropPath(t *testing.T) {
 				}
 			}
 		} else {
-			gcCheck(t, name, x, dx, func() float64 { Scale(x, y, s); return gcDot(y, w) }, gcKernel)
+			gcCheck(t, name, x, dx, func() float64 { Scale(x, y, s); return gcDot(y, w) }, gcKernel())
 		}
 		gcAccum(t, name, len(x), back)
 	}
@@ -569,7 +570,7 @@ func TestGradDropout(t *testing.T) {
 	DropoutMask(mask, 0.5, r)
 	dx := make([]float32, len(x))
 	MulBackward(w, mask, dx, false)
-	gcCheck(t, "dropout", x, dx, func() float64 { Mul(x, mask, y); return gcDot(y, w) }, gcKernel)
+	gcCheck(t, "dropout", x, dx, func() float64 { Mul(x, mask, y); return gcDot(y, w) }, gcKernel())
 	gcAccum(t, "dropout", len(x), func(dx []float32, acc bool) { MulBackward(w, mask, dx, acc) })
 }
 
@@ -586,13 +587,13 @@ func TestGradCheckerCatchesErrors(t *testing.T) {
 	PoolBackward(p, x, in, y, w, dx, false)
 	dx[5] *= 1.1
 	rec := &gcRecorder{}
-	gcCheck(rec, "wrong", x, dx, func() float64 { PoolForward(p, x, in, y); return gcDot(y, w) }, gcKernel)
+	gcCheck(rec, "wrong", x, dx, func() float64 { PoolForward(p, x, in, y); return gcDot(y, w) }, gcKernel())
 	if !rec.failed {
 		t.Fatal("gradient checker accepted a wrong gradient")
 	}
 	PoolBackward(p, x, in, y, w, dx, false)
 	rec = &gcRecorder{}
-	gcCheck(rec, "right", x, dx, func() float64 { PoolForward(p, x, in, y); return gcDot(y, w) }, gcKernel)
+	gcCheck(rec, "right", x, dx, func() float64 { PoolForward(p, x, in, y); return gcDot(y, w) }, gcKernel())
 	if rec.failed {
 		t.Fatal("gradient checker rejected a right gradient")
 	}

@@ -22,7 +22,7 @@ import (
 type buildFlags struct {
 	network, preset, config, dataset string
 	n, filters, baseFilters          int
-	imageSize, classes               int
+	imageSize, classes, channels     int
 	stemMultiplier                   float64
 	auxHead, skipReductionInput      bool
 	dropPathKeep, denseDropoutKeep   float64
@@ -60,6 +60,18 @@ plan), json (the plan as JSON), dot (the IR graph for Graphviz).`,
 			return runBuild(cmd, &fl, args[0])
 		},
 	}
+	addNetworkFlags(cmd, &fl)
+	f := cmd.Flags()
+	f.StringVar(&fl.emit, "emit", "summary", "what to print: "+strings.Join(emitFormats, ", "))
+	f.StringVarP(&fl.out, "output", "o", "", "write the output to `file` (atomically) instead of stdout")
+	f.StringSliceVar(&fl.dumpAfter, "dump-after", nil, "print the IR after these `passes` (of: "+compiler.PassNames()+")")
+	f.BoolVar(&fl.timePasses, "time-passes", false, "print each phase's and pass's time to stderr")
+	return cmd
+}
+
+// addNetworkFlags adds the flags that choose and configure a network; build,
+// train and bench share them.
+func addNetworkFlags(cmd *cobra.Command, fl *buildFlags) {
 	f := cmd.Flags()
 	f.StringVar(&fl.network, "network", "", "the network to build, when FILE declares several")
 	f.StringVar(&fl.preset, "preset", "", "start from a TF-slim config: cifar, mobile or large")
@@ -69,6 +81,7 @@ plan), json (the plan as JSON), dot (the IR graph for Graphviz).`,
 	f.IntVar(&fl.baseFilters, "base-filters", 0, "TF-slim num_conv_filters; overrides filters from the YAML")
 	f.StringVar(&fl.dataset, "dataset", "", "cifar10 or imagenet (also picks the defaults when no --preset is given)")
 	f.IntVar(&fl.imageSize, "image-size", 0, "input image height and width")
+	f.IntVar(&fl.channels, "channels", 0, "input image channels (3 RGB, 1 greyscale)")
 	f.IntVar(&fl.classes, "classes", 0, "number of classes")
 	f.Float64Var(&fl.stemMultiplier, "stem-multiplier", 0, "stem width multiplier")
 	f.BoolVar(&fl.auxHead, "aux-head", true, "build the auxiliary head (training graphs only)")
@@ -76,12 +89,37 @@ plan), json (the plan as JSON), dot (the IR graph for Graphviz).`,
 	f.Float64Var(&fl.dropPathKeep, "drop-path-keep-prob", 0, "ScheduledDropPath keep probability")
 	f.Float64Var(&fl.denseDropoutKeep, "dense-dropout-keep-prob", 0, "dropout keep probability before the classifier")
 	f.StringVar(&fl.mode, "mode", "train", "train (aux head, drop path, dropout) or infer")
-	f.StringVar(&fl.emit, "emit", "summary", "what to print: "+strings.Join(emitFormats, ", "))
-	f.StringVarP(&fl.out, "output", "o", "", "write the output to `file` (atomically) instead of stdout")
-	f.StringSliceVar(&fl.dumpAfter, "dump-after", nil, "print the IR after these `passes` (of: "+compiler.PassNames()+")")
-	f.BoolVar(&fl.timePasses, "time-passes", false, "print each phase's and pass's time to stderr")
 	cmd.MarkFlagsMutuallyExclusive("filters", "base-filters")
-	return cmd
+}
+
+// compileFile parses, checks and builds FILE under the flags' config,
+// rendering diagnostics to stderr. It returns the source text too, for
+// checkpoints that describe themselves.
+func compileFile(cmd *cobra.Command, fl *buildFlags, path string, adjust func(*compiler.Config) error) (*compiler.Result, []byte, error) {
+	cfg, err := resolveConfig(cmd, fl)
+	if err != nil {
+		return nil, nil, err
+	}
+	if adjust != nil {
+		if err := adjust(&cfg); err != nil {
+			return nil, nil, err
+		}
+	}
+	srcs := newSources()
+	dc := &diagCounter{w: cmd.ErrOrStderr(), srcs: srcs}
+	f, diags, err := srcs.load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dc.report(diags) {
+		return nil, nil, dc.err()
+	}
+	res, diags := compiler.Build(f, cfg, compiler.Options{})
+	dc.report(diags)
+	if res == nil || diags.HasErrors() {
+		return nil, nil, dc.err()
+	}
+	return res, srcs[path], nil
 }
 
 // resolveConfig applies preset (or dataset defaults), YAML and flags, in
@@ -167,6 +205,9 @@ func resolveConfig(cmd *cobra.Command, fl *buildFlags) (compiler.Config, error) 
 	}
 	if changed("classes") {
 		cfg.Classes = fl.classes
+	}
+	if changed("channels") {
+		cfg.Channels = fl.channels
 	}
 	if changed("stem-multiplier") {
 		cfg.StemMultiplier = fl.stemMultiplier

@@ -99,6 +99,8 @@ into TF-slim's NASNet skeleton.
 	root.CompletionOptions.HiddenDefaultCmd = true
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return err })
 	root.AddCommand(newBuildCmd(), newFmtCmd(), newCheckCmd(), newOpsCmd(), newDrawCmd(), newVersionCmd())
+	root.AddCommand(newTrainCmd(), newEvalCmd(), newPredictCmd())
+	root.AddCommand(newBenchCmd())
 	return root
 }
 

@@ -14,12 +14,23 @@ import (
 // ReLUForward writes y = max(x, 0). y may alias x.
 func ReLUForward(x, y []float32) {
 	y = y[:len(x)]
+	// Branch-free: activations are negative about half the time, so a
+	// compare-and-branch mispredicts constantly. An arithmetic shift of
+	// the sign bit gives an all-ones mask for negatives (and -0), which
+	// clears them.
 	for i, v := range x {
-		if v < 0 {
-			v = 0
-		}
-		y[i] = v
+		b := math.Float32bits(v)
+		y[i] = math.Float32frombits(b &^ uint32(int32(b)>>31))
 	}
+}
+
+// positiveMask is all ones where v > 0, else 0 (also for -0, +0 and
+// negative NaNs).
+func positiveMask(v float32) uint32 {
+	b := math.Float32bits(v)
+	// b-1 underflows to a negative int32 only for +0; negatives have the
+	// sign bit set already.
+	return ^uint32(int32(b|(b-1)) >> 31)
 }
 
 // ReLUBackward writes (or adds) dx = dy where the forward output y is
@@ -29,18 +40,12 @@ func ReLUBackward(y, dy, dx []float32, accumulate bool) {
 	dx = dx[:len(y)]
 	if accumulate {
 		for i, v := range y {
-			if v > 0 {
-				dx[i] += dy[i]
-			}
+			dx[i] += math.Float32frombits(math.Float32bits(dy[i]) & positiveMask(v))
 		}
 		return
 	}
 	for i, v := range y {
-		g := dy[i]
-		if v <= 0 {
-			g = 0
-		}
-		dx[i] = g
+		dx[i] = math.Float32frombits(math.Float32bits(dy[i]) & positiveMask(v))
 	}
 }
 

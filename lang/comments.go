@@ -11,6 +11,10 @@ package lang
 //   - inside a slot's source range moves to just before that slot;
 //   - after a slot's last token on the same line trails that slot;
 //   - otherwise goes before the next slot, or to the end of the file.
+//
+// The map also records the blank lines of the source that Format keeps:
+// whether a blank line came before each own-line comment, and before
+// each slot (after the comments that precede it).
 
 // commentMap is where each comment goes, keyed by the node that owns the
 // printed line: the Decl for an op or a header, *Block, *OutList, *Field,
@@ -19,13 +23,20 @@ type commentMap struct {
 	leading  map[any][]placedComment
 	trailing map[any]Comment
 	end      []placedComment
+	// gap holds the slots that had a blank line before them in the
+	// source: between the slot's first token and the last line before it
+	// (the previous slot's, or that of an own-line comment before it).
+	gap map[any]bool
 }
 
 // placedComment is an own-line comment and whether the source had a blank
-// line before it, the one piece of layout Format keeps.
+// line before it. inside marks a comment that was inside its slot's
+// source range (and is printed after the slot's other leading comments,
+// just before its line).
 type placedComment struct {
 	Comment
 	blankBefore bool
+	inside      bool
 }
 
 // closeOf keys the closing brace of a cell or network.
@@ -33,17 +44,18 @@ type closeOf struct{ d Decl }
 
 // slot is one printed line and the source range it came from.
 type slot struct {
-	key        any
-	start, end int // byte offsets: first token, just after the last
-	endLine    int
+	key                any
+	start, end         int // byte offsets: first token, just after the last
+	startLine, endLine int
 }
 
 func attachComments(f *File) *commentMap {
-	cm := &commentMap{leading: map[any][]placedComment{}, trailing: map[any]Comment{}}
+	cm := &commentMap{leading: map[any][]placedComment{}, trailing: map[any]Comment{}, gap: map[any]bool{}}
+	slots := slotsOf(f)
+	cm.gaps(slots, f.Comments)
 	if len(f.Comments) == 0 {
 		return cm
 	}
-	slots := slotsOf(f)
 	lastLine := 0 // line of the previous comment
 	for _, c := range f.Comments {
 		off, line := c.Span.Start.Offset, c.Span.Start.Line
@@ -62,7 +74,7 @@ func attachComments(f *File) *commentMap {
 		prevLine := lastLine
 		lastLine = line
 		if inside != nil {
-			cm.leading[inside.key] = append(cm.leading[inside.key], placedComment{Comment: c})
+			cm.leading[inside.key] = append(cm.leading[inside.key], placedComment{Comment: c, inside: true})
 			continue
 		}
 		if prev != nil {
@@ -82,11 +94,30 @@ func attachComments(f *File) *commentMap {
 	return cm
 }
 
+// gaps fills cm.gap: a slot has a gap when its first line is at least
+// two lines below the last line before it that holds a slot or a
+// comment. The first line of the file has nothing before it, so no gap.
+func (cm *commentMap) gaps(slots []slot, comments []Comment) {
+	ci := 0
+	for i, s := range slots {
+		prevLine, seen := 0, false
+		if i > 0 {
+			prevLine, seen = slots[i-1].endLine, true
+		}
+		for ; ci < len(comments) && comments[ci].Span.Start.Offset < s.start; ci++ {
+			prevLine, seen = max(prevLine, comments[ci].Span.Start.Line), true
+		}
+		if seen && s.startLine-prevLine >= 2 {
+			cm.gap[s.key] = true
+		}
+	}
+}
+
 // slotsOf lists the printed lines of f in source order.
 func slotsOf(f *File) []slot {
 	var slots []slot
 	add := func(key any, sp Span) {
-		slots = append(slots, slot{key: key, start: sp.Start.Offset, end: sp.End.Offset, endLine: sp.End.Line})
+		slots = append(slots, slot{key: key, start: sp.Start.Offset, end: sp.End.Offset, startLine: sp.Start.Line, endLine: sp.End.Line})
 	}
 	// header is a cell or network's first line up to its name; "{" is not
 	// in the AST, and a comment after the name on that line trails it.

@@ -9,13 +9,13 @@
 //	# An operation is a pipeline of primitives joined by "->".
 //	# $stride is bound by the compiler: 2 for ops that read a cell input
 //	# inside a reduction cell, 1 otherwise.
-//	op sep3x3 = relu -> dw(k: 3, stride: $stride) -> pw -> bn -> relu -> dw(k: 3) -> pw -> bn
+//	op sep3x3      = relu -> dw(k: 3, stride: $stride) -> pw -> bn -> relu -> dw(k: 3) -> pw -> bn
 //	op conv1x7_7x1 = relu -> conv(k: 1x7, stride: $stride) -> bn -> relu -> conv(k: 7x1) -> bn
 //
 //	normal cell nasnet_a_normal {
-//	  block < in: h_i, h_i-1;   op: sep5x5, sep3x3;  combine: add >
-//	  block < in: h_i-1, h_i-1; op: sep5x5, sep3x3;  combine: add >
-//	  out: h_i-1, b0, b1, b2, b3, b4
+//	  block < in: h_i, h_i-1;   op: sep5x5, sep3x3;   combine: add >  # s2
+//	  block < in: h_i-1, h_i-1; op: avg3x3, identity; combine: add >  # s3
+//	  out: h_i-1, b0, b1                                              # slim's concat
 //	}
 //
 //	reduction cell nasnet_a_reduction {
@@ -67,4 +67,8 @@
 // options, idempotent, and Parse(Format(f)) equals f up to positions.
 // Comments are kept: a comment on its own line stays before the node that
 // follows it, a comment at the end of a line stays at the end of that line.
+// Like gofmt, Format keeps (collapsed to one) the blank lines that group
+// declarations and blocks, and aligns runs of consecutive lines: the "="
+// of ops, the columns of a cell's blocks (as in the example above) and
+// trailing comments.
 package lang

@@ -7,6 +7,7 @@ package stdlib
 import (
 	_ "embed"
 	"fmt"
+	"sync"
 
 	"cellc/lang"
 )
@@ -20,12 +21,16 @@ const Name = "stdlib/ops.cell"
 // Source returns the library's text.
 func Source() []byte { return append([]byte(nil), source...) }
 
-// File parses the library. It is embedded and tested, so an error here is
-// a build defect, reported rather than panicked.
-func File() (*lang.File, error) {
+// File returns the parsed library. It is embedded and tested, so an error
+// here is a build defect, reported rather than panicked. The parse is done
+// once and shared: the AST is never modified after parsing (the compiler
+// only reads it), so this is a constant computed lazily, not mutable state.
+func File() (*lang.File, error) { return parsed() }
+
+var parsed = sync.OnceValues(func() (*lang.File, error) {
 	f, diags := lang.Parse(Name, source)
 	if diags.HasErrors() {
 		return nil, fmt.Errorf("standard library: %v", diags)
 	}
 	return f, nil
-}
+})

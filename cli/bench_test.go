@@ -37,3 +37,45 @@ func BenchmarkBuildNASNetALarge(b *testing.B) {
 		}
 	}
 }
+
+func TestBenchMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{
+		{[]float64{3}, 3},
+		{[]float64{5, 1, 3}, 3},
+		{[]float64{4, 1, 3, 2}, 2.5},
+	} {
+		if got := median(tc.in); got != tc.want {
+			t.Errorf("median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestBenchMemory(t *testing.T) {
+	m := benchMemory{perImage: 1 << 20, batch: 32, params: 100, grads: 100, opt: 100}
+	if got, want := m.total(), int64(32<<20+300); got != want {
+		t.Errorf("total = %d, want %d", got, want)
+	}
+	for n, want := range map[int64]string{12: "12 B", 1536: "1.5 KiB", 3 << 20: "3.0 MiB", 3 << 29: "1.50 GiB"} {
+		if got := bytesIEC(n); got != want {
+			t.Errorf("bytesIEC(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestPeakRSS(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("no /proc/self/status")
+	}
+	rss, err := peakRSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A Go test binary's peak resident set is megabytes, not bytes or
+	// terabytes.
+	if rss < 1<<20 || rss > 1<<40 {
+		t.Errorf("peak RSS %d bytes is implausible", rss)
+	}
+}

@@ -101,6 +101,7 @@ into TF-slim's NASNet skeleton.
 	root.AddCommand(newBuildCmd(), newFmtCmd(), newCheckCmd(), newOpsCmd(), newDrawCmd(), newVersionCmd())
 	root.AddCommand(newTrainCmd(), newEvalCmd(), newPredictCmd())
 	root.AddCommand(newBenchCmd())
+	root.AddCommand(newSearchCmd(), newWorkerCmd())
 	return root
 }
 

@@ -167,6 +167,19 @@ func (s *cpuStep) backward(e *cpuExec) {
 
 func (e *cpuExec) build() error {
 	maxScratch, maxW, maxChain := 0, 0, 0
+	// Inference needs a fused chain's intermediates only until the next op
+	// of the chain has read them, so every chain shares two ping-pong
+	// buffers; training keeps them for the backward pass.
+	var shared [2][]float32
+	if !e.p.Training {
+		for _, st := range e.p.Steps {
+			for _, o := range st.Ops[:len(st.Ops)-1] {
+				maxChain = max(maxChain, o.Shape.Elems())
+			}
+		}
+		shared[0] = make([]float32, maxChain*e.batch)
+		shared[1] = make([]float32, maxChain*e.batch)
+	}
 	for i := range e.p.Steps {
 		st := &e.p.Steps[i]
 		cs := &cpuStep{step: st}
@@ -184,7 +197,11 @@ func (e *cpuExec) build() error {
 				op.out = e.tensor(st.Output)
 			} else {
 				s := kshape(o.Shape)
-				op.out = kernels.Dense(make([]float32, s.Elems()*e.batch), e.batch, s)
+				buf := shared[k%2]
+				if e.p.Training {
+					buf = make([]float32, s.Elems()*e.batch)
+				}
+				op.out = kernels.Dense(buf, e.batch, s)
 				maxChain = max(maxChain, s.Elems())
 			}
 			if k > 0 {

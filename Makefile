@@ -2,13 +2,17 @@
 # `make test` runs every test, golden file and fuzz seed corpus.
 GO    ?= go
 BIN   := bin/cellc
+# OpenBLAS is the default BLAS where it is installed (`make deps` installs it
+# as root); the pure-Go gonum BLAS is the fallback. Both are tested. The
+# check runs in the recipe, after deps may have installed it.
+BLAS_TAGS = $$(ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so' && echo openblas)
 
 .PHONY: all build demo train-demo test deps vet fuzz bench golden clean
 
 all: build
 
-build:
-	$(GO) build -o $(BIN) ./cmd/cellc
+build: deps
+	$(GO) build -tags "$(BLAS_TAGS)" -o $(BIN) ./cmd/cellc
 
 # System packages, installed only when running as root and missing:
 # graphviz renders `cellc draw -o x.svg`; dataset-fashion-mnist is the real
@@ -19,6 +23,7 @@ deps:
 		need=""; \
 		command -v dot >/dev/null 2>&1 || need="$$need graphviz"; \
 		[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need="$$need dataset-fashion-mnist"; \
+		ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so' || need="$$need libopenblas-dev"; \
 		if [ -n "$$need" ]; then \
 			echo "installing:$$need"; \
 			apt-get install -y -q $$need >/dev/null 2>&1 || \
@@ -31,7 +36,7 @@ demo: build
 	./$(BIN) build specs/nasnet_a.cell --n 6 --filters 768
 
 # Train NASNet-A 2 @ 96 on Fashion-MNIST (the README's accuracy run).
-train-demo: build deps
+train-demo: build
 	./$(BIN) train specs/nasnet_a.cell --n 2 --filters 96 --aux-head=false --data fashion-mnist --epochs 4 --out runs/fashion-mnist
 
 vet:
@@ -40,6 +45,10 @@ vet:
 
 test: deps vet
 	$(GO) test ./...
+	@if ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so'; then \
+		echo "== kernels and runtime again with OpenBLAS"; \
+		$(GO) test -tags openblas ./runtime/kernels/ ./runtime/; \
+	fi
 
 # Longer fuzzing runs (the seed corpora already run in `make test`).
 fuzz:

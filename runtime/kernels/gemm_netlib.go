@@ -3,6 +3,7 @@
 package kernels
 
 // #cgo LDFLAGS: -lopenblas
+// void openblas_set_num_threads(int);
 import "C"
 
 import (
@@ -12,9 +13,11 @@ import (
 
 const blasName = "openblas"
 
-// sgemm calls OpenBLAS's cblas_sgemm. OpenBLAS may run its own threads;
-// set OPENBLAS_NUM_THREADS=1 so that it does not compete with the
-// executor's one-image-per-core workers.
+// The executor already runs one image per core; OpenBLAS's own threads
+// would only compete with it, so each GEMM runs on its caller's thread.
+func init() { C.openblas_set_num_threads(1) }
+
+// sgemm calls OpenBLAS's cblas_sgemm.
 func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	tA, tB := blas.NoTrans, blas.NoTrans
 	if transA {

@@ -1,12 +1,9 @@
 package cli
 
 import (
-	"errors"
-	"fmt"
+	"cellc/internal/atomicfile"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 
 	"cellc/lang"
 	"cellc/stdlib"
@@ -63,45 +60,9 @@ func (c *diagCounter) err() error {
 	return failf("%d errors", c.errors)
 }
 
-// writeFileAtomic replaces path with data: it writes a temporary file in
-// the same directory and renames it over path, so a reader (or a failed
-// run) never sees a half-written file. An existing file keeps its mode.
-func writeFileAtomic(path string, data []byte) (err error) {
-	mode := os.FileMode(0o644)
-	if fi, err := os.Stat(path); err == nil {
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("write %s: not a regular file", path)
-		}
-		mode = fi.Mode().Perm()
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err // the temp file's name means nothing to the user
-		}
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+// writeFileAtomic replaces path with data without ever leaving a
+// half-written file.
+func writeFileAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data) }
 
 // writeOutput writes data to path atomically, or to w when path is "" or "-".
 func writeOutput(w io.Writer, path string, data []byte) error {

@@ -3,14 +3,13 @@ package checkpoint
 import (
 	"bufio"
 	"bytes"
+	"cellc/internal/atomicfile"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -35,64 +34,32 @@ func save(path string, tensors []Tensor, meta map[string]string, wrap func(io.Wr
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	err = atomicfile.Write(path, func(f io.Writer) error {
+		w := f
+		if wrap != nil {
+			w = wrap(f)
+		}
+		bw := bufio.NewWriterSize(w, 1<<20)
+		var n [8]byte
+		binary.LittleEndian.PutUint64(n[:], uint64(len(header)))
+		bw.Write(n[:])
+		bw.Write(header)
+		buf := make([]byte, 0, 64<<10)
+		for _, t := range sorted {
+			for i := 0; i < len(t.Data); {
+				buf = buf[:0]
+				for ; i < len(t.Data) && len(buf) < cap(buf); i++ {
+					buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(t.Data[i]))
+				}
+				if _, err := bw.Write(buf); err != nil {
+					return err
+				}
+			}
+		}
+		return bw.Flush()
+	})
 	if err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("checkpoint %s: %w", path, err)
-		}
-	}()
-
-	var w io.Writer = f
-	if wrap != nil {
-		w = wrap(f)
-	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(len(header)))
-	bw.Write(n[:])
-	bw.Write(header)
-	buf := make([]byte, 0, 64<<10)
-	for _, t := range sorted {
-		for i := 0; i < len(t.Data); {
-			buf = buf[:0]
-			for ; i < len(t.Data) && len(buf) < cap(buf); i++ {
-				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(t.Data[i]))
-			}
-			if _, err := bw.Write(buf); err != nil {
-				return err
-			}
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// Make the rename itself durable. Not every system can sync a
-	// directory; the file is complete either way.
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

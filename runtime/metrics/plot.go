@@ -1,12 +1,11 @@
 package metrics
 
 import (
+	"cellc/internal/atomicfile"
 	"fmt"
 	"image/color"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -207,34 +206,7 @@ func writePNG(path string, w, h vg.Length, drawFn func(draw.Canvas)) (err error)
 	return nil
 }
 
-// writeFileAtomic writes path through a temporary file in its directory
-// that is synced and renamed over it, so path never holds a partial file.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err := write(f); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+// writeFileAtomic writes path so that it never holds a partial file.
+func writeFileAtomic(path string, write func(io.Writer) error) error {
+	return atomicfile.Write(path, write)
 }

@@ -52,7 +52,9 @@ func loadCheckpoint(path string, batch int) (*loaded, error) {
 		return nil, failf("%s: the recorded spec does not parse: %v", path, diags)
 	}
 	cfg.Network = meta[checkpoint.KeyNetwork]
-	cfg.Training = true // parameter names and BN statistics as trained
+	// The inference plan: BN folded into the convs, no aux head, buffers
+	// shared by liveness. Its parameters are built from the trained ones.
+	cfg.Training = false
 	res, diags := compiler.Build(f, cfg, compiler.Options{})
 	if diags.HasErrors() {
 		return nil, failf("%s: the recorded spec does not build: %v", path, diags)
@@ -65,9 +67,14 @@ func loadCheckpoint(path string, batch int) (*loaded, error) {
 	if err != nil {
 		return nil, failf("%v", err)
 	}
-	if err := train.LoadParams(exec.Params(), tensors, path); err != nil {
+	byName := make(map[string][]float32, len(tensors))
+	for _, t := range tensors {
+		byName[t.Name] = t.Data
+	}
+	lookup := func(name string) ([]float32, bool) { v, ok := byName[name]; return v, ok }
+	if err := runtime.LoadFolded(p, exec.Params(), lookup, float32(cfg.BatchNormEpsilon)); err != nil {
 		exec.Close()
-		return nil, fail(err)
+		return nil, failf("%s: %v", path, err)
 	}
 	exec.SetTraining(false)
 	st := runtime.NewStepper(exec, nil, runtime.Recipe{}, cfg.Classes, batch)

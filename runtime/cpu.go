@@ -73,6 +73,9 @@ type cpuExec struct {
 	steps       []*cpuStep
 	// Per-worker scratch (im2col) and weight-gradient partial sums.
 	scratch, wpart [][]float32
+	// Per-worker one-image buffers for ReLUs fused into the conv after
+	// them: the activation and its gradient.
+	reluAct, reluGrad [][]float32
 	// Ping-pong buffers for gradients inside fused chains.
 	chainGrad [2][]float32
 
@@ -166,7 +169,7 @@ func (s *cpuStep) backward(e *cpuExec) {
 }
 
 func (e *cpuExec) build() error {
-	maxScratch, maxW, maxChain := 0, 0, 0
+	maxScratch, maxW, maxChain, maxRelu := 0, 0, 0, 0
 	// Inference needs a fused chain's intermediates only until the next op
 	// of the chain has read them, so every chain shares two ping-pong
 	// buffers; training keeps them for the backward pass.
@@ -184,6 +187,12 @@ func (e *cpuExec) build() error {
 		st := &e.p.Steps[i]
 		cs := &cpuStep{step: st}
 		var prev kernels.Tensor
+		// A training chain that starts relu → conv keeps no ReLU output:
+		// the conv applies the ReLU to each image as it reads it and
+		// recomputes it in backward (cheap), which saves a full-batch
+		// buffer per chain and a pass over memory.
+		reluFused := e.p.Training && len(st.Ops) > 1 && st.Ops[0].Kind == ir.ReLU &&
+			(st.Ops[1].Kind == ir.Conv || st.Ops[1].Kind == ir.DWConv)
 		for k, o := range st.Ops {
 			op := &cpuOp{kind: o.Kind, attrs: o.Attrs, params: st.Params[k], last: k == len(st.Ops)-1, first: k == 0}
 			if k == 0 {
@@ -198,7 +207,7 @@ func (e *cpuExec) build() error {
 			} else {
 				s := kshape(o.Shape)
 				buf := shared[k%2]
-				if e.p.Training {
+				if e.p.Training && !(reluFused && k == 0) {
 					buf = make([]float32, s.Elems()*e.batch)
 				}
 				op.out = kernels.Dense(buf, e.batch, s)
@@ -216,10 +225,22 @@ func (e *cpuExec) build() error {
 					maxW = max(maxW, int(e.p.Params[pid].Elems()))
 				}
 			}
+			if reluFused && k == 1 {
+				relu := cs.ops[0]
+				relu.fusedInto = true
+				op.reluIn = relu.ins[0]
+				maxRelu = max(maxRelu, relu.ins[0].S.Elems())
+			}
 			cs.ops = append(cs.ops, op)
 			prev = op.out
 		}
 		e.steps = append(e.steps, cs)
+	}
+	e.reluAct = make([][]float32, e.pool.n)
+	e.reluGrad = make([][]float32, e.pool.n)
+	for w := range e.reluAct {
+		e.reluAct[w] = make([]float32, maxRelu)
+		e.reluGrad[w] = make([]float32, maxRelu)
 	}
 	e.scratch = make([][]float32, e.pool.n)
 	e.wpart = make([][]float32, e.pool.n)
@@ -242,6 +263,11 @@ func (e *cpuExec) build() error {
 					op.dout = e.gradTensor(gs.OutGrad)
 				} else {
 					op.dout = kernels.Dense(e.chainGrad[k%2], e.batch, op.out.S)
+				}
+				if k == 1 && op.reluIn.Data != nil {
+					// The conv finishes the ReLU's backward itself, into
+					// the ReLU's input gradient.
+					op.reluDX, op.reluAcc = s.ops[0].dins[0], s.ops[0].acc[0]
 				}
 				if k == 0 {
 					op.dins = make([]kernels.Tensor, len(gs.InGrads))

@@ -22,6 +22,14 @@ type cpuOp struct {
 	dins []kernels.Tensor
 	acc  []bool
 
+	// fusedInto marks a ReLU that the next op (a conv) applies itself;
+	// reluIn is that conv's pre-ReLU input, reluDX/reluAcc the gradient
+	// target of the ReLU it absorbed.
+	fusedInto bool
+	reluIn    kernels.Tensor
+	reluDX    kernels.Tensor
+	reluAcc   bool
+
 	conv       kernels.Conv
 	pool       kernels.Pool
 	scratchLen int
@@ -104,9 +112,19 @@ func (op *cpuOp) bind(e *cpuExec) {
 		if len(op.params) > 1 {
 			bias = P.Value(op.params[1])
 		}
+		// input returns image i's conv input, applying a fused ReLU into
+		// the worker's buffer.
+		input := func(wk, i int) []float32 {
+			if op.reluIn.Data == nil {
+				return x.Img(i)
+			}
+			a := e.reluAct[wk][:in.Elems()]
+			kernels.ReLUForward(op.reluIn.Img(i), a)
+			return a
+		}
 		op.fwd = func(wk, lo, hi int) {
 			for i := lo; i < hi; i++ {
-				kernels.ConvForward(op.conv, x.Img(i), in, w, bias, y.Img(i), e.scratch[wk])
+				kernels.ConvForward(op.conv, input(wk, i), in, w, bias, y.Img(i), e.scratch[wk])
 			}
 		}
 		if training {
@@ -120,6 +138,17 @@ func (op *cpuOp) bind(e *cpuExec) {
 					db = part[len(w) : len(w)+len(bias)]
 				}
 				for i := lo; i < hi; i++ {
+					if op.reluIn.Data != nil {
+						a, g := e.reluAct[wk][:in.Elems()], e.reluGrad[wk][:in.Elems()]
+						kernels.ReLUForward(op.reluIn.Img(i), a)
+						if op.reluDX.Data == nil {
+							kernels.ConvBackward(op.conv, a, in, w, op.dout.Img(i), nil, false, dw, db, e.scratch[wk])
+							continue
+						}
+						kernels.ConvBackward(op.conv, a, in, w, op.dout.Img(i), g, false, dw, db, e.scratch[wk])
+						kernels.ReLUBackward(a, g, op.reluDX.Img(i), op.reluAcc)
+						continue
+					}
 					var dx []float32
 					if op.dins[0].Data != nil {
 						dx = op.dins[0].Img(i)
@@ -356,6 +385,9 @@ func scaleGrad(dy, dx []float32, s float32, accumulate bool) {
 }
 
 func (op *cpuOp) forward(e *cpuExec) {
+	if op.fusedInto {
+		return // the next op applies this ReLU
+	}
 	n := e.n
 	switch op.kind {
 	case ir.BatchNorm:
@@ -395,6 +427,9 @@ func (op *cpuOp) forward(e *cpuExec) {
 }
 
 func (op *cpuOp) backward(e *cpuExec) {
+	if op.fusedInto {
+		return // the next op back-propagated through this ReLU
+	}
 	n := e.n
 	if op.bwdChan != nil {
 		e.pool.run(op.ins[0].S.C, op.bwdChan)

@@ -1,0 +1,118 @@
+package run
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"cellc/search/strategy"
+)
+
+// File names inside a search directory.
+const (
+	SpaceFile      = "space.yaml"
+	StateFile      = "controller.json"
+	ResultsFile    = "results.jsonl"
+	RetrainFile    = "retrain.jsonl"
+	RankingFile    = "ranking.txt"
+	BestFile       = "best.cell"
+	URLFile        = "nats.url"
+	JetStreamDir   = "jetstream"
+	checkpointVers = 1
+)
+
+// Pending is a proposal the strategy has not yet observed: its job is
+// queued or training, or (JobID empty) it repeats an architecture whose
+// job is, and waits for that result.
+type Pending struct {
+	strategy.Proposal
+	Hash  string `json:"hash"`
+	JobID string `json:"job_id,omitempty"`
+}
+
+// Checkpoint is controller.json: everything the controller needs to
+// continue, written atomically after every update.
+type Checkpoint struct {
+	Version  int    `json:"version"`
+	SearchID string `json:"search_id"`
+	// Count is the number of architectures to sample.
+	Count int `json:"count"`
+	// Sampled counts proposals made, Observed those the strategy learned
+	// from.
+	Sampled  int `json:"sampled"`
+	Observed int `json:"observed"`
+	// Outstanding are the proposals made but not yet observed.
+	Outstanding []Pending `json:"outstanding"`
+	// Strategy is the strategy's State.
+	Strategy json.RawMessage `json:"strategy"`
+	// Stats is the strategy's summary at the last update, for status.
+	Stats strategy.Stats `json:"stats"`
+	// Done is set when every architecture has been observed.
+	Done bool `json:"done,omitempty"`
+}
+
+// ReadCheckpoint reads dir's controller.json.
+func ReadCheckpoint(dir string) (*Checkpoint, error) {
+	data, err := os.ReadFile(filepath.Join(dir, StateFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s holds no search (no %s)", dir, StateFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var c Checkpoint
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("%s: %v", filepath.Join(dir, StateFile), err)
+	}
+	if c.Version != checkpointVers {
+		return nil, fmt.Errorf("%s: version %d, want %d", filepath.Join(dir, StateFile), c.Version, checkpointVers)
+	}
+	return &c, nil
+}
+
+// write replaces path atomically: a temporary file in the same
+// directory, fsynced, renamed over path, and the directory fsynced.
+func writeAtomic(path string, data []byte) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	if d, derr := os.Open(dir); derr == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func (c *Checkpoint) save(dir string) error {
+	c.Version = checkpointVers
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	if err := writeAtomic(filepath.Join(dir, StateFile), append(data, '\n')); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}

@@ -141,7 +141,7 @@ func Plot(path string, dirs []string) error {
 	series := map[string][]metrics.XY{}
 	for _, dir := range dirs {
 		label := filepath.Base(filepath.Clean(dir))
-		if sp, err := space.LoadSpace(filepath.Join(dir, SpaceFile)); err == nil {
+		if sp, err := space.LoadSpace(filepath.Join(dir, SpaceFile)); err == nil && sp.Strategy.Name != label {
 			label += " (" + sp.Strategy.Name + ")"
 		}
 		curves, err := Curves(dir, TopK)

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"cellc/internal/atomicfile"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,37 +74,8 @@ func ReadCheckpoint(dir string) (*Checkpoint, error) {
 	return &c, nil
 }
 
-// write replaces path atomically: a temporary file in the same
-// directory, fsynced, renamed over path, and the directory fsynced.
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if d, derr := os.Open(dir); derr == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
-}
+// writeAtomic replaces path so a crash never leaves a partial checkpoint.
+func writeAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data) }
 
 func (c *Checkpoint) save(dir string) error {
 	c.Version = checkpointVers

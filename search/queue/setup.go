@@ -143,8 +143,11 @@ func Setup(ctx context.Context, c *Conn, cfg Config) error {
 		Description:   "cellc controller",
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckWait:       30 * time.Second,
-		MaxDeliver:    -1,
+		// The same ack wait as jobs: a result a stopped controller had
+		// fetched but not acknowledged comes back after it, and the
+		// seen-set drops any second copy.
+		AckWait:    cfg.AckWait,
+		MaxDeliver: -1,
 	})
 	if err != nil {
 		return fmt.Errorf("queue: results consumer for search %s: %w", id, err)

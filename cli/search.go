@@ -22,7 +22,6 @@ type natsFlags struct {
 	url, creds     string
 	tlsCA, tlsCert string
 	tlsKey         string
-	tlsInsecure    bool
 	childWorkers   int
 	dataDir        string
 }

@@ -9,6 +9,7 @@
 package runtime
 
 import (
+	"math"
 	"math/rand/v2"
 
 	"cellc/compiler/plan"
@@ -101,7 +102,7 @@ func (p *Params) Init(seed uint64) {
 		case plan.Weights:
 			std := float32(1)
 			if s.FanOut > 0 {
-				std = float32(sqrt(1.3 * 2 / float64(s.FanOut)))
+				std = float32(math.Sqrt(1.3 * 2 / float64(s.FanOut)))
 			}
 			for j := range v {
 				x := r.NormFloat64()

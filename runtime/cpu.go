@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	goruntime "runtime"
 
@@ -291,6 +290,3 @@ func (e *cpuExec) build() error {
 	}
 	return nil
 }
-
-// sqrt avoids importing math in files that only need this.
-func sqrt(x float64) float64 { return math.Sqrt(x) }

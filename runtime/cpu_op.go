@@ -46,12 +46,11 @@ type cpuOp struct {
 	// addSrc holds, per worker, the input slices of an n-ary add.
 	addSrc [][][]float32
 
-	fwd, bwd            func(w, lo, hi int) // per image
-	fwdChan, bwdChan    func(w, lo, hi int) // per channel (batch norm statistics)
-	wgrad               []int               // params whose gradients come from per-worker partials
-	wpartLen, wpartBias int
-	trainingBN, inferBN bool
-	eps                 float32
+	fwd, bwd         func(w, lo, hi int) // per image
+	fwdChan, bwdChan func(w, lo, hi int) // per channel (batch norm statistics)
+	wgrad            []int               // params whose gradients come from per-worker partials
+	trainingBN       bool
+	eps              float32
 }
 
 func (op *cpuOp) prepare(e *cpuExec) error {
@@ -129,7 +128,6 @@ func (op *cpuOp) bind(e *cpuExec) {
 		}
 		if training {
 			op.wgrad = op.params
-			op.wpartLen = len(w)
 			op.bwd = func(wk, lo, hi int) {
 				part := e.wpart[wk]
 				dw := part[:len(w)]
@@ -166,7 +164,6 @@ func (op *cpuOp) bind(e *cpuExec) {
 		}
 		if training {
 			op.wgrad = op.params
-			op.wpartLen = len(w)
 			op.bwd = func(wk, lo, hi int) {
 				part := e.wpart[wk]
 				dw, db := part[:len(w)], part[len(w):len(w)+len(b)]

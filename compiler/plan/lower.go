@@ -108,7 +108,7 @@ func (l *lowering) assignBuffers() {
 		}
 		touch(n.ID, at)
 		for _, in := range n.Inputs {
-			touch(l.resolve(in), at)
+			touch(in, at)
 		}
 	}
 	touch(g.Output, nsteps)
@@ -151,11 +151,6 @@ func (l *lowering) assignBuffers() {
 		l.p.AuxOutput = &v
 	}
 }
-
-// resolve is the identity; it exists so every buffer question goes through
-// one place should value forwarding (a no-op node reusing its input's
-// buffer) be added.
-func (l *lowering) resolve(id int) int { return id }
 
 func (l *lowering) newBuffer(elems int64) int {
 	id := len(l.p.Buffers)

@@ -129,12 +129,11 @@ func weightLen(c Conv, in Shape) int {
 // returns, per output, the sum of the absolute values of the terms, which
 // bounds float32 rounding error.
 type convRef struct {
-	tc          convCase
-	oh, ow      int
-	pt, pl      int
-	s, d, cout  int
-	x, w, b     []float32
-	outC, outHW int
+	tc         convCase
+	oh, ow     int
+	pt, pl     int
+	s, d, cout int
+	x, w, b    []float32
 }
 
 func newConvRef(tc convCase, x, w, b []float32) convRef {

@@ -15,7 +15,7 @@ import (
 type CPU struct{}
 
 // Name says which BLAS the kernels were built with.
-func (CPU) Name() string { return "cpu (" + kernels.BLASName() + ")" }
+func (CPU) Name() string { return "cpu (" + kernels.BLASName() + ", " + kernels.VecName() + " loops)" }
 
 // Compile allocates every buffer, scratch area and kernel closure the
 // plan needs for batches of up to batch images.

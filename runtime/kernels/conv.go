@@ -73,13 +73,17 @@ func (c Conv) Out(in Shape) Shape {
 
 // ScratchLen is the number of floats of scratch one ConvForward or
 // ConvBackward call needs: the im2col matrix [Cin*KH*KW, OH*OW] for a
-// dense convolution, [Cin, OH*OW] for a strided 1×1 one, and nothing for a
-// stride-1 1×1 or a depthwise convolution.
+// dense convolution, [Cin, OH*OW] for a strided 1×1 one, two padded
+// channel planes for a stride-1 depthwise one (dwplane.go), and nothing for
+// a stride-1 1×1 or a strided depthwise convolution.
 func (c Conv) ScratchLen(in Shape) int {
+	g := c.geom(in)
 	if c.Depthwise {
+		if g.s == 1 {
+			return dwPlaneOf(g).scratch()
+		}
 		return 0
 	}
-	g := c.geom(in)
 	if c.pointwise() && g.s == 1 {
 		return 0
 	}
@@ -95,6 +99,10 @@ func ConvForward(c Conv, x []float32, in Shape, w, bias []float32, y []float32, 
 	g := c.geom(in)
 	p := g.oh * g.ow
 	if c.Depthwise {
+		if g.s == 1 {
+			convDWPlaneForward(g, in.C, x, w, bias, y, scratch)
+			return
+		}
 		convDWForward(g, in.C, x, w, bias, y)
 		return
 	}
@@ -133,6 +141,10 @@ func ConvForward(c Conv, x []float32, in Shape, w, bias []float32, y []float32, 
 func ConvBackward(c Conv, x []float32, in Shape, w, dy []float32, dx []float32, accumulateDX bool, dw, dbias []float32, scratch []float32) {
 	g := c.geom(in)
 	if c.Depthwise {
+		if g.s == 1 {
+			convDWPlaneBackward(g, in.C, x, w, dy, dx, accumulateDX, dw, dbias, scratch)
+			return
+		}
 		convDWBackward(g, in.C, x, w, dy, dx, accumulateDX, dw, dbias)
 		return
 	}

@@ -10,6 +10,9 @@ func benchConvCases() []convCase {
 	return []convCase{
 		{name: "pointwise_32x32x192to32", c: Conv{KH: 1, KW: 1, Stride: 1, Dilation: 1, Same: true, Cin: 192, Cout: 32}, in: Shape{192, 32, 32}},
 		{name: "depthwise5x5_32x32x32", c: Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Same: true, Cin: 32, Cout: 32, Depthwise: true}, in: Shape{32, 32, 32}},
+		{name: "depthwise3x3_16x16x64", c: Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Same: true, Cin: 64, Cout: 64, Depthwise: true}, in: Shape{64, 16, 16}},
+		{name: "depthwise3x3_8x8x128", c: Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Same: true, Cin: 128, Cout: 128, Depthwise: true}, in: Shape{128, 8, 8}},
+		{name: "depthwise5x5_s2_32x32x32", c: Conv{KH: 5, KW: 5, Stride: 2, Dilation: 1, Same: true, Cin: 32, Cout: 32, Depthwise: true}, in: Shape{32, 32, 32}},
 		{name: "dense3x3_32x32x3to96", c: Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Same: true, Cin: 3, Cout: 96}, in: Shape{3, 32, 32}},
 	}
 }

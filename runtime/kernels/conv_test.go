@@ -67,6 +67,13 @@ var pathCases = []convCase{
 	{name: "dw3x3_valid", c: Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 6, 7}},
 	{name: "dw5x5_valid_s2", c: Conv{KH: 5, KW: 5, Stride: 2, Dilation: 1, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 9, 10}},
 	{name: "dw3x3_s3", c: Conv{KH: 3, KW: 3, Stride: 3, Dilation: 1, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 10, 11}},
+	// Stride-1 depthwise runs on padded planes with vector loops of 32 and
+	// 8 lanes and a partial tail: widths that exercise each.
+	{name: "dw3x3_s1_wide", c: Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 5, 41}},
+	{name: "dw5x5_s1_w16", c: Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 4, 16}},
+	{name: "dw7x7_valid_wide", c: Conv{KH: 7, KW: 7, Stride: 1, Dilation: 1, Cin: 1, Cout: 1, Depthwise: true}, in: Shape{1, 9, 40}},
+	{name: "dw1x7_s1", c: Conv{KH: 1, KW: 7, Stride: 1, Dilation: 1, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 3, 33}},
+	{name: "dw_kernel_exceeds_input_same_s1", c: Conv{KH: 7, KW: 7, Stride: 1, Dilation: 2, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 3, 2}},
 	{name: "dense_kernel_exceeds_input_same", c: Conv{KH: 7, KW: 5, Stride: 1, Dilation: 2, Same: true, Cin: 2, Cout: 2}, in: Shape{2, 3, 4}},
 	{name: "dw_kernel_exceeds_input_same", c: Conv{KH: 7, KW: 7, Stride: 2, Dilation: 2, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 3, 2}},
 	{name: "dense_1x1_image", c: Conv{KH: 3, KW: 3, Stride: 2, Dilation: 1, Same: true, Cin: 3, Cout: 2}, in: Shape{3, 1, 1}},
@@ -310,7 +317,8 @@ func TestConvScratchLen(t *testing.T) {
 		{Conv{KH: 1, KW: 1, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8 * 5 * 5},
 		{Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8 * 9 * 10 * 9},
 		{Conv{KH: 1, KW: 7, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8 * 7 * 5 * 5},
-		{Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Same: true, Cin: 8, Cout: 8, Depthwise: true}, 0},
+		{Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Same: true, Cin: 8, Cout: 8, Depthwise: true}, 2 * (10 + 4) * (9 + 4)},
+		{Conv{KH: 5, KW: 5, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 8, Depthwise: true}, 0},
 	} {
 		if got := tt.c.ScratchLen(in); got != tt.want {
 			t.Errorf("%+v.ScratchLen(%v) = %d, want %d", tt.c, in, got, tt.want)

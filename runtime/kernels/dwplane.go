@@ -1,0 +1,160 @@
+package kernels
+
+// Stride-1 depthwise convolutions (most of a NASNet's depthwise work: the
+// second conv of every separable op, and all of those in normal cells) run
+// on flat, zero-padded copies of each channel plane. With the padding in
+// memory and the output computed at the padded row width, every tap of a
+// kernel row is one long contiguous multiply-add over the whole plane
+// (convDWFused and convDWFusedDW with stride 1, vectorised in vec_simd.go)
+// instead of a short loop per output row with border tests; the columns
+// that fall in the padding are computed and dropped. The input gradient is
+// the same forward loop run over the padded output gradient with the
+// kernel rotated by 180°, and the weight gradient is a dot product per
+// tap. Strided depthwise convolutions keep the row-group kernels in
+// conv.go.
+
+// dwPlane sizes the flat planes for a stride-1 depthwise conv. The forward
+// pass reads x padded to (OH+(KH-1)d) × (OW+(KW-1)d); the input-gradient
+// pass reads dy padded to (H+(KH-1)d) × (W+(KW-1)d). Both use the larger
+// row width wp, so one size n fits every plane either pass needs.
+type dwPlane struct {
+	hp, wp int
+	n      int
+}
+
+func dwPlaneOf(g convGeom) dwPlane {
+	hp := max(g.oh, g.h) + (g.kh-1)*g.d
+	wp := max(g.ow, g.w) + (g.kw-1)*g.d
+	return dwPlane{hp: hp, wp: wp, n: hp * wp}
+}
+
+// scratch is the floats ConvForward and ConvBackward need: two planes.
+func (pl dwPlane) scratch() int { return 2 * pl.n }
+
+// padPlane writes src (h×w) into dst as a plane of row width wp, top rows
+// down and left columns across, with zeros everywhere else in dst.
+func padPlane(dst, src []float32, h, w, top, left, wp int) {
+	clear(dst)
+	for r := range h {
+		copy(dst[(top+r)*wp+left:][:w], src[r*w:(r+1)*w])
+	}
+}
+
+// unpadRows copies the first w columns of each of h rows of the flat plane
+// src (row width wp) into dst (h×w), or adds them when accumulate.
+func unpadRows(dst, src []float32, h, w, wp int, accumulate bool) {
+	for r := range h {
+		d, s := dst[r*w:(r+1)*w], src[r*wp:r*wp+w]
+		if accumulate {
+			AddInto(d, s)
+		} else {
+			copy(d, s)
+		}
+	}
+}
+
+// dwTaps adds to the flat output yf (row width wp, l values) the
+// convolution of the flat padded plane xp with the channel's kernel wk,
+// read in row-major tap order, or rotated by 180° when flipped: one fused
+// pass per group of up to five taps of a kernel row.
+func dwTaps(g convGeom, yf, xp, wk []float32, wp int, flipped bool) {
+	var wb [5]float32
+	for kh := range g.kh {
+		for t0 := 0; t0 < g.kw; {
+			n := min(g.kw-t0, 5)
+			if g.kw-t0 > 5 {
+				n = 4 // 7 = 4 + 3
+			}
+			off := kh*g.d*wp + t0*g.d
+			wr := wk[kh*g.kw+t0 : kh*g.kw+t0+n]
+			if flipped {
+				// Tap (kh, t) of the rotated kernel is w[KH-1-kh][KW-1-t].
+				base := (g.kh-1-kh)*g.kw + g.kw - 1 - t0
+				for i := range n {
+					wb[i] = wk[base-i]
+				}
+				wr = wb[:n]
+			}
+			fusedTaps(yf, xp[off:], wr, g.d)
+			t0 += n
+		}
+	}
+}
+
+// convDWPlaneForward is the stride-1 depthwise forward pass.
+func convDWPlaneForward(g convGeom, ch int, x, w, bias, y, scratch []float32) {
+	pl := dwPlaneOf(g)
+	xp, yf := scratch[:pl.n], scratch[pl.n:2*pl.n]
+	hw, p, kk := g.h*g.w, g.oh*g.ow, g.kh*g.kw
+	l := flatLen(g.oh, g.ow, pl.wp)
+	for c := range ch {
+		if l == 0 {
+			convFill(y[c*p:(c+1)*p], 0)
+			continue
+		}
+		b := float32(0)
+		if bias != nil {
+			b = bias[c]
+		}
+		padPlane(xp, x[c*hw:(c+1)*hw], g.h, g.w, g.pt, g.pl, pl.wp)
+		convFill(yf[:l], b)
+		dwTaps(g, yf[:l], xp, w[c*kk:(c+1)*kk], pl.wp, false)
+		unpadRows(y[c*p:(c+1)*p], yf, g.oh, g.ow, pl.wp, false)
+	}
+	vecDone()
+}
+
+// flatLen is the length of a flat plane of h rows of w values at row width
+// wp, up to the last value used: (h-1)·wp + w, 0 when empty.
+func flatLen(h, w, wp int) int {
+	if h == 0 || w == 0 {
+		return 0
+	}
+	return (h-1)*wp + w
+}
+
+// convDWPlaneBackward is the stride-1 depthwise backward pass.
+func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool, dw, dbias, scratch []float32) {
+	pl := dwPlaneOf(g)
+	a, b := scratch[:pl.n], scratch[pl.n:2*pl.n]
+	hw, p, kk := g.h*g.w, g.oh*g.ow, g.kh*g.kw
+	lo, li := flatLen(g.oh, g.ow, pl.wp), flatLen(g.h, g.w, pl.wp)
+	if dx != nil && !accumulateDX {
+		clear(dx[:ch*hw])
+	}
+	for c := range ch {
+		dyp := dy[c*p : (c+1)*p]
+		if dbias != nil {
+			dbias[c] += convSum(dyp)
+		}
+		if lo == 0 {
+			continue
+		}
+		if dw != nil {
+			// dw[t] = Σ dy · (x under tap t): dy at the padded row width,
+			// zeros in the padding columns, against the padded x.
+			padPlane(a, x[c*hw:(c+1)*hw], g.h, g.w, g.pt, g.pl, pl.wp)
+			padPlane(b, dyp, g.oh, g.ow, 0, 0, pl.wp)
+			dwk := dw[c*kk : (c+1)*kk]
+			for kh := range g.kh {
+				for t0 := 0; t0 < g.kw; {
+					n := min(g.kw-t0, 5)
+					if g.kw-t0 > 5 {
+						n = 4
+					}
+					fusedTapDots(b[:lo], a[kh*g.d*pl.wp+t0*g.d:], dwk[kh*g.kw+t0:kh*g.kw+t0+n], g.d)
+					t0 += n
+				}
+			}
+		}
+		if dx != nil && li > 0 {
+			// dy sits in the padded plane where the rotated kernel's taps
+			// meet it: (KH-1)d - pt rows down, (KW-1)d - pl across.
+			padPlane(a, dyp, g.oh, g.ow, (g.kh-1)*g.d-g.pt, (g.kw-1)*g.d-g.pl, pl.wp)
+			clear(b[:li])
+			dwTaps(g, b[:li], a, w[c*kk:(c+1)*kk], pl.wp, true)
+			unpadRows(dx[c*hw:(c+1)*hw], b, g.h, g.w, pl.wp, true)
+		}
+	}
+	vecDone()
+}

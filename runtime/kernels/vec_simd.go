@@ -1,0 +1,195 @@
+//go:build goexperiment.simd && amd64
+
+package kernels
+
+import (
+	"simd/archsimd"
+	"unsafe"
+)
+
+// With GOEXPERIMENT=simd on amd64, the vector loops use AVX2 with FMA
+// (8 float32 lanes) when the CPU has them, and plain Go otherwise. Each
+// loop does whole vectors and leaves the tail to the plain-Go kernel. Each
+// clears the AVX upper halves as soon as its vector work is done: the
+// scalar SSE code around it (the tail, the caller's plain loops) runs
+// about twice as slow while they are dirty.
+
+// haveAVX2 reports whether the CPU runs the AVX2+FMA loops.
+func haveAVX2() bool { return archsimd.X86.AVX2() && archsimd.X86.FMA() }
+
+// VecName says which inner loops the kernels use: "go" or "avx2".
+func VecName() string {
+	if haveAVX2() {
+		return "avx2"
+	}
+	return "go"
+}
+
+// vecDone clears the upper halves of the AVX registers after a vector
+// kernel, so that SSE code that follows (plain loops, the Go runtime)
+// does not pay for false dependencies on them.
+func vecDone() {
+	if haveAVX2() {
+		archsimd.ClearAVXUpperBits()
+	}
+}
+
+// fusedTaps adds Σ_t w[t]·x[i + t*d] to y[i], for up to five taps.
+func fusedTaps(y, x, w []float32, d int) {
+	n := len(y) &^ 7
+	if !haveAVX2() || n == 0 {
+		convDWFused(y, x, w, 1, d)
+		return
+	}
+	x = x[:len(y)+(len(w)-1)*d] // bounds every load below
+	py, px := unsafe.Pointer(&y[0]), unsafe.Pointer(&x[0])
+	switch len(w) {
+	case 1:
+		w0 := archsimd.BroadcastFloat32x8(w[0])
+		for i := 0; i < n; i += 8 {
+			a := vload(px, i).MulAdd(w0, vload(py, i))
+			vstore(py, i, a)
+		}
+	case 2:
+		w0, w1 := archsimd.BroadcastFloat32x8(w[0]), archsimd.BroadcastFloat32x8(w[1])
+		p1 := unsafe.Add(px, 4*d)
+		for i := 0; i < n; i += 8 {
+			a := vload(px, i).MulAdd(w0, vload(py, i))
+			a = vload(p1, i).MulAdd(w1, a)
+			vstore(py, i, a)
+		}
+	case 3:
+		w0, w1, w2 := archsimd.BroadcastFloat32x8(w[0]), archsimd.BroadcastFloat32x8(w[1]), archsimd.BroadcastFloat32x8(w[2])
+		p1, p2 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d)
+		for i := 0; i < n; i += 8 {
+			a := vload(px, i).MulAdd(w0, vload(py, i))
+			a = vload(p1, i).MulAdd(w1, a)
+			a = vload(p2, i).MulAdd(w2, a)
+			vstore(py, i, a)
+		}
+	case 4:
+		w0, w1 := archsimd.BroadcastFloat32x8(w[0]), archsimd.BroadcastFloat32x8(w[1])
+		w2, w3 := archsimd.BroadcastFloat32x8(w[2]), archsimd.BroadcastFloat32x8(w[3])
+		p1, p2, p3 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d)
+		for i := 0; i < n; i += 8 {
+			a := vload(px, i).MulAdd(w0, vload(py, i))
+			b := vload(p1, i).Mul(w1)
+			a = vload(p2, i).MulAdd(w2, a)
+			b = vload(p3, i).MulAdd(w3, b)
+			vstore(py, i, a.Add(b))
+		}
+	case 5:
+		w0, w1 := archsimd.BroadcastFloat32x8(w[0]), archsimd.BroadcastFloat32x8(w[1])
+		w2, w3 := archsimd.BroadcastFloat32x8(w[2]), archsimd.BroadcastFloat32x8(w[3])
+		w4 := archsimd.BroadcastFloat32x8(w[4])
+		p1, p2, p3, p4 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d), unsafe.Add(px, 16*d)
+		for i := 0; i < n; i += 8 {
+			// Two chains halve the dependent FMA latency per vector.
+			a := vload(px, i).MulAdd(w0, vload(py, i))
+			b := vload(p1, i).Mul(w1)
+			a = vload(p2, i).MulAdd(w2, a)
+			b = vload(p3, i).MulAdd(w3, b)
+			a = vload(p4, i).MulAdd(w4, a)
+			vstore(py, i, a.Add(b))
+		}
+	}
+	archsimd.ClearAVXUpperBits()
+	if n < len(y) {
+		convDWFused(y[n:], x[n:], w, 1, d)
+	}
+}
+
+// vload loads the 8 floats at float index i from p; vstore stores them.
+// Callers bound i by slicing first: these do no checks.
+func vload(p unsafe.Pointer, i int) archsimd.Float32x8 {
+	return archsimd.LoadFloat32x8((*[8]float32)(unsafe.Add(p, 4*i)))
+}
+
+func vstore(p unsafe.Pointer, i int, v archsimd.Float32x8) {
+	v.Store((*[8]float32)(unsafe.Add(p, 4*i)))
+}
+
+// fusedTapDots adds Σ_i dy[i]·x[i + t*d] to dw[t], for up to five taps.
+func fusedTapDots(dy, x, dw []float32, d int) {
+	n := len(dy) &^ 7
+	if !haveAVX2() || n == 0 {
+		convDWFusedDW(dy, x, dw, 1, d)
+		return
+	}
+	x = x[:len(dy)+(len(dw)-1)*d] // bounds every load below
+	pd, px := unsafe.Pointer(&dy[0]), unsafe.Pointer(&x[0])
+	var lanes [5][8]float32 // accumulators, summed once the vector work is done
+	switch len(dw) {
+	case 1:
+		var a0, a1 archsimd.Float32x8 // two chains hide the FMA latency
+		i := 0
+		for ; i+16 <= n; i += 16 {
+			a0 = vload(px, i).MulAdd(vload(pd, i), a0)
+			a1 = vload(px, i+8).MulAdd(vload(pd, i+8), a1)
+		}
+		if i < n {
+			a0 = vload(px, i).MulAdd(vload(pd, i), a0)
+		}
+		a0.Add(a1).Store(&lanes[0])
+	case 2:
+		var a0, a1 archsimd.Float32x8
+		p1 := unsafe.Add(px, 4*d)
+		for i := 0; i < n; i += 8 {
+			v := vload(pd, i)
+			a0 = vload(px, i).MulAdd(v, a0)
+			a1 = vload(p1, i).MulAdd(v, a1)
+		}
+		a0.Store(&lanes[0])
+		a1.Store(&lanes[1])
+	case 3:
+		var a0, a1, a2 archsimd.Float32x8
+		p1, p2 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d)
+		for i := 0; i < n; i += 8 {
+			v := vload(pd, i)
+			a0 = vload(px, i).MulAdd(v, a0)
+			a1 = vload(p1, i).MulAdd(v, a1)
+			a2 = vload(p2, i).MulAdd(v, a2)
+		}
+		a0.Store(&lanes[0])
+		a1.Store(&lanes[1])
+		a2.Store(&lanes[2])
+	case 4:
+		var a0, a1, a2, a3 archsimd.Float32x8
+		p1, p2, p3 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d)
+		for i := 0; i < n; i += 8 {
+			v := vload(pd, i)
+			a0 = vload(px, i).MulAdd(v, a0)
+			a1 = vload(p1, i).MulAdd(v, a1)
+			a2 = vload(p2, i).MulAdd(v, a2)
+			a3 = vload(p3, i).MulAdd(v, a3)
+		}
+		a0.Store(&lanes[0])
+		a1.Store(&lanes[1])
+		a2.Store(&lanes[2])
+		a3.Store(&lanes[3])
+	case 5:
+		var a0, a1, a2, a3, a4 archsimd.Float32x8
+		p1, p2, p3, p4 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d), unsafe.Add(px, 16*d)
+		for i := 0; i < n; i += 8 {
+			v := vload(pd, i)
+			a0 = vload(px, i).MulAdd(v, a0)
+			a1 = vload(p1, i).MulAdd(v, a1)
+			a2 = vload(p2, i).MulAdd(v, a2)
+			a3 = vload(p3, i).MulAdd(v, a3)
+			a4 = vload(p4, i).MulAdd(v, a4)
+		}
+		a0.Store(&lanes[0])
+		a1.Store(&lanes[1])
+		a2.Store(&lanes[2])
+		a3.Store(&lanes[3])
+		a4.Store(&lanes[4])
+	}
+	archsimd.ClearAVXUpperBits()
+	for t := range dw {
+		l := &lanes[t]
+		dw[t] += ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+	}
+	if n < len(dy) {
+		convDWFusedDW(dy[n:], x[n:], dw, 1, d)
+	}
+}

@@ -14,6 +14,8 @@ import (
 // ReLUForward writes y = max(x, 0). y may alias x.
 func ReLUForward(x, y []float32) {
 	y = y[:len(x)]
+	n := vecReLU(x, y)
+	x, y = x[n:], y[n:]
 	// Branch-free: activations are negative about half the time, so a
 	// compare-and-branch mispredicts constantly. An arithmetic shift of
 	// the sign bit gives an all-ones mask for negatives (and -0), which
@@ -38,6 +40,8 @@ func positiveMask(v float32) uint32 {
 func ReLUBackward(y, dy, dx []float32, accumulate bool) {
 	dy = dy[:len(y)]
 	dx = dx[:len(y)]
+	n := vecReLUGrad(y, dy, dx, accumulate)
+	y, dy, dx = y[n:], dy[n:], dx[n:]
 	if accumulate {
 		for i, v := range y {
 			dx[i] += math.Float32frombits(math.Float32bits(dy[i]) & positiveMask(v))
@@ -53,6 +57,8 @@ func ReLUBackward(y, dy, dx []float32, accumulate bool) {
 func Add2(a, b, y []float32) {
 	b = b[:len(a)]
 	y = y[:len(a)]
+	n := vecAdd(a, b, y)
+	a, b, y = a[n:], b[n:], y[n:]
 	for i, v := range a {
 		y[i] = v + b[i]
 	}
@@ -99,6 +105,8 @@ func Zero(y []float32) { clear(y) }
 // AddInto adds src to dst: dst += src.
 func AddInto(dst, src []float32) {
 	src = src[:len(dst)]
+	n := vecAdd(dst, src, dst)
+	dst, src = dst[n:], src[n:]
 	for i := range dst {
 		dst[i] += src[i]
 	}
@@ -108,6 +116,8 @@ func AddInto(dst, src []float32) {
 // backward (with the per-image scale of DropPathMask).
 func Scale(x, y []float32, s float32) {
 	y = y[:len(x)]
+	n := vecScale(x, y, s)
+	x, y = x[n:], y[n:]
 	for i, v := range x {
 		y[i] = s * v
 	}

@@ -77,6 +77,8 @@ func normInvStd(variance, eps float32) float64 {
 // normAffine writes y = (x-m)*a + b.
 func normAffine(x []float32, m, a, b float32, y []float32) {
 	y = y[:len(x)]
+	n := vecAffine(x, m, a, b, y)
+	x, y = x[n:], y[n:]
 	for i, v := range x {
 		y[i] = (v-m)*a + b
 	}

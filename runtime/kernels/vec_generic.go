@@ -15,3 +15,13 @@ func fusedTapDots(dy, x, dw []float32, d int) { convDWFusedDW(dy, x, dw, 1, d) }
 
 // vecDone is where a SIMD build leaves AVX state; nothing to do here.
 func vecDone() {}
+
+// The vec* functions do a prefix of an elementwise kernel in vector
+// registers and return its length; the caller does the rest. Here the
+// prefix is empty.
+
+func vecReLU(x, y []float32) int                              { return 0 }
+func vecReLUGrad(y, dy, dx []float32, accumulate bool) int    { return 0 }
+func vecAdd(a, b, y []float32) int                            { return 0 }
+func vecScale(x, y []float32, s float32) int                  { return 0 }
+func vecAffine(x []float32, m, a, b float32, y []float32) int { return 0 }

@@ -193,3 +193,94 @@ func fusedTapDots(dy, x, dw []float32, d int) {
 		convDWFusedDW(dy[n:], x[n:], dw, 1, d)
 	}
 }
+
+// The vec* functions do the whole-vector prefix of an elementwise kernel
+// and return its length; the caller's plain loop does the rest. Slicing
+// to that length first bounds every load and store.
+
+// vecReLU writes y = max(x, 0). A NaN in x stays NaN (VMAXPS returns its
+// second operand when either is NaN), as in the plain loop.
+func vecReLU(x, y []float32) int {
+	n := len(x) &^ 7
+	if !haveAVX2() || n == 0 {
+		return 0
+	}
+	x, y = x[:n], y[:n]
+	px, py := unsafe.Pointer(&x[0]), unsafe.Pointer(&y[0])
+	var zero archsimd.Float32x8
+	for i := 0; i < n; i += 8 {
+		vstore(py, i, zero.Max(vload(px, i)))
+	}
+	archsimd.ClearAVXUpperBits()
+	return n
+}
+
+// vecReLUGrad writes (or adds) dx = dy where y > 0, else 0.
+func vecReLUGrad(y, dy, dx []float32, accumulate bool) int {
+	n := len(y) &^ 7
+	if !haveAVX2() || n == 0 {
+		return 0
+	}
+	y, dy, dx = y[:n], dy[:n], dx[:n]
+	py, pd, px := unsafe.Pointer(&y[0]), unsafe.Pointer(&dy[0]), unsafe.Pointer(&dx[0])
+	var zero archsimd.Float32x8
+	if accumulate {
+		for i := 0; i < n; i += 8 {
+			g := vload(pd, i).Masked(vload(py, i).Greater(zero))
+			vstore(px, i, vload(px, i).Add(g))
+		}
+	} else {
+		for i := 0; i < n; i += 8 {
+			vstore(px, i, vload(pd, i).Masked(vload(py, i).Greater(zero)))
+		}
+	}
+	archsimd.ClearAVXUpperBits()
+	return n
+}
+
+// vecAdd writes y = a + b.
+func vecAdd(a, b, y []float32) int {
+	n := len(a) &^ 7
+	if !haveAVX2() || n == 0 {
+		return 0
+	}
+	a, b, y = a[:n], b[:n], y[:n]
+	pa, pb, py := unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&y[0])
+	for i := 0; i < n; i += 8 {
+		vstore(py, i, vload(pa, i).Add(vload(pb, i)))
+	}
+	archsimd.ClearAVXUpperBits()
+	return n
+}
+
+// vecScale writes y = s*x.
+func vecScale(x, y []float32, s float32) int {
+	n := len(x) &^ 7
+	if !haveAVX2() || n == 0 {
+		return 0
+	}
+	x, y = x[:n], y[:n]
+	px, py := unsafe.Pointer(&x[0]), unsafe.Pointer(&y[0])
+	sv := archsimd.BroadcastFloat32x8(s)
+	for i := 0; i < n; i += 8 {
+		vstore(py, i, vload(px, i).Mul(sv))
+	}
+	archsimd.ClearAVXUpperBits()
+	return n
+}
+
+// vecAffine writes y = (x-m)*a + b.
+func vecAffine(x []float32, m, a, b float32, y []float32) int {
+	n := len(x) &^ 7
+	if !haveAVX2() || n == 0 {
+		return 0
+	}
+	x, y = x[:n], y[:n]
+	px, py := unsafe.Pointer(&x[0]), unsafe.Pointer(&y[0])
+	mv, av, bv := archsimd.BroadcastFloat32x8(m), archsimd.BroadcastFloat32x8(a), archsimd.BroadcastFloat32x8(b)
+	for i := 0; i < n; i += 8 {
+		vstore(py, i, vload(px, i).Sub(mv).MulAdd(av, bv))
+	}
+	archsimd.ClearAVXUpperBits()
+	return n
+}

@@ -1,0 +1,63 @@
+package kernels
+
+import (
+	"math"
+	"testing"
+)
+
+// TestVecElementwise checks the elementwise kernels, whose whole-vector
+// prefix runs in SIMD registers in a GOEXPERIMENT=simd build, against
+// plain loops at every length around the vector width, in place and not.
+func TestVecElementwise(t *testing.T) {
+	r := gcRNG(77)
+	near := func(a, b float32) bool { return math.Abs(float64(a-b)) <= 1e-5*(1+math.Abs(float64(b))) }
+	t.Logf("vector loops: %s", VecName())
+	for n := 0; n <= 41; n++ {
+		x := gcRand(r, n, -2, 2)
+		if n > 3 {
+			x[1], x[2] = 0, float32(math.Copysign(0, -1))
+		}
+		y, dy := gcRand(r, n, -1, 1), gcRand(r, n, -1, 1)
+		check := func(name string, got []float32, want func(i int) float32) {
+			t.Helper()
+			for i := range got {
+				if w := want(i); !near(got[i], w) {
+					t.Fatalf("%s n=%d: [%d] = %g, want %g", name, n, i, got[i], w)
+				}
+			}
+		}
+		out := make([]float32, n)
+		ReLUForward(x, out)
+		check("ReLUForward", out, func(i int) float32 { return float32(math.Max(float64(x[i]), 0)) })
+		ReLUBackward(x, dy, out, false)
+		grad := func(i int) float32 {
+			if x[i] > 0 {
+				return dy[i]
+			}
+			return 0
+		}
+		check("ReLUBackward", out, grad)
+		acc := append([]float32(nil), y...)
+		ReLUBackward(x, dy, acc, true)
+		check("ReLUBackward accumulate", acc, func(i int) float32 { return y[i] + grad(i) })
+		Add2(x, y, out)
+		check("Add2", out, func(i int) float32 { return x[i] + y[i] })
+		acc = append(acc[:0], y...)
+		AddInto(acc, x)
+		check("AddInto", acc, func(i int) float32 { return y[i] + x[i] })
+		Scale(x, out, -1.5)
+		check("Scale", out, func(i int) float32 { return -1.5 * x[i] })
+		normAffine(x, 0.25, 3, -1, out)
+		check("normAffine", out, func(i int) float32 { return (x[i]-0.25)*3 - 1 })
+		inplace := append([]float32(nil), x...)
+		ReLUForward(inplace, inplace)
+		check("ReLUForward in place", inplace, func(i int) float32 { return float32(math.Max(float64(x[i]), 0)) })
+	}
+	// NaN propagates through ReLU, so divergence shows in the loss.
+	nan := make([]float32, 16)
+	nan[9] = float32(math.NaN())
+	ReLUForward(nan, nan)
+	if !math.IsNaN(float64(nan[9])) {
+		t.Fatalf("ReLU(NaN) = %g, want NaN", nan[9])
+	}
+}

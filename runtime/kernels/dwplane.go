@@ -35,6 +35,9 @@ func (pl dwPlane) scratch() int { return 2 * pl.n }
 // down and left columns across, with zeros everywhere else in dst.
 func padPlane(dst, src []float32, h, w, top, left, wp int) {
 	clear(dst)
+	if h == 0 || vecRows(dst[top*wp+left:], src, h, w, wp, w, false) {
+		return
+	}
 	for r := range h {
 		copy(dst[(top+r)*wp+left:][:w], src[r*w:(r+1)*w])
 	}
@@ -43,6 +46,9 @@ func padPlane(dst, src []float32, h, w, top, left, wp int) {
 // unpadRows copies the first w columns of each of h rows of the flat plane
 // src (row width wp) into dst (h×w), or adds them when accumulate.
 func unpadRows(dst, src []float32, h, w, wp int, accumulate bool) {
+	if h == 0 || vecRows(dst, src, h, w, w, wp, accumulate) {
+		return
+	}
 	for r := range h {
 		d, s := dst[r*w:(r+1)*w], src[r*wp:r*wp+w]
 		if accumulate {

@@ -116,6 +116,9 @@ func AddInto(dst, src []float32) {
 // backward (with the per-image scale of DropPathMask).
 func Scale(x, y []float32, s float32) {
 	y = y[:len(x)]
+	if s == 1 && len(x) > 0 && &x[0] == &y[0] {
+		return // drop path kept the image, in place
+	}
 	n := vecScale(x, y, s)
 	x, y = x[n:], y[n:]
 	for i, v := range x {

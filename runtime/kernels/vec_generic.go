@@ -25,3 +25,5 @@ func vecReLUGrad(y, dy, dx []float32, accumulate bool) int    { return 0 }
 func vecAdd(a, b, y []float32) int                            { return 0 }
 func vecScale(x, y []float32, s float32) int                  { return 0 }
 func vecAffine(x []float32, m, a, b float32, y []float32) int { return 0 }
+
+func vecRows(dst, src []float32, rows, w, dstStride, srcStride int, add bool) bool { return false }

@@ -65,6 +65,7 @@ func (op *cpuOp) prepare(e *cpuExec) error {
 		op.scratchLen = op.conv.ScratchLen(in)
 	case ir.AvgPool, ir.MaxPool:
 		op.pool = kernels.Pool{Max: op.kind == ir.MaxPool, KH: a.KH, KW: a.KW, Stride: max(a.Stride, 1), Same: a.Pad != ir.Valid}
+		op.scratchLen = op.pool.ScratchLen(in)
 		if got := op.pool.Out(in); got != op.out.S {
 			return fmt.Errorf("pool output %v, plan says %v", got, op.out.S)
 		}
@@ -188,14 +189,14 @@ func (op *cpuOp) bind(e *cpuExec) {
 			}
 		}
 	case ir.AvgPool, ir.MaxPool:
-		op.fwd = func(_, lo, hi int) {
+		op.fwd = func(wk, lo, hi int) {
 			for i := lo; i < hi; i++ {
-				kernels.PoolForward(op.pool, x.Img(i), in, y.Img(i))
+				kernels.PoolForward(op.pool, x.Img(i), in, y.Img(i), e.scratch[wk])
 			}
 		}
-		op.bwd = func(_, lo, hi int) {
+		op.bwd = func(wk, lo, hi int) {
 			for i := lo; i < hi; i++ {
-				kernels.PoolBackward(op.pool, x.Img(i), in, y.Img(i), op.dout.Img(i), op.dins[0].Img(i), op.acc[0])
+				kernels.PoolBackward(op.pool, x.Img(i), in, y.Img(i), op.dout.Img(i), op.dins[0].Img(i), op.acc[0], e.scratch[wk])
 			}
 		}
 	case ir.BatchNorm:

@@ -138,8 +138,21 @@ func AddScaled(dst, src []float32, s float32) {
 func Mul(x, mask, y []float32) {
 	mask = mask[:len(x)]
 	y = y[:len(x)]
+	n := vecMul(x, mask, y)
+	x, mask, y = x[n:], mask[n:], y[n:]
 	for i, v := range x {
 		y[i] = v * mask[i]
+	}
+}
+
+// Div writes y = x/d. y may alias x.
+func Div(x, d, y []float32) {
+	d = d[:len(x)]
+	y = y[:len(x)]
+	n := vecDiv(x, d, y)
+	x, d, y = x[n:], d[n:], y[n:]
+	for i, v := range x {
+		y[i] = v / d[i]
 	}
 }
 

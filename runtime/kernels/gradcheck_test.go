@@ -201,13 +201,13 @@ func TestGradPool(t *testing.T) {
 		y := make([]float32, out.Elems())
 		w := gcRand(r, out.Elems(), -1, 1)
 		dx := make([]float32, in.Elems())
-		PoolForward(p, x, in, y)
-		PoolBackward(p, x, in, y, w, dx, false)
+		PoolForward(p, x, in, y, poolScratch(p, in))
+		PoolBackward(p, x, in, y, w, dx, false, poolScratch(p, in))
 		gcCheck(t, name, x, dx, func() float64 {
-			PoolForward(p, x, in, y)
+			PoolForward(p, x, in, y, poolScratch(p, in))
 			return gcDot(y, w)
 		}, gcKernel())
-		gcAccum(t, name, in.Elems(), func(dx []float32, acc bool) { PoolBackward(p, x, in, y, w, dx, acc) })
+		gcAccum(t, name, in.Elems(), func(dx []float32, acc bool) { PoolBackward(p, x, in, y, w, dx, acc, poolScratch(p, in)) })
 	}
 }
 
@@ -584,16 +584,16 @@ func TestGradCheckerCatchesErrors(t *testing.T) {
 	y := make([]float32, in.Elems())
 	w := gcRand(r, in.Elems(), -1, 1)
 	dx := make([]float32, in.Elems())
-	PoolBackward(p, x, in, y, w, dx, false)
+	PoolBackward(p, x, in, y, w, dx, false, poolScratch(p, in))
 	dx[5] *= 1.1
 	rec := &gcRecorder{}
-	gcCheck(rec, "wrong", x, dx, func() float64 { PoolForward(p, x, in, y); return gcDot(y, w) }, gcKernel())
+	gcCheck(rec, "wrong", x, dx, func() float64 { PoolForward(p, x, in, y, poolScratch(p, in)); return gcDot(y, w) }, gcKernel())
 	if !rec.failed {
 		t.Fatal("gradient checker accepted a wrong gradient")
 	}
-	PoolBackward(p, x, in, y, w, dx, false)
+	PoolBackward(p, x, in, y, w, dx, false, poolScratch(p, in))
 	rec = &gcRecorder{}
-	gcCheck(rec, "right", x, dx, func() float64 { PoolForward(p, x, in, y); return gcDot(y, w) }, gcKernel())
+	gcCheck(rec, "right", x, dx, func() float64 { PoolForward(p, x, in, y, poolScratch(p, in)); return gcDot(y, w) }, gcKernel())
 	if rec.failed {
 		t.Fatal("gradient checker rejected a right gradient")
 	}
@@ -623,16 +623,21 @@ func TestGradKernelsAllocNothing(t *testing.T) {
 	bigY := make([]float32, 2000)
 	bigXs := [][]float32{big, big, big}
 	pool := Pool{KH: 3, KW: 3, Stride: 2, Same: true}
+	avg1 := Pool{KH: 3, KW: 3, Stride: 1, Same: true}
+	max1 := Pool{Max: true, KH: 3, KW: 3, Stride: 1, Same: true}
+	pscratch := poolScratch(avg1, s)
 	pout := make([]float32, pool.Out(s).Elems())
 	pdy := gcRand(r, len(pout), -1, 1)
 	cases := []struct {
 		name string
 		f    func()
 	}{
-		{"PoolForward/avg", func() { PoolForward(pool, x, s, pout) }},
-		{"PoolBackward/avg", func() { PoolBackward(pool, x, s, pout, pdy, dx, true) }},
-		{"PoolForward/max", func() { PoolForward(Pool{Max: true, KH: 3, KW: 3, Stride: 1, Same: true}, x, s, y) }},
-		{"PoolBackward/max", func() { PoolBackward(Pool{Max: true, KH: 3, KW: 3, Stride: 1, Same: true}, x, s, y, dy, dx, false) }},
+		{"PoolForward/avg", func() { PoolForward(pool, x, s, pout, nil) }},
+		{"PoolBackward/avg", func() { PoolBackward(pool, x, s, pout, pdy, dx, true, nil) }},
+		{"PoolForward/avg_s1", func() { PoolForward(avg1, x, s, y, pscratch) }},
+		{"PoolBackward/avg_s1", func() { PoolBackward(avg1, x, s, y, dy, dx, true, pscratch) }},
+		{"PoolForward/max", func() { PoolForward(max1, x, s, y, nil) }},
+		{"PoolBackward/max", func() { PoolBackward(max1, x, s, y, dy, dx, false, nil) }},
 		{"BNStats", func() { BNStats(batch, 0, s.C, mean, variance) }},
 		{"BNForward", func() { BNForward(x, s, mean, variance, gamma, beta, 1e-3, y) }},
 		{"BNBackwardSums", func() { BNBackwardSums(batch, dbatch, mean, variance, 1e-3, 0, s.C, sd, sdx) }},

@@ -82,10 +82,15 @@ func poolUnpack(p int64, W int) int {
 	return h*W + w
 }
 
-// PoolForward pools one image x of shape in into y (shape p.Out(in)).
-func PoolForward(p Pool, x []float32, in Shape, y []float32) {
+// PoolForward pools one image x of shape in into y (shape p.Out(in)),
+// using scratch (p.ScratchLen(in) floats).
+func PoolForward(p Pool, x []float32, in Shape, y, scratch []float32) {
 	oh, ow, pt, pl := p.geometry(in)
 	if oh <= 0 || ow <= 0 {
+		return
+	}
+	if p.avgPlane() {
+		avgPlaneForward(p, x, in, y, scratch)
 		return
 	}
 	H, W := in.H, in.W
@@ -186,7 +191,7 @@ func poolForwardDirect(p Pool, x []float32, in Shape, y []float32, oh, ow, pt, p
 // output, is accepted for symmetry with the other kernels but not read:
 // max pool recomputes its argmax from x, so an in-place op that later
 // rewrote y cannot misroute the gradient.
-func PoolBackward(p Pool, x []float32, in Shape, y, dy, dx []float32, accumulate bool) {
+func PoolBackward(p Pool, x []float32, in Shape, y, dy, dx []float32, accumulate bool, scratch []float32) {
 	_ = y
 	H, W := in.H, in.W
 	hw := H * W
@@ -195,6 +200,10 @@ func PoolBackward(p Pool, x []float32, in Shape, y, dy, dx []float32, accumulate
 	}
 	oh, ow, pt, pl := p.geometry(in)
 	if oh <= 0 || ow <= 0 {
+		return
+	}
+	if p.avgPlane() {
+		avgPlaneBackward(p, in, dy, dx, true, scratch) // dx is clear already
 		return
 	}
 	if W > poolMaxW || H > poolMaxH {

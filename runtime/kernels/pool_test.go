@@ -99,7 +99,7 @@ func TestPoolForwardMatchesReference(t *testing.T) {
 		oh, ow, pt, pl := c.p.geometry(c.in)
 		for _, path := range []string{"", "/direct"} {
 			if path == "" {
-				PoolForward(c.p, x, c.in, y[:out.Elems()])
+				PoolForward(c.p, x, c.in, y[:out.Elems()], poolScratch(c.p, c.in))
 			} else {
 				poolForwardDirect(c.p, x, c.in, y[:out.Elems()], oh, ow, pt, pl)
 			}
@@ -151,7 +151,7 @@ func TestPoolAvgSameExcludesPadding(t *testing.T) {
 				x[i] = 2.5
 			}
 			y := make([]float32, p.Out(in).Elems())
-			PoolForward(p, x, in, y)
+			PoolForward(p, x, in, y, poolScratch(p, in))
 			for i, v := range y {
 				if v != 2.5 {
 					t.Fatalf("k%d s%d: y[%d] = %g, want 2.5", k, s, i, v)
@@ -164,7 +164,7 @@ func TestPoolAvgSameExcludesPadding(t *testing.T) {
 	in := Shape{1, 3, 3}
 	x := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9}
 	y := make([]float32, 9)
-	PoolForward(p, x, in, y)
+	PoolForward(p, x, in, y, poolScratch(p, in))
 	if want := float32(1+2+4+5) / 4; y[0] != want {
 		t.Errorf("corner = %g, want %g", y[0], want)
 	}
@@ -185,7 +185,7 @@ func TestPoolMaxSameIgnoresPadding(t *testing.T) {
 		x[i] = -1 - float32(i)
 	}
 	y := make([]float32, p.Out(in).Elems())
-	PoolForward(p, x, in, y)
+	PoolForward(p, x, in, y, poolScratch(p, in))
 	// SAME 3x3/2 on 4: out 2, padding 0 before, 1 after.
 	want := []float32{-1, -3, -9, -11}
 	for i := range want {
@@ -206,7 +206,7 @@ func TestPoolMaxBackwardFirstMax(t *testing.T) {
 		1, 1, 5, 2}
 	dy := []float32{10, 20}
 	dx := make([]float32, 8)
-	PoolBackward(p, x, in, nil, dy, dx, false)
+	PoolBackward(p, x, in, nil, dy, dx, false, poolScratch(p, in))
 	want := []float32{10, 0, 0, 20, 0, 0, 0, 0}
 	for i := range want {
 		if dx[i] != want[i] {
@@ -244,7 +244,7 @@ func poolCheckRouting(t *testing.T, name string, p Pool, in Shape, x, want []flo
 		if direct {
 			poolBackwardDirect(p, x, in, dy, dx, oh, ow, pt, pl)
 		} else {
-			PoolBackward(p, x, in, nil, dy, dx, false)
+			PoolBackward(p, x, in, nil, dy, dx, false, poolScratch(p, in))
 		}
 		if !slices.Equal(dx, want) {
 			t.Errorf("%s (direct %v): dx = %v, want %v", name, direct, dx, want)
@@ -264,7 +264,7 @@ func TestPoolBackwardPathsAgree(t *testing.T) {
 		}
 		dy := gcRand(r, out.Elems(), -1, 1)
 		a, b := make([]float32, c.in.Elems()), make([]float32, c.in.Elems())
-		PoolBackward(c.p, x, c.in, nil, dy, a, false)
+		PoolBackward(c.p, x, c.in, nil, dy, a, false, poolScratch(c.p, c.in))
 		oh, ow, pt, pl := c.p.geometry(c.in)
 		poolBackwardDirect(c.p, x, c.in, dy, b, oh, ow, pt, pl)
 		for i := range a {
@@ -282,7 +282,7 @@ func TestPoolBackwardAccumulates(t *testing.T) {
 		out := c.p.Out(c.in)
 		x := gcRand(r, c.in.Elems(), -1, 1)
 		dy := gcRand(r, out.Elems(), -1, 1)
-		gcAccum(t, gcPoolName(c.p, c.in), c.in.Elems(), func(dx []float32, acc bool) { PoolBackward(c.p, x, c.in, nil, dy, dx, acc) })
+		gcAccum(t, gcPoolName(c.p, c.in), c.in.Elems(), func(dx []float32, acc bool) { PoolBackward(c.p, x, c.in, nil, dy, dx, acc, poolScratch(c.p, c.in)) })
 	}
 }
 
@@ -298,9 +298,9 @@ func benchPool(b *testing.B, p Pool, backward bool) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if backward {
-			PoolBackward(p, x, in, y, dy, dx, false)
+			PoolBackward(p, x, in, y, dy, dx, false, poolScratch(p, in))
 		} else {
-			PoolForward(p, x, in, y)
+			PoolForward(p, x, in, y, poolScratch(p, in))
 		}
 	}
 }
@@ -342,3 +342,6 @@ func TestPoolKeyOrder(t *testing.T) {
 	poolCheckRouting(t, "signed zeros", Pool{Max: true, KH: 1, KW: 2, Stride: 2}, Shape{1, 1, 2},
 		[]float32{negZero, 0}, []float32{1, 0})
 }
+
+// poolScratch allocates the scratch a pool needs.
+func poolScratch(p Pool, in Shape) []float32 { return make([]float32, p.ScratchLen(in)) }

@@ -23,6 +23,8 @@ func vecDone() {}
 func vecReLU(x, y []float32) int                              { return 0 }
 func vecReLUGrad(y, dy, dx []float32, accumulate bool) int    { return 0 }
 func vecAdd(a, b, y []float32) int                            { return 0 }
+func vecMul(a, b, y []float32) int                            { return 0 }
+func vecDiv(a, b, y []float32) int                            { return 0 }
 func vecScale(x, y []float32, s float32) int                  { return 0 }
 func vecAffine(x []float32, m, a, b float32, y []float32) int { return 0 }
 

@@ -253,6 +253,36 @@ func vecAdd(a, b, y []float32) int {
 	return n
 }
 
+// vecMul writes y = a*b.
+func vecMul(a, b, y []float32) int {
+	n := len(a) &^ 7
+	if !haveAVX2() || n == 0 {
+		return 0
+	}
+	a, b, y = a[:n], b[:n], y[:n]
+	pa, pb, py := unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&y[0])
+	for i := 0; i < n; i += 8 {
+		vstore(py, i, vload(pa, i).Mul(vload(pb, i)))
+	}
+	archsimd.ClearAVXUpperBits()
+	return n
+}
+
+// vecDiv writes y = a/b.
+func vecDiv(a, b, y []float32) int {
+	n := len(a) &^ 7
+	if !haveAVX2() || n == 0 {
+		return 0
+	}
+	a, b, y = a[:n], b[:n], y[:n]
+	pa, pb, py := unsafe.Pointer(&a[0]), unsafe.Pointer(&b[0]), unsafe.Pointer(&y[0])
+	for i := 0; i < n; i += 8 {
+		vstore(py, i, vload(pa, i).Div(vload(pb, i)))
+	}
+	archsimd.ClearAVXUpperBits()
+	return n
+}
+
 // vecScale writes y = s*x.
 func vecScale(x, y []float32, s float32) int {
 	n := len(x) &^ 7

@@ -5,7 +5,8 @@ import "math"
 // Normalisation kernels: batch norm (split into a per-channel statistics
 // pass and a per-image apply pass, so the executor can parallelise each
 // across channels or images), layer norm over (C, H, W) and instance norm
-// over (H, W). Sums are taken in float64; values stay float32.
+// over (H, W). Sums are taken in float64 (the vector loops sum short
+// blocks in float32 first); values stay float32.
 //
 // Batch norm's per-channel slices (mean, variance, sumDy, sumDyXhat,
 // gamma, beta) have one value per channel of the whole tensor and are
@@ -14,8 +15,8 @@ import "math"
 
 // normSum64 is the float64 sum of v.
 func normSum64(v []float32) float64 {
-	var s0, s1, s2, s3 float64
-	i := 0
+	i, s0 := vecSum(v)
+	var s1, s2, s3 float64
 	for ; i+4 <= len(v); i += 4 {
 		s0 += float64(v[i])
 		s1 += float64(v[i+1])
@@ -30,8 +31,8 @@ func normSum64(v []float32) float64 {
 
 // normSqDev64 is the float64 sum of (v-m)².
 func normSqDev64(v []float32, m float64) float64 {
-	var s0, s1, s2, s3 float64
-	i := 0
+	i, s0 := vecSqDev(v, float32(m))
+	var s1, s2, s3 float64
 	for ; i+4 <= len(v); i += 4 {
 		d0 := float64(v[i]) - m
 		d1 := float64(v[i+1]) - m
@@ -52,8 +53,8 @@ func normSqDev64(v []float32, m float64) float64 {
 // normDyDev64 returns Σdy and Σdy·(x-m) in float64.
 func normDyDev64(x, dy []float32, m float64) (sd, sdx float64) {
 	dy = dy[:len(x)]
-	var a0, a1, b0, b1 float64
-	i := 0
+	i, a0, b0 := vecDyDev(x, dy, float32(m))
+	var a1, b1 float64
 	for ; i+2 <= len(x); i += 2 {
 		g0, g1 := float64(dy[i]), float64(dy[i+1])
 		a0 += g0
@@ -88,6 +89,8 @@ func normAffine(x []float32, m, a, b float32, y []float32) {
 func normBackApply(x, dy []float32, m, a, b, c float32, dx []float32, accumulate bool) {
 	dy = dy[:len(x)]
 	dx = dx[:len(x)]
+	n := vecBackApply(x, dy, m, a, b, c, dx, accumulate)
+	x, dy, dx = x[n:], dy[n:], dx[n:]
 	if accumulate {
 		for i, v := range x {
 			dx[i] += a*dy[i] + b*(v-m) + c

@@ -340,3 +340,110 @@ func vecRows(dst, src []float32, rows, w, dstStride, srcStride int, add bool) bo
 	archsimd.ClearAVXUpperBits()
 	return true
 }
+
+// The normalisation sums run in float32 vectors over blocks of normBlock
+// floats, each block's lanes widened into float64 accumulators, so the
+// rounding error stays that of a short float32 sum.
+const normBlock = 256
+
+// widen adds a's eight lanes to the four float64 lanes of acc.
+func widen(acc archsimd.Float64x4, a archsimd.Float32x8) archsimd.Float64x4 {
+	return acc.Add(a.GetLo().ConvertToFloat64()).Add(a.GetHi().ConvertToFloat64())
+}
+
+// sum4 is the sum of acc's lanes, after leaving AVX state.
+func sum4(acc archsimd.Float64x4) float64 {
+	var l [4]float64
+	acc.Store(&l)
+	archsimd.ClearAVXUpperBits()
+	return (l[0] + l[1]) + (l[2] + l[3])
+}
+
+// vecSum sums a whole-vector prefix of v, returning its length and sum.
+func vecSum(v []float32) (int, float64) {
+	n := len(v) &^ 7
+	if !haveAVX2() || n == 0 {
+		return 0, 0
+	}
+	v = v[:n]
+	p := unsafe.Pointer(&v[0])
+	var acc archsimd.Float64x4
+	for lo := 0; lo < n; lo += normBlock {
+		hi := min(lo+normBlock, n)
+		var a archsimd.Float32x8
+		for i := lo; i < hi; i += 8 {
+			a = a.Add(vload(p, i))
+		}
+		acc = widen(acc, a)
+	}
+	return n, sum4(acc)
+}
+
+// vecSqDev sums (v-m)² over a whole-vector prefix of v.
+func vecSqDev(v []float32, m float32) (int, float64) {
+	n := len(v) &^ 7
+	if !haveAVX2() || n == 0 {
+		return 0, 0
+	}
+	v = v[:n]
+	p := unsafe.Pointer(&v[0])
+	mv := archsimd.BroadcastFloat32x8(m)
+	var acc archsimd.Float64x4
+	for lo := 0; lo < n; lo += normBlock {
+		hi := min(lo+normBlock, n)
+		var a archsimd.Float32x8
+		for i := lo; i < hi; i += 8 {
+			d := vload(p, i).Sub(mv)
+			a = d.MulAdd(d, a)
+		}
+		acc = widen(acc, a)
+	}
+	return n, sum4(acc)
+}
+
+// vecDyDev sums dy and dy·(x-m) over a whole-vector prefix of x.
+func vecDyDev(x, dy []float32, m float32) (int, float64, float64) {
+	n := len(x) &^ 7
+	if !haveAVX2() || n == 0 {
+		return 0, 0, 0
+	}
+	x, dy = x[:n], dy[:n]
+	px, pd := unsafe.Pointer(&x[0]), unsafe.Pointer(&dy[0])
+	mv := archsimd.BroadcastFloat32x8(m)
+	var accD, accX archsimd.Float64x4
+	for lo := 0; lo < n; lo += normBlock {
+		hi := min(lo+normBlock, n)
+		var a, b archsimd.Float32x8
+		for i := lo; i < hi; i += 8 {
+			g := vload(pd, i)
+			a = a.Add(g)
+			b = vload(px, i).Sub(mv).MulAdd(g, b)
+		}
+		accD, accX = widen(accD, a), widen(accX, b)
+	}
+	var l [4]float64
+	accD.Store(&l)
+	sd := (l[0] + l[1]) + (l[2] + l[3])
+	return n, sd, sum4(accX)
+}
+
+// vecBackApply writes (or adds) dx = a*dy + b*(x-m) + c over a
+// whole-vector prefix of x.
+func vecBackApply(x, dy []float32, m, a, b, c float32, dx []float32, accumulate bool) int {
+	n := len(x) &^ 7
+	if !haveAVX2() || n == 0 {
+		return 0
+	}
+	x, dy, dx = x[:n], dy[:n], dx[:n]
+	px, pd, po := unsafe.Pointer(&x[0]), unsafe.Pointer(&dy[0]), unsafe.Pointer(&dx[0])
+	mv, av, bv, cv := archsimd.BroadcastFloat32x8(m), archsimd.BroadcastFloat32x8(a), archsimd.BroadcastFloat32x8(b), archsimd.BroadcastFloat32x8(c)
+	for i := 0; i < n; i += 8 {
+		v := vload(pd, i).MulAdd(av, vload(px, i).Sub(mv).MulAdd(bv, cv))
+		if accumulate {
+			v = v.Add(vload(po, i))
+		}
+		vstore(po, i, v)
+	}
+	archsimd.ClearAVXUpperBits()
+	return n
+}

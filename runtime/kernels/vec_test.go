@@ -66,3 +66,45 @@ func TestVecElementwise(t *testing.T) {
 		t.Fatalf("ReLU(NaN) = %g, want NaN", nan[9])
 	}
 }
+
+// TestVecNormSums checks the normalisation sums and the backward apply,
+// vector prefix and all, against float64 loops, at lengths around the
+// vector width and past a summing block.
+func TestVecNormSums(t *testing.T) {
+	r := gcRNG(78)
+	for _, n := range []int{0, 1, 7, 8, 9, 31, 255, 256, 257, 1024, 1031} {
+		x, dy := gcRand(r, n, -3, 5), gcRand(r, n, -1, 1)
+		const m = 0.75
+		var s, q, sd, sdx float64
+		for i := range x {
+			s += float64(x[i])
+			q += (float64(x[i]) - m) * (float64(x[i]) - m)
+			sd += float64(dy[i])
+			sdx += float64(dy[i]) * (float64(x[i]) - m)
+		}
+		tol := func(ref float64) float64 { return 1e-5 * (float64(n) + math.Abs(ref)) }
+		if got := normSum64(x); math.Abs(got-s) > tol(s) {
+			t.Errorf("n=%d: normSum64 = %g, want %g", n, got, s)
+		}
+		if got := normSqDev64(x, m); math.Abs(got-q) > tol(q) {
+			t.Errorf("n=%d: normSqDev64 = %g, want %g", n, got, q)
+		}
+		if a, b := normDyDev64(x, dy, m); math.Abs(a-sd) > tol(sd) || math.Abs(b-sdx) > tol(sdx) {
+			t.Errorf("n=%d: normDyDev64 = %g, %g, want %g, %g", n, a, b, sd, sdx)
+		}
+		for _, acc := range []bool{false, true} {
+			dx := gcRand(r, n, -1, 1)
+			old := append([]float32(nil), dx...)
+			normBackApply(x, dy, m, 1.5, -0.5, 0.25, dx, acc)
+			for i := range dx {
+				want := 1.5*float64(dy[i]) - 0.5*(float64(x[i])-m) + 0.25
+				if acc {
+					want += float64(old[i])
+				}
+				if math.Abs(float64(dx[i])-want) > 1e-5*(1+math.Abs(want)) {
+					t.Fatalf("n=%d acc=%v: normBackApply dx[%d] = %g, want %g", n, acc, i, dx[i], want)
+				}
+			}
+		}
+	}
+}

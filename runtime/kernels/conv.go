@@ -74,15 +74,16 @@ func (c Conv) Out(in Shape) Shape {
 // ScratchLen is the number of floats of scratch one ConvForward or
 // ConvBackward call needs: the im2col matrix [Cin*KH*KW, OH*OW] for a
 // dense convolution, [Cin, OH*OW] for a strided 1×1 one, two padded
-// channel planes for a stride-1 depthwise one (dwplane.go), and nothing for
-// a stride-1 1×1 or a strided depthwise convolution.
+// channel planes for a stride-1 depthwise one (dwplane.go), the phase
+// planes of one channel for a strided depthwise one (dwphase.go), and
+// nothing for a stride-1 1×1 one.
 func (c Conv) ScratchLen(in Shape) int {
 	g := c.geom(in)
 	if c.Depthwise {
 		if g.s == 1 {
 			return dwPlaneOf(g).scratch()
 		}
-		return 0
+		return dwPhasesOf(g).scratch(g)
 	}
 	if c.pointwise() && g.s == 1 {
 		return 0
@@ -103,7 +104,7 @@ func ConvForward(c Conv, x []float32, in Shape, w, bias []float32, y []float32, 
 			convDWPlaneForward(g, in.C, x, w, bias, y, scratch)
 			return
 		}
-		convDWForward(g, in.C, x, w, bias, y)
+		convDWPhaseForward(g, in.C, x, w, bias, y, scratch)
 		return
 	}
 	cout := c.Cout
@@ -145,7 +146,7 @@ func ConvBackward(c Conv, x []float32, in Shape, w, dy []float32, dx []float32, 
 			convDWPlaneBackward(g, in.C, x, w, dy, dx, accumulateDX, dw, dbias, scratch)
 			return
 		}
-		convDWBackward(g, in.C, x, w, dy, dx, accumulateDX, dw, dbias)
+		convDWPhaseBackward(g, in.C, x, w, dy, dx, accumulateDX, dw, dbias, scratch)
 		return
 	}
 	p := g.oh * g.ow
@@ -330,265 +331,48 @@ func convUnsubsample(g convGeom, cin int, col, dx []float32) {
 	}
 }
 
-// Depthwise convolution runs directly, channel by channel. A kernel row's
-// taps go in groups of up to five (convDWGroup). For each group, the
-// output columns where all of its taps read inside the input row (the
-// interior, most of the row) take the whole group in one pass with no
-// tests in the loop (convDWFused and its adjoints); the few border columns
-// on either side go pixel by pixel with the tests. Column ranges depend
-// only on the tap, so they are worked out once per group and reused for
-// every row. A channel's planes stay in cache across its taps.
-
-// convDWGroup is a group of consecutive taps [t0, t1) of a kernel row and
-// the output columns they read inside the input row.
-type convDWGroup struct {
-	t0, t1 int
-	a, b   int    // interior: every tap of the group is inside on [a, b)
-	lo, hi [5]int // tap t0+i is inside on [lo[i], hi[i])
-	off    int    // input column of tap t0 for output column 0
-}
-
-func (g convGeom) dwGroup(t0 int) convDWGroup {
-	// Five taps at most in a group, four when more than five remain: a
-	// 3, 5 or 7-wide kernel row takes one, one or two passes.
-	n := g.kw - t0
-	if n > 5 {
-		n = 4
-	}
-	grp := convDWGroup{t0: t0, t1: t0 + n, off: t0*g.d - g.pl}
-	for t := grp.t0; t < grp.t1; t++ {
-		grp.lo[t-t0], grp.hi[t-t0] = convRange(g.ow, g.w, g.s, t*g.d-g.pl)
-	}
-	grp.a, grp.b = grp.lo[0], grp.hi[grp.t1-t0-1]
-	if grp.a >= grp.b {
-		grp.a, grp.b = g.ow, g.ow // no interior: all border
-	}
-	return grp
-}
-
-// inside reports whether tap t0+i reads inside the input row for output
-// column o.
-func (grp *convDWGroup) inside(i, o int) bool { return o >= grp.lo[i] && o < grp.hi[i] }
-
-// convDWForward is the depthwise forward pass.
-func convDWForward(g convGeom, ch int, x, w, bias, y []float32) {
-	hw := g.h * g.w
-	p := g.oh * g.ow
-	kk := g.kh * g.kw
-	for c := range ch {
-		xp := x[c*hw : (c+1)*hw]
-		yp := y[c*p : (c+1)*p]
-		wk := w[c*kk : (c+1)*kk]
-		b := float32(0)
-		if bias != nil {
-			b = bias[c]
-		}
-		convFill(yp, b)
-		for t0 := 0; t0 < g.kw; {
-			grp := g.dwGroup(t0)
-			t0 = grp.t1
-			for kh := range g.kh {
-				offH := kh*g.d - g.pt
-				ohLo, ohHi := convRange(g.oh, g.h, g.s, offH)
-				wg := wk[kh*g.kw+grp.t0 : kh*g.kw+grp.t1]
-				for oh := ohLo; oh < ohHi; oh++ {
-					ih := oh*g.s + offH
-					grp.forwardRow(g, yp[oh*g.ow:(oh+1)*g.ow], xp[ih*g.w:(ih+1)*g.w], wg)
-				}
-			}
-		}
-	}
-}
-
-// forwardRow adds the group's taps w to output row y from input row x.
-func (grp *convDWGroup) forwardRow(g convGeom, y, x, w []float32) {
-	if grp.a < grp.b {
-		convDWFused(y[grp.a:grp.b], x[grp.a*g.s+grp.off:], w, g.s, g.d)
-	}
-	for o := range len(y) - (grp.b - grp.a) {
-		if o >= grp.a {
-			o += grp.b - grp.a // skip the interior
-		}
-		var acc float32
-		for i, wv := range w {
-			if grp.inside(i, o) {
-				acc += wv * x[o*g.s+grp.off+i*g.d]
-			}
-		}
-		y[o] += acc
-	}
-}
-
-// convDWBackward is the depthwise backward pass, with the structure of
-// convDWForward.
-func convDWBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool, dw, dbias []float32) {
-	hw := g.h * g.w
-	p := g.oh * g.ow
-	kk := g.kh * g.kw
-	if dx != nil && !accumulateDX {
-		clear(dx[:ch*hw])
-	}
-	for c := range ch {
-		dyp := dy[c*p : (c+1)*p]
-		if dbias != nil {
-			dbias[c] += convSum(dyp)
-		}
-		if dx == nil && dw == nil {
-			continue
-		}
-		xp := x[c*hw : (c+1)*hw]
-		var dxp []float32
-		if dx != nil {
-			dxp = dx[c*hw : (c+1)*hw]
-		}
-		for t0 := 0; t0 < g.kw; {
-			grp := g.dwGroup(t0)
-			t0 = grp.t1
-			for kh := range g.kh {
-				offH := kh*g.d - g.pt
-				ohLo, ohHi := convRange(g.oh, g.h, g.s, offH)
-				k0, k1 := c*kk+kh*g.kw+grp.t0, c*kk+kh*g.kw+grp.t1
-				var dwg []float32
-				if dw != nil {
-					dwg = dw[k0:k1]
-				}
-				for oh := ohLo; oh < ohHi; oh++ {
-					row := (oh*g.s + offH) * g.w
-					dyr := dyp[oh*g.ow : (oh+1)*g.ow]
-					if dwg != nil {
-						grp.weightGradRow(g, dyr, xp[row:row+g.w], dwg)
-					}
-					if dxp != nil {
-						grp.inputGradRow(g, dyr, w[k0:k1], dxp[row:row+g.w])
-					}
-				}
-			}
-		}
-	}
-}
-
-// weightGradRow adds to the group's weight gradients dw the products of
-// output-gradient row dy with the input row x each tap read.
-func (grp *convDWGroup) weightGradRow(g convGeom, dy, x, dw []float32) {
-	if grp.a < grp.b {
-		convDWFusedDW(dy[grp.a:grp.b], x[grp.a*g.s+grp.off:], dw, g.s, g.d)
-	}
-	for o := range len(dy) - (grp.b - grp.a) {
-		if o >= grp.a {
-			o += grp.b - grp.a // skip the interior
-		}
-		for i := range dw {
-			if grp.inside(i, o) {
-				dw[i] += dy[o] * x[o*g.s+grp.off+i*g.d]
-			}
-		}
-	}
-}
-
-// inputGradRow adds w·dy back onto the input-gradient row dx at the
-// columns each tap read.
-func (grp *convDWGroup) inputGradRow(g convGeom, dy, w, dx []float32) {
-	if grp.a < grp.b {
-		convDWFusedDX(dy[grp.a:grp.b], dx[grp.a*g.s+grp.off:], w, g.s, g.d)
-	}
-	for o := range len(dy) - (grp.b - grp.a) {
-		if o >= grp.a {
-			o += grp.b - grp.a // skip the interior
-		}
-		for i, wv := range w {
-			if grp.inside(i, o) {
-				dx[o*g.s+grp.off+i*g.d] += wv * dy[o]
-			}
-		}
-	}
-}
-
-// convDWFused adds Σ_t w[t]·x[i*s + t*d] to y[i] for up to five taps in
+// convDWFused adds Σ_t w[t]·x[i + t*d] to y[i] for up to five taps in
 // one pass; x starts at the first tap's input for y[0] and holds every
-// input read.
-func convDWFused(y, x, w []float32, s, d int) {
+// input read. It is the plain-Go form of fusedTaps.
+func convDWFused(y, x, w []float32, d int) {
 	n := len(y)
-	x = x[:(n-1)*s+(len(w)-1)*d+1]
-	if s == 1 {
-		switch len(w) {
-		case 1:
-			convAxpy(w[0], x, y)
-		case 2:
-			w0, w1 := w[0], w[1]
-			x0, x1 := x[:n], x[d:d+n]
-			for i := range y {
-				y[i] += w0*x0[i] + w1*x1[i]
-			}
-		case 3:
-			w0, w1, w2 := w[0], w[1], w[2]
-			x0, x1, x2 := x[:n], x[d:d+n], x[2*d:2*d+n]
-			for i := range y {
-				y[i] += w0*x0[i] + w1*x1[i] + w2*x2[i]
-			}
-		case 4:
-			w0, w1, w2, w3 := w[0], w[1], w[2], w[3]
-			x0, x1, x2, x3 := x[:n], x[d:d+n], x[2*d:2*d+n], x[3*d:3*d+n]
-			for i := range y {
-				y[i] += (w0*x0[i] + w1*x1[i]) + (w2*x2[i] + w3*x3[i])
-			}
-		case 5:
-			w0, w1, w2, w3, w4 := w[0], w[1], w[2], w[3], w[4]
-			x0, x1, x2, x3, x4 := x[:n], x[d:d+n], x[2*d:2*d+n], x[3*d:3*d+n], x[4*d:4*d+n]
-			for i := range y {
-				y[i] += (w0*x0[i] + w1*x1[i]) + (w2*x2[i] + w3*x3[i]) + w4*x4[i]
-			}
-		}
-		return
-	}
+	x = x[:n+(len(w)-1)*d]
 	switch len(w) {
 	case 1:
-		w0 := w[0]
-		for i := range y {
-			y[i] += w0 * x[i*s]
-		}
+		convAxpy(w[0], x, y)
 	case 2:
 		w0, w1 := w[0], w[1]
+		x0, x1 := x[:n], x[d:d+n]
 		for i := range y {
-			j := i * s
-			y[i] += w0*x[j] + w1*x[j+d]
+			y[i] += w0*x0[i] + w1*x1[i]
 		}
 	case 3:
 		w0, w1, w2 := w[0], w[1], w[2]
+		x0, x1, x2 := x[:n], x[d:d+n], x[2*d:2*d+n]
 		for i := range y {
-			j := i * s
-			y[i] += w0*x[j] + w1*x[j+d] + w2*x[j+2*d]
+			y[i] += w0*x0[i] + w1*x1[i] + w2*x2[i]
 		}
 	case 4:
 		w0, w1, w2, w3 := w[0], w[1], w[2], w[3]
+		x0, x1, x2, x3 := x[:n], x[d:d+n], x[2*d:2*d+n], x[3*d:3*d+n]
 		for i := range y {
-			j := i * s
-			y[i] += (w0*x[j] + w1*x[j+d]) + (w2*x[j+2*d] + w3*x[j+3*d])
+			y[i] += (w0*x0[i] + w1*x1[i]) + (w2*x2[i] + w3*x3[i])
 		}
 	case 5:
 		w0, w1, w2, w3, w4 := w[0], w[1], w[2], w[3], w[4]
+		x0, x1, x2, x3, x4 := x[:n], x[d:d+n], x[2*d:2*d+n], x[3*d:3*d+n], x[4*d:4*d+n]
 		for i := range y {
-			j := i * s
-			y[i] += (w0*x[j] + w1*x[j+d]) + (w2*x[j+2*d] + w3*x[j+3*d]) + w4*x[j+4*d]
+			y[i] += (w0*x0[i] + w1*x1[i]) + (w2*x2[i] + w3*x3[i]) + w4*x4[i]
 		}
 	}
 }
 
-// convDWFusedDW adds Σ_i dy[i]·x[i*s + t*d] to dw[t] for up to five taps
-// in one pass; x is laid out as for convDWFused.
-func convDWFusedDW(dy, x, dw []float32, s, d int) {
+// convDWFusedDW adds Σ_i dy[i]·x[i + t*d] to dw[t] for up to five taps
+// in one pass; x is laid out as for convDWFused. It is the plain-Go form
+// of fusedTapDots.
+func convDWFusedDW(dy, x, dw []float32, d int) {
 	n := len(dy)
-	x = x[:(n-1)*s+(len(dw)-1)*d+1]
-	if s != 1 {
-		for t := range dw {
-			xt := x[t*d:]
-			var a float32
-			for i, v := range dy {
-				a += v * xt[i*s]
-			}
-			dw[t] += a
-		}
-		return
-	}
+	x = x[:n+(len(dw)-1)*d]
 	// Separate scalar accumulators: Go keeps them in registers, not an
 	// array.
 	switch len(dw) {
@@ -642,60 +426,6 @@ func convDWFusedDW(dy, x, dw []float32, s, d int) {
 		dw[2] += a2
 		dw[3] += a3
 		dw[4] += a4
-	}
-}
-
-// convDWFusedDX adds w[t]·dy[i] to dx[i*s + t*d] for up to five taps in
-// one pass; dx is laid out as x for convDWFused.
-func convDWFusedDX(dy, dx, w []float32, s, d int) {
-	n := len(dy)
-	dx = dx[:(n-1)*s+(len(w)-1)*d+1]
-	if s == 1 {
-		switch len(w) {
-		case 1:
-			convAxpy(w[0], dy, dx)
-		case 2:
-			w0, w1 := w[0], w[1]
-			x0, x1 := dx[:n], dx[d:d+n]
-			for i, v := range dy {
-				x0[i] += w0 * v
-				x1[i] += w1 * v
-			}
-		case 3:
-			w0, w1, w2 := w[0], w[1], w[2]
-			x0, x1, x2 := dx[:n], dx[d:d+n], dx[2*d:2*d+n]
-			for i, v := range dy {
-				x0[i] += w0 * v
-				x1[i] += w1 * v
-				x2[i] += w2 * v
-			}
-		case 4:
-			w0, w1, w2, w3 := w[0], w[1], w[2], w[3]
-			x0, x1, x2, x3 := dx[:n], dx[d:d+n], dx[2*d:2*d+n], dx[3*d:3*d+n]
-			for i, v := range dy {
-				x0[i] += w0 * v
-				x1[i] += w1 * v
-				x2[i] += w2 * v
-				x3[i] += w3 * v
-			}
-		case 5:
-			w0, w1, w2, w3, w4 := w[0], w[1], w[2], w[3], w[4]
-			x0, x1, x2, x3, x4 := dx[:n], dx[d:d+n], dx[2*d:2*d+n], dx[3*d:3*d+n], dx[4*d:4*d+n]
-			for i, v := range dy {
-				x0[i] += w0 * v
-				x1[i] += w1 * v
-				x2[i] += w2 * v
-				x3[i] += w3 * v
-				x4[i] += w4 * v
-			}
-		}
-		return
-	}
-	for i, v := range dy {
-		j := i * s
-		for t, wv := range w {
-			dx[j+t*d] += wv * v
-		}
 	}
 }
 

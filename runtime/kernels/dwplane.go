@@ -10,8 +10,8 @@ package kernels
 // that fall in the padding are computed and dropped. The input gradient is
 // the same forward loop run over the padded output gradient with the
 // kernel rotated by 180°, and the weight gradient is a dot product per
-// tap. Strided depthwise convolutions keep the row-group kernels in
-// conv.go.
+// tap. Strided depthwise convolutions split the input into phase planes
+// first (dwphase.go) and then run the same loops.
 
 // dwPlane sizes the flat planes for a stride-1 depthwise conv. The forward
 // pass reads x padded to (OH+(KH-1)d) × (OW+(KW-1)d); the input-gradient

@@ -8,10 +8,10 @@ package kernels
 func VecName() string { return "go" }
 
 // fusedTaps adds Σ_t w[t]·x[i + t*d] to y[i], for up to five taps.
-func fusedTaps(y, x, w []float32, d int) { convDWFused(y, x, w, 1, d) }
+func fusedTaps(y, x, w []float32, d int) { convDWFused(y, x, w, d) }
 
 // fusedTapDots adds Σ_i dy[i]·x[i + t*d] to dw[t], for up to five taps.
-func fusedTapDots(dy, x, dw []float32, d int) { convDWFusedDW(dy, x, dw, 1, d) }
+func fusedTapDots(dy, x, dw []float32, d int) { convDWFusedDW(dy, x, dw, d) }
 
 // vecDone is where a SIMD build leaves AVX state; nothing to do here.
 func vecDone() {}

@@ -38,7 +38,7 @@ func vecDone() {
 func fusedTaps(y, x, w []float32, d int) {
 	n := len(y) &^ 7
 	if !haveAVX2() || n == 0 {
-		convDWFused(y, x, w, 1, d)
+		convDWFused(y, x, w, d)
 		return
 	}
 	x = x[:len(y)+(len(w)-1)*d] // bounds every load below
@@ -95,7 +95,7 @@ func fusedTaps(y, x, w []float32, d int) {
 	}
 	archsimd.ClearAVXUpperBits()
 	if n < len(y) {
-		convDWFused(y[n:], x[n:], w, 1, d)
+		convDWFused(y[n:], x[n:], w, d)
 	}
 }
 
@@ -113,7 +113,7 @@ func vstore(p unsafe.Pointer, i int, v archsimd.Float32x8) {
 func fusedTapDots(dy, x, dw []float32, d int) {
 	n := len(dy) &^ 7
 	if !haveAVX2() || n == 0 {
-		convDWFusedDW(dy, x, dw, 1, d)
+		convDWFusedDW(dy, x, dw, d)
 		return
 	}
 	x = x[:len(dy)+(len(dw)-1)*d] // bounds every load below
@@ -190,7 +190,7 @@ func fusedTapDots(dy, x, dw []float32, d int) {
 		dw[t] += ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
 	}
 	if n < len(dy) {
-		convDWFusedDW(dy[n:], x[n:], dw, 1, d)
+		convDWFusedDW(dy[n:], x[n:], dw, d)
 	}
 }
 

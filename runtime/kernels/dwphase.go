@@ -1,0 +1,242 @@
+package kernels
+
+// Strided depthwise convolutions (the first conv of a reduction cell's
+// separable ops) run on phase planes: the zero-padded input split by
+// (row mod s, column mod s) into s² planes. Tap (kh, kw) of output pixel
+// (oh, ow) reads padded pixel (oh·s + kh·d, ow·s + kw·d), which is pixel
+// (oh + qh, ow + qw) of phase (a, b), where kh·d = qh·s + a and
+// kw·d = qw·s + b. Within one phase the taps are a stride-1 convolution,
+// so the flat vector loops of dwplane.go run them. The input gradient
+// goes the other way: per phase, a stride-1 gather over the padded output
+// gradient with the phase's taps rotated, then a scatter back into dx.
+
+// dwPhases sizes the phase planes of a strided depthwise conv.
+type dwPhases struct {
+	s        int
+	hq, wq   int // phase plane height and width (the forward's row width)
+	qh, qw   int // largest tap offsets within a phase
+	wd       int // row width of the input-gradient planes: wq + qw
+	phaseLen int // floats in one phase plane
+}
+
+func dwPhasesOf(g convGeom) dwPhases {
+	s := g.s
+	ph := dwPhases{s: s, qh: (g.kh - 1) * g.d / s, qw: (g.kw - 1) * g.d / s}
+	// Every padded pixel any output reads lies in a phase plane, and every
+	// input pixel too (the input gradient scatters from them).
+	ph.hq = max(g.oh+ph.qh, (g.pt+g.h+s-1)/s)
+	ph.wq = max(g.ow+ph.qw, (g.pl+g.w+s-1)/s)
+	ph.wd = ph.wq + ph.qw
+	ph.phaseLen = ph.hq * ph.wq
+	return ph
+}
+
+// scratch is the floats the forward and backward passes need: the s²
+// phase planes and a flat output at their row width, or, for the input
+// gradient, the padded dy plane and a flat phase gradient.
+func (ph dwPhases) scratch(g convGeom) int {
+	fwd := ph.s*ph.s*ph.phaseLen + g.oh*ph.wq
+	dx := (ph.hq+ph.qh)*ph.wd + ph.hq*ph.wd
+	return max(fwd, dx)
+}
+
+// split writes the s² phase planes of channel plane x (h×w), padded by
+// pt rows and pl columns, into planes.
+func (ph dwPhases) split(g convGeom, x, planes []float32) {
+	s := ph.s
+	for a := range s {
+		for b := range s {
+			p := planes[(a*s+b)*ph.phaseLen : (a*s+b+1)*ph.phaseLen]
+			for r := range ph.hq {
+				row := p[r*ph.wq : (r+1)*ph.wq]
+				ih := r*s + a - g.pt
+				if ih < 0 || ih >= g.h {
+					clear(row)
+					continue
+				}
+				xr := x[ih*g.w : (ih+1)*g.w]
+				for c := range row {
+					iw := c*s + b - g.pl
+					if iw >= 0 && iw < g.w {
+						row[c] = xr[iw]
+					} else {
+						row[c] = 0
+					}
+				}
+			}
+		}
+	}
+}
+
+// phaseGroups calls f for each run of up to five taps of kernel row kh
+// that fall in one column phase b, in increasing kw: the first tap's kw,
+// its column offset q within the phase, the run's length and the kw step
+// between its taps (their offsets within the phase step by d/gcd(s, d)).
+func (ph dwPhases) phaseGroups(g convGeom, f func(kw0, q, n, kwStep int)) {
+	s, d := ph.s, g.d
+	step := s / gcd(s, d)
+	for b := range min(s, g.kw*d) {
+		var kws [16]int
+		k := 0
+		for kw := range g.kw {
+			if kw*d%s == b && k < len(kws) {
+				kws[k] = kw
+				k++
+			}
+		}
+		for i := 0; i < k; {
+			n := min(k-i, 5)
+			if k-i > 5 {
+				n = 4
+			}
+			f(kws[i], kws[i]*d/s, n, step)
+			i += n
+		}
+	}
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
+// convDWPhaseForward is the strided depthwise forward pass.
+func convDWPhaseForward(g convGeom, ch int, x, w, bias, y, scratch []float32) {
+	ph := dwPhasesOf(g)
+	s := ph.s
+	planes := scratch[:s*s*ph.phaseLen]
+	yf := scratch[s*s*ph.phaseLen:]
+	hw, p, kk := g.h*g.w, g.oh*g.ow, g.kh*g.kw
+	l := flatLen(g.oh, g.ow, ph.wq)
+	dq := g.d / gcd(s, g.d)
+	var wb [5]float32
+	for c := range ch {
+		yc := y[c*p : (c+1)*p]
+		if l == 0 {
+			continue
+		}
+		b := float32(0)
+		if bias != nil {
+			b = bias[c]
+		}
+		ph.split(g, x[c*hw:(c+1)*hw], planes)
+		convFill(yf[:l], b)
+		wk := w[c*kk : (c+1)*kk]
+		for kh := range g.kh {
+			a, qh := kh*g.d%s, kh*g.d/s
+			ph.phaseGroups(g, func(kw0, q, n, step int) {
+				for i := range n {
+					wb[i] = wk[kh*g.kw+kw0+i*step]
+				}
+				pb := (kw0 * g.d) % s
+				plane := planes[(a*s+pb)*ph.phaseLen:]
+				fusedTaps(yf[:l], plane[qh*ph.wq+q:], wb[:n], dq)
+			})
+		}
+		unpadRows(yc, yf, g.oh, g.ow, ph.wq, false)
+	}
+	vecDone()
+}
+
+// convDWPhaseBackward is the strided depthwise backward pass.
+func convDWPhaseBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool, dw, dbias, scratch []float32) {
+	ph := dwPhasesOf(g)
+	s := ph.s
+	hw, p, kk := g.h*g.w, g.oh*g.ow, g.kh*g.kw
+	lo := flatLen(g.oh, g.ow, ph.wq)
+	dq := g.d / gcd(s, g.d)
+	if dx != nil && !accumulateDX {
+		clear(dx[:ch*hw])
+	}
+	var wb [5]float32
+	for c := range ch {
+		dyp := dy[c*p : (c+1)*p]
+		if dbias != nil {
+			dbias[c] += convSum(dyp)
+		}
+		if lo == 0 {
+			continue
+		}
+		if dw != nil {
+			planes := scratch[:s*s*ph.phaseLen]
+			dyf := scratch[s*s*ph.phaseLen:][:g.oh*ph.wq]
+			ph.split(g, x[c*hw:(c+1)*hw], planes)
+			padPlane(dyf, dyp, g.oh, g.ow, 0, 0, ph.wq)
+			dwk := dw[c*kk : (c+1)*kk]
+			for kh := range g.kh {
+				a, qh := kh*g.d%s, kh*g.d/s
+				ph.phaseGroups(g, func(kw0, q, n, step int) {
+					wb = [5]float32{}
+					pb := (kw0 * g.d) % s
+					plane := planes[(a*s+pb)*ph.phaseLen:]
+					fusedTapDots(dyf[:lo], plane[qh*ph.wq+q:], wb[:n], dq)
+					for i := range n {
+						dwk[kh*g.kw+kw0+i*step] += wb[i]
+					}
+				})
+			}
+		}
+		if dx != nil {
+			ph.inputGrad(g, dyp, w[c*kk:(c+1)*kk], dx[c*hw:(c+1)*hw], scratch)
+		}
+	}
+	vecDone()
+}
+
+// inputGrad adds one channel's input gradient to dxc: for each phase, the
+// phase's taps rotated and gathered over dy padded by (qh, qw), then
+// scattered back to the input pixels of that phase.
+func (ph dwPhases) inputGrad(g convGeom, dyp, wk, dxc, scratch []float32) {
+	s := ph.s
+	dn := (ph.hq + ph.qh) * ph.wd
+	dq, dpf := scratch[:dn], scratch[dn:dn+ph.hq*ph.wd]
+	padPlane(dq, dyp, g.oh, g.ow, ph.qh, ph.qw, ph.wd)
+	l := flatLen(ph.hq, ph.wq, ph.wd)
+	d := g.d / gcd(s, g.d)
+	var wb [5]float32
+	for a := range s {
+		for b := range s {
+			clear(dpf[:l])
+			any := false
+			for kh := range g.kh {
+				if kh*g.d%s != a {
+					continue
+				}
+				qh := kh * g.d / s
+				ph.phaseGroups(g, func(kw0, q, n, step int) {
+					if (kw0*g.d)%s != b {
+						return
+					}
+					// Rotated: the run's last tap has the smallest offset
+					// (qh-qh_t, qw-q_t) into the padded dy.
+					qLast := q + (n-1)*d
+					for i := range n {
+						wb[i] = wk[kh*g.kw+kw0+(n-1-i)*step]
+					}
+					off := (ph.qh-qh)*ph.wd + ph.qw - qLast
+					fusedTaps(dpf[:l], dq[off:], wb[:n], d)
+					any = true
+				})
+			}
+			if !any {
+				continue
+			}
+			// Scatter: phase pixel (r, c) is input pixel (r·s+a-pt, c·s+b-pl).
+			for r := range ph.hq {
+				ih := r*s + a - g.pt
+				if ih < 0 || ih >= g.h {
+					continue
+				}
+				src := dpf[r*ph.wd : r*ph.wd+ph.wq]
+				dst := dxc[ih*g.w : (ih+1)*g.w]
+				for c, v := range src {
+					if iw := c*s + b - g.pl; iw >= 0 && iw < g.w {
+						dst[iw] += v
+					}
+				}
+			}
+		}
+	}
+}

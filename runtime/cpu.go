@@ -74,7 +74,6 @@ type cpuExec struct {
 	scratch, wpart [][]float32
 	// Per-worker one-image buffers for ReLUs fused into the conv after
 	// them: the activation and its gradient.
-	reluAct, reluGrad [][]float32
 	// Ping-pong buffers for gradients inside fused chains.
 	chainGrad [2][]float32
 
@@ -168,7 +167,7 @@ func (s *cpuStep) backward(e *cpuExec) {
 }
 
 func (e *cpuExec) build() error {
-	maxScratch, maxW, maxChain, maxRelu := 0, 0, 0, 0
+	maxScratch, maxW, maxChain := 0, 0, 0
 	// Inference needs a fused chain's intermediates only until the next op
 	// of the chain has read them, so every chain shares two ping-pong
 	// buffers; training keeps them for the backward pass.
@@ -186,14 +185,15 @@ func (e *cpuExec) build() error {
 		st := &e.p.Steps[i]
 		cs := &cpuStep{step: st}
 		var prev kernels.Tensor
-		// A training chain that starts relu → conv keeps no ReLU output:
-		// the conv applies the ReLU to each image as it reads it and
-		// recomputes it in backward (cheap), which saves a full-batch
-		// buffer per chain and a pass over memory.
-		reluFused := e.p.Training && len(st.Ops) > 1 && st.Ops[0].Kind == ir.ReLU &&
+		// A chain that starts relu → conv stores no ReLU output: the conv
+		// kernel applies the ReLU as it reads each image (depthwise ones
+		// while copying their padded planes) and back-propagates through
+		// its mask, which saves a pass over memory and, in training, a
+		// full-batch buffer per chain.
+		reluFused := len(st.Ops) > 1 && st.Ops[0].Kind == ir.ReLU &&
 			(st.Ops[1].Kind == ir.Conv || st.Ops[1].Kind == ir.DWConv)
 		for k, o := range st.Ops {
-			op := &cpuOp{kind: o.Kind, attrs: o.Attrs, params: st.Params[k], last: k == len(st.Ops)-1, first: k == 0}
+			op := &cpuOp{kind: o.Kind, attrs: o.Attrs, params: st.Params[k], last: k == len(st.Ops)-1}
 			if k == 0 {
 				for _, v := range st.Inputs {
 					op.ins = append(op.ins, e.tensor(v))
@@ -215,6 +215,12 @@ func (e *cpuExec) build() error {
 			if k > 0 {
 				maxChain = max(maxChain, op.ins[0].S.Elems())
 			}
+			if reluFused && k == 1 {
+				relu := cs.ops[0]
+				relu.fusedInto = true
+				op.reluFused = true
+				op.ins = []kernels.Tensor{relu.ins[0]}
+			}
 			if err := op.prepare(e); err != nil {
 				return fmt.Errorf("step s%d (%s): %v", st.ID, st.Scope, err)
 			}
@@ -224,22 +230,10 @@ func (e *cpuExec) build() error {
 					maxW = max(maxW, int(e.p.Params[pid].Elems()))
 				}
 			}
-			if reluFused && k == 1 {
-				relu := cs.ops[0]
-				relu.fusedInto = true
-				op.reluIn = relu.ins[0]
-				maxRelu = max(maxRelu, relu.ins[0].S.Elems())
-			}
 			cs.ops = append(cs.ops, op)
 			prev = op.out
 		}
 		e.steps = append(e.steps, cs)
-	}
-	e.reluAct = make([][]float32, e.pool.n)
-	e.reluGrad = make([][]float32, e.pool.n)
-	for w := range e.reluAct {
-		e.reluAct[w] = make([]float32, maxRelu)
-		e.reluGrad[w] = make([]float32, maxRelu)
 	}
 	e.scratch = make([][]float32, e.pool.n)
 	e.wpart = make([][]float32, e.pool.n)
@@ -263,11 +257,6 @@ func (e *cpuExec) build() error {
 				} else {
 					op.dout = kernels.Dense(e.chainGrad[k%2], e.batch, op.out.S)
 				}
-				if k == 1 && op.reluIn.Data != nil {
-					// The conv finishes the ReLU's backward itself, into
-					// the ReLU's input gradient.
-					op.reluDX, op.reluAcc = s.ops[0].dins[0], s.ops[0].acc[0]
-				}
 				if k == 0 {
 					op.dins = make([]kernels.Tensor, len(gs.InGrads))
 					op.acc = append([]bool(nil), gs.Accumulate...)
@@ -276,6 +265,10 @@ func (e *cpuExec) build() error {
 							op.dins[j] = e.gradTensor(*v)
 						}
 					}
+				} else if op.reluFused {
+					// The conv finishes the ReLU's backward itself, into
+					// the ReLU's input gradient.
+					op.dins, op.acc = s.ops[0].dins, s.ops[0].acc
 				} else {
 					op.dins = []kernels.Tensor{kernels.Dense(e.chainGrad[(k+1)%2], e.batch, op.ins[0].S)}
 					op.acc = []bool{false}

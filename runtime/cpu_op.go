@@ -11,10 +11,10 @@ import (
 // cpuOp is one operation of a step with everything it needs bound:
 // tensors, parameters, scratch, and the loop bodies the worker pool runs.
 type cpuOp struct {
-	kind        ir.Kind
-	attrs       ir.Attrs
-	params      []int
-	first, last bool
+	kind   ir.Kind
+	attrs  ir.Attrs
+	params []int
+	last   bool
 
 	ins  []kernels.Tensor
 	out  kernels.Tensor
@@ -23,12 +23,9 @@ type cpuOp struct {
 	acc  []bool
 
 	// fusedInto marks a ReLU that the next op (a conv) applies itself;
-	// reluIn is that conv's pre-ReLU input, reluDX/reluAcc the gradient
-	// target of the ReLU it absorbed.
-	fusedInto bool
-	reluIn    kernels.Tensor
-	reluDX    kernels.Tensor
-	reluAcc   bool
+	// reluFused marks that conv, whose input and input gradient are the
+	// ReLU's.
+	fusedInto, reluFused bool
 
 	conv       kernels.Conv
 	pool       kernels.Pool
@@ -58,7 +55,7 @@ func (op *cpuOp) prepare(e *cpuExec) error {
 	a := op.attrs
 	switch op.kind {
 	case ir.Conv, ir.DWConv:
-		op.conv = kernels.Conv{KH: a.KH, KW: a.KW, Stride: max(a.Stride, 1), Dilation: max(a.Dilation, 1), Same: a.Pad != ir.Valid, Cin: in.C, Cout: op.out.S.C, Depthwise: op.kind == ir.DWConv}
+		op.conv = kernels.Conv{KH: a.KH, KW: a.KW, Stride: max(a.Stride, 1), Dilation: max(a.Dilation, 1), Same: a.Pad != ir.Valid, Cin: in.C, Cout: op.out.S.C, Depthwise: op.kind == ir.DWConv, ReLU: op.reluFused}
 		if got := op.conv.Out(in); got != op.out.S {
 			return fmt.Errorf("conv output %v, plan says %v", got, op.out.S)
 		}
@@ -112,19 +109,9 @@ func (op *cpuOp) bind(e *cpuExec) {
 		if len(op.params) > 1 {
 			bias = P.Value(op.params[1])
 		}
-		// input returns image i's conv input, applying a fused ReLU into
-		// the worker's buffer.
-		input := func(wk, i int) []float32 {
-			if op.reluIn.Data == nil {
-				return x.Img(i)
-			}
-			a := e.reluAct[wk][:in.Elems()]
-			kernels.ReLUForward(op.reluIn.Img(i), a)
-			return a
-		}
 		op.fwd = func(wk, lo, hi int) {
 			for i := lo; i < hi; i++ {
-				kernels.ConvForward(op.conv, input(wk, i), in, w, bias, y.Img(i), e.scratch[wk])
+				kernels.ConvForward(op.conv, x.Img(i), in, w, bias, y.Img(i), e.scratch[wk])
 			}
 		}
 		if training {
@@ -137,17 +124,6 @@ func (op *cpuOp) bind(e *cpuExec) {
 					db = part[len(w) : len(w)+len(bias)]
 				}
 				for i := lo; i < hi; i++ {
-					if op.reluIn.Data != nil {
-						a, g := e.reluAct[wk][:in.Elems()], e.reluGrad[wk][:in.Elems()]
-						kernels.ReLUForward(op.reluIn.Img(i), a)
-						if op.reluDX.Data == nil {
-							kernels.ConvBackward(op.conv, a, in, w, op.dout.Img(i), nil, false, dw, db, e.scratch[wk])
-							continue
-						}
-						kernels.ConvBackward(op.conv, a, in, w, op.dout.Img(i), g, false, dw, db, e.scratch[wk])
-						kernels.ReLUBackward(a, g, op.reluDX.Img(i), op.reluAcc)
-						continue
-					}
 					var dx []float32
 					if op.dins[0].Data != nil {
 						dx = op.dins[0].Img(i)

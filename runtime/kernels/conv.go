@@ -24,6 +24,12 @@ type Conv struct {
 	Same                     bool
 	Cin, Cout                int
 	Depthwise                bool
+	// ReLU fuses a ReLU in front of the conv: it reads max(x, 0), and
+	// ConvBackward's dx is the gradient with respect to x before the
+	// ReLU. The executor uses it so that no ReLU output is ever stored:
+	// the depthwise kernels apply it while copying their padded planes,
+	// the others to a scratch copy of the image.
+	ReLU bool
 }
 
 // convGeom is a Conv resolved against an input shape.
@@ -77,7 +83,23 @@ func (c Conv) Out(in Shape) Shape {
 // channel planes for a stride-1 depthwise one (dwplane.go), the phase
 // planes of one channel for a strided depthwise one (dwphase.go), and
 // nothing for a stride-1 1×1 one.
+//
+// A fused ReLU adds one image (dense) or one channel plane (depthwise):
+// the rectified input, then the gradient before the ReLU's mask.
 func (c Conv) ScratchLen(in Shape) int {
+	n := c.scratchLen(in)
+	if c.ReLU {
+		if c.Depthwise {
+			n += in.H * in.W
+		} else {
+			n += in.Elems()
+		}
+	}
+	return n
+}
+
+// scratchLen is ScratchLen without the fused ReLU's share.
+func (c Conv) scratchLen(in Shape) int {
 	g := c.geom(in)
 	if c.Depthwise {
 		if g.s == 1 {
@@ -101,11 +123,17 @@ func ConvForward(c Conv, x []float32, in Shape, w, bias []float32, y []float32, 
 	p := g.oh * g.ow
 	if c.Depthwise {
 		if g.s == 1 {
-			convDWPlaneForward(g, in.C, x, w, bias, y, scratch)
+			convDWPlaneForward(g, in.C, x, w, bias, y, scratch, c.ReLU)
 			return
 		}
-		convDWPhaseForward(g, in.C, x, w, bias, y, scratch)
+		convDWPhaseForward(g, in.C, x, w, bias, y, scratch, c.ReLU)
 		return
+	}
+	if c.ReLU {
+		base := c.scratchLen(in)
+		r := scratch[base : base+in.Elems()]
+		ReLUForward(x[:in.Elems()], r)
+		x, scratch = r, scratch[:base]
 	}
 	cout := c.Cout
 	y = y[:cout*p]
@@ -143,10 +171,29 @@ func ConvBackward(c Conv, x []float32, in Shape, w, dy []float32, dx []float32, 
 	g := c.geom(in)
 	if c.Depthwise {
 		if g.s == 1 {
-			convDWPlaneBackward(g, in.C, x, w, dy, dx, accumulateDX, dw, dbias, scratch)
+			convDWPlaneBackward(g, in.C, x, w, dy, dx, accumulateDX, dw, dbias, scratch, c.ReLU)
 			return
 		}
-		convDWPhaseBackward(g, in.C, x, w, dy, dx, accumulateDX, dw, dbias, scratch)
+		convDWPhaseBackward(g, in.C, x, w, dy, dx, accumulateDX, dw, dbias, scratch, c.ReLU)
+		return
+	}
+	if c.ReLU {
+		// The weight gradients read the rectified image; then the same
+		// scratch takes the gradient at the ReLU's output, which the
+		// ReLU's mask (x > 0) carries back to dx.
+		inner := c
+		inner.ReLU = false
+		base := c.scratchLen(in)
+		r := scratch[base : base+in.Elems()]
+		x = x[:in.Elems()]
+		if dw != nil || dbias != nil {
+			ReLUForward(x, r)
+			ConvBackward(inner, r, in, w, dy, nil, false, dw, dbias, scratch[:base])
+		}
+		if dx != nil {
+			ConvBackward(inner, x, in, w, dy, r, false, nil, nil, scratch[:base])
+			ReLUBackward(x, r, dx, accumulateDX)
+		}
 		return
 	}
 	p := g.oh * g.ow

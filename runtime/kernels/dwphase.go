@@ -41,8 +41,8 @@ func (ph dwPhases) scratch(g convGeom) int {
 }
 
 // split writes the s² phase planes of channel plane x (h×w), padded by
-// pt rows and pl columns, into planes.
-func (ph dwPhases) split(g convGeom, x, planes []float32) {
+// pt rows and pl columns, into planes; relu rectifies x on the way.
+func (ph dwPhases) split(g convGeom, x, planes []float32, relu bool) {
 	s := ph.s
 	for a := range s {
 		for b := range s {
@@ -59,6 +59,9 @@ func (ph dwPhases) split(g convGeom, x, planes []float32) {
 					iw := c*s + b - g.pl
 					if iw >= 0 && iw < g.w {
 						row[c] = xr[iw]
+						if relu {
+							row[c] = max(row[c], 0)
+						}
 					} else {
 						row[c] = 0
 					}
@@ -103,7 +106,7 @@ func gcd(a, b int) int {
 }
 
 // convDWPhaseForward is the strided depthwise forward pass.
-func convDWPhaseForward(g convGeom, ch int, x, w, bias, y, scratch []float32) {
+func convDWPhaseForward(g convGeom, ch int, x, w, bias, y, scratch []float32, relu bool) {
 	ph := dwPhasesOf(g)
 	s := ph.s
 	planes := scratch[:s*s*ph.phaseLen]
@@ -121,7 +124,7 @@ func convDWPhaseForward(g convGeom, ch int, x, w, bias, y, scratch []float32) {
 		if bias != nil {
 			b = bias[c]
 		}
-		ph.split(g, x[c*hw:(c+1)*hw], planes)
+		ph.split(g, x[c*hw:(c+1)*hw], planes, relu)
 		convFill(yf[:l], b)
 		wk := w[c*kk : (c+1)*kk]
 		for kh := range g.kh {
@@ -140,14 +143,15 @@ func convDWPhaseForward(g convGeom, ch int, x, w, bias, y, scratch []float32) {
 	vecDone()
 }
 
-// convDWPhaseBackward is the strided depthwise backward pass.
-func convDWPhaseBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool, dw, dbias, scratch []float32) {
+// convDWPhaseBackward is the strided depthwise backward pass; a fused
+// ReLU is handled as in convDWPlaneBackward.
+func convDWPhaseBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool, dw, dbias, scratch []float32, relu bool) {
 	ph := dwPhasesOf(g)
 	s := ph.s
 	hw, p, kk := g.h*g.w, g.oh*g.ow, g.kh*g.kw
 	lo := flatLen(g.oh, g.ow, ph.wq)
 	dq := g.d / gcd(s, g.d)
-	if dx != nil && !accumulateDX {
+	if dx != nil && !accumulateDX && (!relu || lo == 0) {
 		clear(dx[:ch*hw])
 	}
 	var wb [5]float32
@@ -162,8 +166,8 @@ func convDWPhaseBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 		if dw != nil {
 			planes := scratch[:s*s*ph.phaseLen]
 			dyf := scratch[s*s*ph.phaseLen:][:g.oh*ph.wq]
-			ph.split(g, x[c*hw:(c+1)*hw], planes)
-			padPlane(dyf, dyp, g.oh, g.ow, 0, 0, ph.wq)
+			ph.split(g, x[c*hw:(c+1)*hw], planes, relu)
+			padPlane(dyf, dyp, g.oh, g.ow, 0, 0, ph.wq, false)
 			dwk := dw[c*kk : (c+1)*kk]
 			for kh := range g.kh {
 				a, qh := kh*g.d%s, kh*g.d/s
@@ -178,7 +182,12 @@ func convDWPhaseBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 				})
 			}
 		}
-		if dx != nil {
+		if dx != nil && relu {
+			t := scratch[ph.scratch(g):][:hw]
+			clear(t)
+			ph.inputGrad(g, dyp, w[c*kk:(c+1)*kk], t, scratch)
+			ReLUBackward(x[c*hw:(c+1)*hw], t, dx[c*hw:(c+1)*hw], accumulateDX)
+		} else if dx != nil {
 			ph.inputGrad(g, dyp, w[c*kk:(c+1)*kk], dx[c*hw:(c+1)*hw], scratch)
 		}
 	}
@@ -192,7 +201,7 @@ func (ph dwPhases) inputGrad(g convGeom, dyp, wk, dxc, scratch []float32) {
 	s := ph.s
 	dn := (ph.hq + ph.qh) * ph.wd
 	dq, dpf := scratch[:dn], scratch[dn:dn+ph.hq*ph.wd]
-	padPlane(dq, dyp, g.oh, g.ow, ph.qh, ph.qw, ph.wd)
+	padPlane(dq, dyp, g.oh, g.ow, ph.qh, ph.qw, ph.wd, false)
 	l := flatLen(ph.hq, ph.wq, ph.wd)
 	d := g.d / gcd(s, g.d)
 	var wb [5]float32

@@ -32,10 +32,20 @@ func dwPlaneOf(g convGeom) dwPlane {
 func (pl dwPlane) scratch() int { return 2 * pl.n }
 
 // padPlane writes src (h×w) into dst as a plane of row width wp, top rows
-// down and left columns across, with zeros everywhere else in dst.
-func padPlane(dst, src []float32, h, w, top, left, wp int) {
+// down and left columns across, with zeros everywhere else in dst; relu
+// rectifies src on the way.
+func padPlane(dst, src []float32, h, w, top, left, wp int, relu bool) {
 	clear(dst)
-	if h == 0 || vecRows(dst[top*wp+left:], src, h, w, wp, w, false) {
+	if h == 0 {
+		return
+	}
+	if relu {
+		for r := range h {
+			ReLUForward(src[r*w:(r+1)*w], dst[(top+r)*wp+left:][:w])
+		}
+		return
+	}
+	if vecRows(dst[top*wp+left:], src, h, w, wp, w, false) {
 		return
 	}
 	for r := range h {
@@ -88,7 +98,7 @@ func dwTaps(g convGeom, yf, xp, wk []float32, wp int, flipped bool) {
 }
 
 // convDWPlaneForward is the stride-1 depthwise forward pass.
-func convDWPlaneForward(g convGeom, ch int, x, w, bias, y, scratch []float32) {
+func convDWPlaneForward(g convGeom, ch int, x, w, bias, y, scratch []float32, relu bool) {
 	pl := dwPlaneOf(g)
 	xp, yf := scratch[:pl.n], scratch[pl.n:2*pl.n]
 	hw, p, kk := g.h*g.w, g.oh*g.ow, g.kh*g.kw
@@ -102,7 +112,7 @@ func convDWPlaneForward(g convGeom, ch int, x, w, bias, y, scratch []float32) {
 		if bias != nil {
 			b = bias[c]
 		}
-		padPlane(xp, x[c*hw:(c+1)*hw], g.h, g.w, g.pt, g.pl, pl.wp)
+		padPlane(xp, x[c*hw:(c+1)*hw], g.h, g.w, g.pt, g.pl, pl.wp, relu)
 		convFill(yf[:l], b)
 		dwTaps(g, yf[:l], xp, w[c*kk:(c+1)*kk], pl.wp, false)
 		unpadRows(y[c*p:(c+1)*p], yf, g.oh, g.ow, pl.wp, false)
@@ -120,12 +130,18 @@ func flatLen(h, w, wp int) int {
 }
 
 // convDWPlaneBackward is the stride-1 depthwise backward pass.
-func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool, dw, dbias, scratch []float32) {
+//
+// With relu, x is taken through a fused ReLU: the weight gradient reads
+// max(x, 0), and each channel's input gradient is masked by x > 0 on its
+// way into dx.
+func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool, dw, dbias, scratch []float32, relu bool) {
 	pl := dwPlaneOf(g)
 	a, b := scratch[:pl.n], scratch[pl.n:2*pl.n]
 	hw, p, kk := g.h*g.w, g.oh*g.ow, g.kh*g.kw
 	lo, li := flatLen(g.oh, g.ow, pl.wp), flatLen(g.h, g.w, pl.wp)
-	if dx != nil && !accumulateDX {
+	// Without the ReLU, each channel adds into dx; with it, each channel
+	// writes dx through the mask (unless nothing reaches it at all).
+	if dx != nil && !accumulateDX && (!relu || lo == 0) {
 		clear(dx[:ch*hw])
 	}
 	for c := range ch {
@@ -139,8 +155,8 @@ func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 		if dw != nil {
 			// dw[t] = Σ dy · (x under tap t): dy at the padded row width,
 			// zeros in the padding columns, against the padded x.
-			padPlane(a, x[c*hw:(c+1)*hw], g.h, g.w, g.pt, g.pl, pl.wp)
-			padPlane(b, dyp, g.oh, g.ow, 0, 0, pl.wp)
+			padPlane(a, x[c*hw:(c+1)*hw], g.h, g.w, g.pt, g.pl, pl.wp, relu)
+			padPlane(b, dyp, g.oh, g.ow, 0, 0, pl.wp, false)
 			dwk := dw[c*kk : (c+1)*kk]
 			for kh := range g.kh {
 				for t0 := 0; t0 < g.kw; {
@@ -156,10 +172,17 @@ func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 		if dx != nil && li > 0 {
 			// dy sits in the padded plane where the rotated kernel's taps
 			// meet it: (KH-1)d - pt rows down, (KW-1)d - pl across.
-			padPlane(a, dyp, g.oh, g.ow, (g.kh-1)*g.d-g.pt, (g.kw-1)*g.d-g.pl, pl.wp)
+			padPlane(a, dyp, g.oh, g.ow, (g.kh-1)*g.d-g.pt, (g.kw-1)*g.d-g.pl, pl.wp, false)
 			clear(b[:li])
 			dwTaps(g, b[:li], a, w[c*kk:(c+1)*kk], pl.wp, true)
-			unpadRows(dx[c*hw:(c+1)*hw], b, g.h, g.w, pl.wp, true)
+			dxc := dx[c*hw : (c+1)*hw]
+			if relu {
+				t := scratch[2*pl.n : 2*pl.n+hw]
+				unpadRows(t, b, g.h, g.w, pl.wp, false)
+				ReLUBackward(x[c*hw:(c+1)*hw], t, dxc, accumulateDX)
+			} else {
+				unpadRows(dxc, b, g.h, g.w, pl.wp, true)
+			}
 		}
 	}
 	vecDone()

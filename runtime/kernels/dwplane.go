@@ -31,32 +31,50 @@ func dwPlaneOf(g convGeom) dwPlane {
 // scratch is the floats ConvForward and ConvBackward need: two planes.
 func (pl dwPlane) scratch() int { return 2 * pl.n }
 
+// rowOp says what vecRows does with each value: copy, add or rectify.
+type rowOp int
+
+const (
+	rowCopy rowOp = iota
+	rowAdd
+	rowReLU
+)
+
 // padPlane writes src (h×w) into dst as a plane of row width wp, top rows
 // down and left columns across, with zeros everywhere else in dst; relu
 // rectifies src on the way.
 func padPlane(dst, src []float32, h, w, top, left, wp int, relu bool) {
+	if h == 0 || w == 0 {
+		clear(dst)
+		return
+	}
 	clear(dst)
-	if h == 0 {
-		return
-	}
+	first := top*wp + left
+	op := rowCopy
 	if relu {
-		for r := range h {
-			ReLUForward(src[r*w:(r+1)*w], dst[(top+r)*wp+left:][:w])
-		}
-		return
+		op = rowReLU
 	}
-	if vecRows(dst[top*wp+left:], src, h, w, wp, w, false) {
+	if vecRows(dst[first:], src, h, w, wp, w, op) {
 		return
 	}
 	for r := range h {
-		copy(dst[(top+r)*wp+left:][:w], src[r*w:(r+1)*w])
+		row := dst[(top+r)*wp+left:][:w]
+		if relu {
+			ReLUForward(src[r*w:(r+1)*w], row)
+		} else {
+			copy(row, src[r*w:(r+1)*w])
+		}
 	}
 }
 
 // unpadRows copies the first w columns of each of h rows of the flat plane
 // src (row width wp) into dst (h×w), or adds them when accumulate.
 func unpadRows(dst, src []float32, h, w, wp int, accumulate bool) {
-	if h == 0 || vecRows(dst, src, h, w, w, wp, accumulate) {
+	op := rowCopy
+	if accumulate {
+		op = rowAdd
+	}
+	if h == 0 || vecRows(dst, src, h, w, w, wp, op) {
 		return
 	}
 	for r := range h {

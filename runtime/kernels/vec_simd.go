@@ -315,26 +315,35 @@ func vecAffine(x []float32, m, a, b float32, y []float32) int {
 	return n
 }
 
-// vecRows copies (or adds, when add) rows rows of w floats from src, rows
-// srcStride apart, to dst, rows dstStride apart, when w is a whole number
-// of vectors; it reports whether it did. Short rows are the common case
-// (a 32×32 plane's rows are four vectors), where memmove's call and
-// dispatch cost more than the copy.
-func vecRows(dst, src []float32, rows, w, dstStride, srcStride int, add bool) bool {
+// vecRows copies rows rows of w floats from src, rows srcStride apart, to
+// dst, rows dstStride apart, when w is a whole number of vectors, and
+// reports whether it did; op rowAdd adds them instead, rowReLU rectifies
+// them on the way. Short rows are the common case (a 32×32 plane's rows
+// are four vectors), where memmove's call and dispatch cost more than the
+// copy.
+func vecRows(dst, src []float32, rows, w, dstStride, srcStride int, op rowOp) bool {
 	if !haveAVX2() || w&7 != 0 || w > 64 || rows == 0 {
 		return false
 	}
 	dst = dst[:(rows-1)*dstStride+w]
 	src = src[:(rows-1)*srcStride+w]
 	pd, ps := unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0])
+	var zero archsimd.Float32x8
 	for r := range rows {
 		d, s := r*dstStride, r*srcStride
-		for i := 0; i < w; i += 8 {
-			v := vload(ps, s+i)
-			if add {
-				v = v.Add(vload(pd, d+i))
+		switch op {
+		case rowCopy:
+			for i := 0; i < w; i += 8 {
+				vstore(pd, d+i, vload(ps, s+i))
 			}
-			vstore(pd, d+i, v)
+		case rowAdd:
+			for i := 0; i < w; i += 8 {
+				vstore(pd, d+i, vload(ps, s+i).Add(vload(pd, d+i)))
+			}
+		case rowReLU:
+			for i := 0; i < w; i += 8 {
+				vstore(pd, d+i, zero.Max(vload(ps, s+i)))
+			}
 		}
 	}
 	archsimd.ClearAVXUpperBits()

@@ -192,6 +192,15 @@ func (e *cpuExec) build() error {
 		// full-batch buffer per chain.
 		reluFused := len(st.Ops) > 1 && st.Ops[0].Kind == ir.ReLU &&
 			(st.Ops[1].Kind == ir.Conv || st.Ops[1].Kind == ir.DWConv)
+		// In training, a batch norm after a conv normalises the conv's
+		// output in place and back-propagates from its own output (the
+		// normalised values give back x̂), so the pre-norm values need no
+		// buffer of their own; a chain's last conv writes straight into
+		// the step's output.
+		bnInPlace := func(k int) bool {
+			return e.p.Training && k+1 < len(st.Ops) && st.Ops[k+1].Kind == ir.BatchNorm &&
+				(st.Ops[k].Kind == ir.Conv || st.Ops[k].Kind == ir.DWConv)
+		}
 		for k, o := range st.Ops {
 			op := &cpuOp{kind: o.Kind, attrs: o.Attrs, params: st.Params[k], last: k == len(st.Ops)-1}
 			if k == 0 {
@@ -201,9 +210,12 @@ func (e *cpuExec) build() error {
 			} else {
 				op.ins = []kernels.Tensor{prev}
 			}
-			if op.last {
+			switch {
+			case k > 0 && bnInPlace(k-1):
+				op.out, op.bnInPlace = prev, true
+			case op.last || bnInPlace(k) && k+1 == len(st.Ops)-1:
 				op.out = e.tensor(st.Output)
-			} else {
+			default:
 				s := kshape(o.Shape)
 				buf := shared[k%2]
 				if e.p.Training && !(reluFused && k == 0) {

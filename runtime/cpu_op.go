@@ -26,6 +26,9 @@ type cpuOp struct {
 	// reluFused marks that conv, whose input and input gradient are the
 	// ReLU's.
 	fusedInto, reluFused bool
+	// bnInPlace marks a training batch norm that overwrites its input
+	// and back-propagates from its output.
+	bnInPlace bool
 
 	conv       kernels.Conv
 	pool       kernels.Pool
@@ -193,8 +196,12 @@ func (op *cpuOp) bind(e *cpuExec) {
 		if training {
 			dgamma, dbeta := P.Gradient(op.params[0]), P.Gradient(op.params[1])
 			op.bwdChan = func(_, c0, c1 int) {
-				x.N, op.dout.N = e.n, e.n
-				kernels.BNBackwardSums(x, op.dout, op.mean, op.variance, op.eps, c0, c1, op.sumDy, op.sumDyXhat)
+				x.N, y.N, op.dout.N = e.n, e.n, e.n
+				if op.bnInPlace {
+					kernels.BNBackwardSumsFromOutput(y, op.dout, gamma, beta, c0, c1, op.sumDy, op.sumDyXhat)
+				} else {
+					kernels.BNBackwardSums(x, op.dout, op.mean, op.variance, op.eps, c0, c1, op.sumDy, op.sumDyXhat)
+				}
 				for c := c0; c < c1; c++ {
 					dgamma[c] += op.sumDyXhat[c]
 					dbeta[c] += op.sumDy[c]
@@ -206,6 +213,10 @@ func (op *cpuOp) bind(e *cpuExec) {
 				}
 				count := e.n * in.H * in.W
 				for i := lo; i < hi; i++ {
+					if op.bnInPlace {
+						kernels.BNBackwardFromOutput(y.Img(i), op.dout.Img(i), in, op.variance, gamma, beta, op.eps, op.sumDy, op.sumDyXhat, count, op.dins[0].Img(i), op.acc[0])
+						continue
+					}
 					kernels.BNBackward(x.Img(i), op.dout.Img(i), in, op.mean, op.variance, gamma, op.eps, op.sumDy, op.sumDyXhat, count, op.dins[0].Img(i), op.acc[0])
 				}
 			}

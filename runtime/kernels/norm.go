@@ -176,6 +176,53 @@ func BNBackward(x, dy []float32, s Shape, mean, variance, gamma []float32, eps f
 	}
 }
 
+// Batch norm in place: a training batch norm may overwrite its input with
+// its output y = x̂·gamma + beta and back-propagate from y, since
+// x̂ = (y-beta)/gamma. That saves the pre-norm buffer; the price is
+// rounding in x̂ where |gamma| is tiny next to |beta|, and no gradient
+// for gamma while gamma is exactly 0 (x̂ is lost then).
+
+// bnGammaFloor is the smallest |gamma| divided by when recovering x̂.
+const bnGammaFloor = 1e-12
+
+func bnSafeGamma(g float32) float64 {
+	if math.Abs(float64(g)) < bnGammaFloor {
+		return math.Copysign(bnGammaFloor, float64(g))
+	}
+	return float64(g)
+}
+
+// BNBackwardSumsFromOutput is BNBackwardSums computed from the output y
+// of an in-place batch norm.
+func BNBackwardSumsFromOutput(y, dy Tensor, gamma, beta []float32, c0, c1 int, sumDy, sumDyXhat []float32) {
+	hw := y.S.H * y.S.W
+	for c := c0; c < c1; c++ {
+		b := float64(beta[c])
+		var sd, sdy float64
+		for n := 0; n < y.N; n++ {
+			a, d := normDyDev64(y.Img(n)[c*hw:c*hw+hw], dy.Img(n)[c*hw:c*hw+hw], b)
+			sd += a
+			sdy += d
+		}
+		sumDy[c] = float32(sd)
+		sumDyXhat[c] = float32(sdy / bnSafeGamma(gamma[c]))
+	}
+}
+
+// BNBackwardFromOutput is BNBackward computed from the output y of an
+// in-place batch norm: dx = k·dy - k·sumDy/count - k·sumDyXhat/count·x̂
+// with k = gamma·invstd and x̂ = (y-beta)/gamma.
+func BNBackwardFromOutput(y, dy []float32, s Shape, variance, gamma, beta []float32, eps float32, sumDy, sumDyXhat []float32, count int, dx []float32, accumulate bool) {
+	hw := s.H * s.W
+	cnt := float64(count)
+	for c := 0; c < s.C; c++ {
+		k := float64(gamma[c]) * normInvStd(variance[c], eps)
+		b := -k * float64(sumDyXhat[c]) / (cnt * bnSafeGamma(gamma[c]))
+		off := -k * float64(sumDy[c]) / cnt
+		normBackApply(y[c*hw:c*hw+hw], dy[c*hw:c*hw+hw], beta[c], float32(k), float32(b), float32(off), dx[c*hw:c*hw+hw], accumulate)
+	}
+}
+
 // UpdateMoving moves a moving average towards a batch value:
 // moving = decay*moving + (1-decay)*batch, computed as TensorFlow's
 // assign_moving_average does (moving -= (moving-batch)*(1-decay)).

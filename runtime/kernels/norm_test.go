@@ -214,3 +214,46 @@ func BenchmarkBN(b *testing.B) {
 	b.Run("fwd/32x32x32x32", func(b *testing.B) { benchBN(b, false) })
 	b.Run("bwd/32x32x32x32", func(b *testing.B) { benchBN(b, true) })
 }
+
+// TestBNBackwardFromOutput: the in-place batch norm's backward, computed
+// from y, matches the one computed from x, for gammas of both signs and
+// sizes, with and without accumulation.
+func TestBNBackwardFromOutput(t *testing.T) {
+	r := gcRNG(91)
+	s := Shape{C: 4, H: 3, W: 5}
+	const n = 3
+	x := gcRand(r, n*s.Elems(), -2, 3)
+	dy := gcRand(r, n*s.Elems(), -1, 1)
+	gamma := []float32{1, -0.7, 0.05, 2.5}
+	beta := []float32{0.1, -0.4, 0.3, 0}
+	mean, variance := make([]float32, s.C), make([]float32, s.C)
+	X, DY := Dense(x, n, s), Dense(dy, n, s)
+	BNStats(X, 0, s.C, mean, variance)
+	y := make([]float32, len(x))
+	for i := range n {
+		BNForward(X.Img(i), s, mean, variance, gamma, beta, 1e-3, Dense(y, n, s).Img(i))
+	}
+	Y := Dense(y, n, s)
+	sd, sdx := make([]float32, s.C), make([]float32, s.C)
+	sdY, sdxY := make([]float32, s.C), make([]float32, s.C)
+	BNBackwardSums(X, DY, mean, variance, 1e-3, 0, s.C, sd, sdx)
+	BNBackwardSumsFromOutput(Y, DY, gamma, beta, 0, s.C, sdY, sdxY)
+	for c := range s.C {
+		if math.Abs(float64(sd[c]-sdY[c])) > 1e-5 || math.Abs(float64(sdx[c]-sdxY[c])) > 1e-3*(1+math.Abs(float64(sdx[c]))) {
+			t.Fatalf("channel %d: sums from y (%g, %g), from x (%g, %g)", c, sdY[c], sdxY[c], sd[c], sdx[c])
+		}
+	}
+	for _, acc := range []bool{false, true} {
+		want := gcRand(r, len(x), -1, 1)
+		got := append([]float32(nil), want...)
+		for i := range n {
+			BNBackward(X.Img(i), DY.Img(i), s, mean, variance, gamma, 1e-3, sd, sdx, n*s.H*s.W, Dense(want, n, s).Img(i), acc)
+			BNBackwardFromOutput(Y.Img(i), DY.Img(i), s, variance, gamma, beta, 1e-3, sdY, sdxY, n*s.H*s.W, Dense(got, n, s).Img(i), acc)
+		}
+		for i := range got {
+			if math.Abs(float64(got[i]-want[i])) > 1e-3*(1+math.Abs(float64(want[i]))) {
+				t.Fatalf("acc=%v: dx[%d] from y = %g, from x = %g", acc, i, got[i], want[i])
+			}
+		}
+	}
+}

@@ -72,8 +72,9 @@ type cpuExec struct {
 	steps       []*cpuStep
 	// Per-worker scratch (im2col) and weight-gradient partial sums.
 	scratch, wpart [][]float32
-	// Per-worker one-image buffers for ReLUs fused into the conv after
-	// them: the activation and its gradient.
+	// Per-worker one-image buffers for the depthwise output of a paired
+	// depthwise → pointwise conv, and its gradient.
+	pairAct, pairGrad [][]float32
 	// Ping-pong buffers for gradients inside fused chains.
 	chainGrad [2][]float32
 
@@ -167,7 +168,7 @@ func (s *cpuStep) backward(e *cpuExec) {
 }
 
 func (e *cpuExec) build() error {
-	maxScratch, maxW, maxChain := 0, 0, 0
+	maxScratch, maxW, maxChain, maxPair := 0, 0, 0, 0
 	// Inference needs a fused chain's intermediates only until the next op
 	// of the chain has read them, so every chain shares two ping-pong
 	// buffers; training keeps them for the backward pass.
@@ -185,13 +186,30 @@ func (e *cpuExec) build() error {
 		st := &e.p.Steps[i]
 		cs := &cpuStep{step: st}
 		var prev kernels.Tensor
-		// A chain that starts relu → conv stores no ReLU output: the conv
-		// kernel applies the ReLU as it reads each image (depthwise ones
-		// while copying their padded planes) and back-propagates through
-		// its mask, which saves a pass over memory and, in training, a
-		// full-batch buffer per chain.
-		reluFused := len(st.Ops) > 1 && st.Ops[0].Kind == ir.ReLU &&
-			(st.Ops[1].Kind == ir.Conv || st.Ops[1].Kind == ir.DWConv)
+		// A ReLU followed by a conv stores no output: the conv kernel
+		// applies the ReLU as it reads each image (depthwise ones while
+		// copying their padded planes) and back-propagates through its
+		// mask, which saves a pass over memory and, in training, a
+		// full-batch buffer. Inside an inference chain the ping-pong
+		// buffers would make the conv read and write one buffer, so there
+		// only a chain's leading ReLU is fused.
+		fuseReLU := func(k int) bool {
+			return k+1 < len(st.Ops) && st.Ops[k].Kind == ir.ReLU &&
+				(st.Ops[k+1].Kind == ir.Conv || st.Ops[k+1].Kind == ir.DWConv) &&
+				(k == 0 || e.p.Training)
+		}
+		// In training, a depthwise conv followed by a pointwise one (the
+		// two halves of a separable conv) runs as a pair per image: the
+		// depthwise output lives in a one-image worker buffer and is
+		// recomputed in backward, so no full-batch buffer holds it. The
+		// depthwise conv must read the step input or a fused ReLU's input,
+		// so that its input gradient is not the ping-pong buffer the
+		// pointwise conv's output gradient is in.
+		paired := func(k int) bool {
+			return e.p.Training && k+1 < len(st.Ops) && st.Ops[k].Kind == ir.DWConv &&
+				st.Ops[k+1].Kind == ir.Conv && st.Ops[k+1].Attrs.KH == 1 && st.Ops[k+1].Attrs.KW == 1 &&
+				(k == 0 || fuseReLU(k-1))
+		}
 		// In training, a batch norm after a conv normalises the conv's
 		// output in place and back-propagates from its own output (the
 		// normalised values give back x̂), so the pre-norm values need no
@@ -211,6 +229,15 @@ func (e *cpuExec) build() error {
 				op.ins = []kernels.Tensor{prev}
 			}
 			switch {
+			case fuseReLU(k):
+				// No buffer: the conv after it applies it.
+				op.out = kernels.Tensor{N: e.batch, S: kshape(o.Shape)}
+				op.fusedInto = true
+			case paired(k):
+				// No buffer: the pointwise conv computes this per image.
+				op.out = kernels.Tensor{N: e.batch, S: kshape(o.Shape)}
+				op.pairedInto = true
+				maxPair = max(maxPair, o.Shape.Elems())
 			case k > 0 && bnInPlace(k-1):
 				op.out, op.bnInPlace = prev, true
 			case op.last || bnInPlace(k) && k+1 == len(st.Ops)-1:
@@ -218,7 +245,7 @@ func (e *cpuExec) build() error {
 			default:
 				s := kshape(o.Shape)
 				buf := shared[k%2]
-				if e.p.Training && !(reluFused && k == 0) {
+				if e.p.Training {
 					buf = make([]float32, s.Elems()*e.batch)
 				}
 				op.out = kernels.Dense(buf, e.batch, s)
@@ -227,11 +254,12 @@ func (e *cpuExec) build() error {
 			if k > 0 {
 				maxChain = max(maxChain, op.ins[0].S.Elems())
 			}
-			if reluFused && k == 1 {
-				relu := cs.ops[0]
-				relu.fusedInto = true
+			if k > 0 && fuseReLU(k-1) {
 				op.reluFused = true
-				op.ins = []kernels.Tensor{relu.ins[0]}
+				op.ins = []kernels.Tensor{cs.ops[k-1].ins[0]}
+			}
+			if k > 0 && paired(k-1) {
+				op.pairDW = cs.ops[k-1]
 			}
 			if err := op.prepare(e); err != nil {
 				return fmt.Errorf("step s%d (%s): %v", st.ID, st.Scope, err)
@@ -249,6 +277,12 @@ func (e *cpuExec) build() error {
 	}
 	e.scratch = make([][]float32, e.pool.n)
 	e.wpart = make([][]float32, e.pool.n)
+	e.pairAct = make([][]float32, e.pool.n)
+	e.pairGrad = make([][]float32, e.pool.n)
+	for w := range e.pairAct {
+		e.pairAct[w] = make([]float32, maxPair)
+		e.pairGrad[w] = make([]float32, maxPair)
+	}
 	for w := range e.scratch {
 		e.scratch[w] = make([]float32, maxScratch)
 		if e.p.Training {
@@ -280,7 +314,7 @@ func (e *cpuExec) build() error {
 				} else if op.reluFused {
 					// The conv finishes the ReLU's backward itself, into
 					// the ReLU's input gradient.
-					op.dins, op.acc = s.ops[0].dins, s.ops[0].acc
+					op.dins, op.acc = s.ops[k-1].dins, s.ops[k-1].acc
 				} else {
 					op.dins = []kernels.Tensor{kernels.Dense(e.chainGrad[(k+1)%2], e.batch, op.ins[0].S)}
 					op.acc = []bool{false}

@@ -29,6 +29,10 @@ type cpuOp struct {
 	// bnInPlace marks a training batch norm that overwrites its input
 	// and back-propagates from its output.
 	bnInPlace bool
+	// pairedInto marks a depthwise conv that the pointwise conv after it
+	// runs per image (pairDW, on that pointwise conv, points back to it).
+	pairedInto bool
+	pairDW     *cpuOp
 
 	conv       kernels.Conv
 	pool       kernels.Pool
@@ -107,6 +111,10 @@ func (op *cpuOp) bind(e *cpuExec) {
 	training := e.p.Training
 	switch op.kind {
 	case ir.Conv, ir.DWConv:
+		if op.pairDW != nil {
+			op.bindPair(e)
+			return
+		}
 		w := P.Value(op.params[0])
 		var bias []float32
 		if len(op.params) > 1 {
@@ -370,8 +378,8 @@ func scaleGrad(dy, dx []float32, s float32, accumulate bool) {
 }
 
 func (op *cpuOp) forward(e *cpuExec) {
-	if op.fusedInto {
-		return // the next op applies this ReLU
+	if op.fusedInto || op.pairedInto {
+		return // the next op applies this ReLU or depthwise conv
 	}
 	n := e.n
 	switch op.kind {
@@ -412,8 +420,8 @@ func (op *cpuOp) forward(e *cpuExec) {
 }
 
 func (op *cpuOp) backward(e *cpuExec) {
-	if op.fusedInto {
-		return // the next op back-propagated through this ReLU
+	if op.fusedInto || op.pairedInto {
+		return // the next op back-propagated through this ReLU or conv
 	}
 	n := e.n
 	if op.bwdChan != nil {
@@ -427,23 +435,24 @@ func (op *cpuOp) backward(e *cpuExec) {
 		op.bwd(0, 0, n)
 	case op.wgrad != nil:
 		// Each worker sums its images' weight gradients into its own
-		// partial buffer; the partials are then added to the gradient.
+		// partial buffer, the parameters of op.wgrad one after another;
+		// the partials are then added to the gradients.
 		P := e.params
-		wl := len(P.Value(op.wgrad[0]))
-		bl := 0
-		if len(op.wgrad) > 1 {
-			bl = len(P.Value(op.wgrad[1]))
+		total := 0
+		for _, id := range op.wgrad {
+			total += len(P.Value(id))
 		}
 		workers := min(e.pool.n, n)
 		for w := 0; w < workers; w++ {
-			clear(e.wpart[w][:wl+bl])
+			clear(e.wpart[w][:total])
 		}
 		e.pool.run(n, op.bwd)
-		dw := P.Gradient(op.wgrad[0])
 		for w := 0; w < workers; w++ {
-			kernels.AddInto(dw, e.wpart[w][:wl])
-			if bl > 0 {
-				kernels.AddInto(P.Gradient(op.wgrad[1]), e.wpart[w][wl:wl+bl])
+			off := 0
+			for _, id := range op.wgrad {
+				g := P.Gradient(id)
+				kernels.AddInto(g, e.wpart[w][off:off+len(g)])
+				off += len(g)
 			}
 		}
 	default:
@@ -460,4 +469,53 @@ func (op *cpuOp) needsDX() bool {
 		}
 	}
 	return false
+}
+
+// bindPair builds the loops of a pointwise conv that runs the depthwise
+// conv before it per image (op.pairDW): forward computes the depthwise
+// output into the worker's one-image buffer and reads it from there;
+// backward recomputes it, back-propagates the pointwise conv into a
+// second one-image buffer, and from there the depthwise conv, into the
+// depthwise conv's input gradient.
+func (op *cpuOp) bindPair(e *cpuExec) {
+	P := e.params
+	dwOp := op.pairDW
+	x, y := dwOp.ins[0], op.out
+	dwIn, pwIn := x.S, op.ins[0].S
+	dwW, pwW := P.Value(dwOp.params[0]), P.Value(op.params[0])
+	var bias []float32
+	if len(op.params) > 1 {
+		bias = P.Value(op.params[1])
+	}
+	n := pwIn.Elems()
+	op.fwd = func(wk, lo, hi int) {
+		act := e.pairAct[wk][:n]
+		for i := lo; i < hi; i++ {
+			kernels.ConvForward(dwOp.conv, x.Img(i), dwIn, dwW, nil, act, e.scratch[wk])
+			kernels.ConvForward(op.conv, act, pwIn, pwW, bias, y.Img(i), e.scratch[wk])
+		}
+	}
+	if !e.p.Training {
+		return
+	}
+	op.wgrad = append([]int{dwOp.params[0]}, op.params...)
+	op.bwd = func(wk, lo, hi int) {
+		part := e.wpart[wk]
+		gDW := part[:len(dwW)]
+		gPW := part[len(dwW) : len(dwW)+len(pwW)]
+		var gB []float32
+		if bias != nil {
+			gB = part[len(dwW)+len(pwW) : len(dwW)+len(pwW)+len(bias)]
+		}
+		act, grad := e.pairAct[wk][:n], e.pairGrad[wk][:n]
+		for i := lo; i < hi; i++ {
+			kernels.ConvForward(dwOp.conv, x.Img(i), dwIn, dwW, nil, act, e.scratch[wk])
+			kernels.ConvBackward(op.conv, act, pwIn, pwW, op.dout.Img(i), grad, false, gPW, gB, e.scratch[wk])
+			var dx []float32
+			if dwOp.dins[0].Data != nil {
+				dx = dwOp.dins[0].Img(i)
+			}
+			kernels.ConvBackward(dwOp.conv, x.Img(i), dwIn, dwW, grad, dx, dwOp.acc[0], gDW, nil, e.scratch[wk])
+		}
+	}
 }

@@ -47,6 +47,10 @@ func (ph dwPhases) split(g convGeom, x, planes []float32, relu bool) {
 	for a := range s {
 		for b := range s {
 			p := planes[(a*s+b)*ph.phaseLen : (a*s+b+1)*ph.phaseLen]
+			// Phase columns c read input column c·s+b-pl, inside the
+			// row for c in [c0, c1).
+			c0 := min(max((g.pl-b+s-1)/s, 0), ph.wq)
+			c1 := min(max((g.pl-b+g.w+s-1)/s, c0), ph.wq)
 			for r := range ph.hq {
 				row := p[r*ph.wq : (r+1)*ph.wq]
 				ih := r*s + a - g.pt
@@ -54,16 +58,20 @@ func (ph dwPhases) split(g convGeom, x, planes []float32, relu bool) {
 					clear(row)
 					continue
 				}
-				xr := x[ih*g.w : (ih+1)*g.w]
-				for c := range row {
-					iw := c*s + b - g.pl
-					if iw >= 0 && iw < g.w {
-						row[c] = xr[iw]
-						if relu {
-							row[c] = max(row[c], 0)
-						}
-					} else {
-						row[c] = 0
+				clear(row[:c0])
+				clear(row[c1:])
+				if c0 == c1 {
+					continue
+				}
+				xr := x[ih*g.w+c0*s+b-g.pl : (ih+1)*g.w]
+				in := row[c0:c1]
+				if relu {
+					for c := range in {
+						in[c] = max(xr[c*s], 0)
+					}
+				} else {
+					for c := range in {
+						in[c] = xr[c*s]
 					}
 				}
 			}
@@ -71,31 +79,43 @@ func (ph dwPhases) split(g convGeom, x, planes []float32, relu bool) {
 	}
 }
 
-// phaseGroups calls f for each run of up to five taps of kernel row kh
-// that fall in one column phase b, in increasing kw: the first tap's kw,
-// its column offset q within the phase, the run's length and the kw step
-// between its taps (their offsets within the phase step by d/gcd(s, d)).
-func (ph dwPhases) phaseGroups(g convGeom, f func(kw0, q, n, kwStep int)) {
+// phaseRun is a run of up to five taps of kernel row kh that fall in
+// one phase (a, b), in increasing kw: they read that phase plane at row
+// offset qh and column offsets q, q+dq, ... (dq = d/gcd(s, d)); their
+// weights are kw0, kw0+kwStep, ... in the kernel row.
+type phaseRun struct {
+	kh, a, qh    int
+	kw0, b, q, n int
+	kwStep       int
+}
+
+// phaseRuns lists the runs of every kernel row into runs (up to 64 of
+// them: a 7×7 kernel at stride 2 has 4 per row).
+func (ph dwPhases) phaseRuns(g convGeom, runs []phaseRun) []phaseRun {
 	s, d := ph.s, g.d
 	step := s / gcd(s, d)
-	for b := range min(s, g.kw*d) {
-		var kws [16]int
-		k := 0
-		for kw := range g.kw {
-			if kw*d%s == b && k < len(kws) {
-				kws[k] = kw
-				k++
+	runs = runs[:0]
+	for kh := range g.kh {
+		for b := range min(s, g.kw*d) {
+			var kws [16]int
+			k := 0
+			for kw := range g.kw {
+				if kw*d%s == b && k < len(kws) {
+					kws[k] = kw
+					k++
+				}
 			}
-		}
-		for i := 0; i < k; {
-			n := min(k-i, 5)
-			if k-i > 5 {
-				n = 4
+			for i := 0; i < k; {
+				n := min(k-i, 5)
+				if k-i > 5 {
+					n = 4
+				}
+				runs = append(runs, phaseRun{kh: kh, a: kh * d % s, qh: kh * d / s, kw0: kws[i], b: b, q: kws[i] * d / s, n: n, kwStep: step})
+				i += n
 			}
-			f(kws[i], kws[i]*d/s, n, step)
-			i += n
 		}
 	}
+	return runs
 }
 
 func gcd(a, b int) int {
@@ -115,6 +135,8 @@ func convDWPhaseForward(g convGeom, ch int, x, w, bias, y, scratch []float32, re
 	l := flatLen(g.oh, g.ow, ph.wq)
 	dq := g.d / gcd(s, g.d)
 	var wb [5]float32
+	var runBuf [64]phaseRun
+	runs := ph.phaseRuns(g, runBuf[:0])
 	for c := range ch {
 		yc := y[c*p : (c+1)*p]
 		if l == 0 {
@@ -127,16 +149,12 @@ func convDWPhaseForward(g convGeom, ch int, x, w, bias, y, scratch []float32, re
 		ph.split(g, x[c*hw:(c+1)*hw], planes, relu)
 		convFill(yf[:l], b)
 		wk := w[c*kk : (c+1)*kk]
-		for kh := range g.kh {
-			a, qh := kh*g.d%s, kh*g.d/s
-			ph.phaseGroups(g, func(kw0, q, n, step int) {
-				for i := range n {
-					wb[i] = wk[kh*g.kw+kw0+i*step]
-				}
-				pb := (kw0 * g.d) % s
-				plane := planes[(a*s+pb)*ph.phaseLen:]
-				fusedTaps(yf[:l], plane[qh*ph.wq+q:], wb[:n], dq)
-			})
+		for _, r := range runs {
+			for i := range r.n {
+				wb[i] = wk[r.kh*g.kw+r.kw0+i*r.kwStep]
+			}
+			plane := planes[(r.a*s+r.b)*ph.phaseLen:]
+			fusedTaps(yf[:l], plane[r.qh*ph.wq+r.q:], wb[:r.n], dq)
 		}
 		unpadRows(yc, yf, g.oh, g.ow, ph.wq, false)
 	}
@@ -155,6 +173,8 @@ func convDWPhaseBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 		clear(dx[:ch*hw])
 	}
 	var wb [5]float32
+	var runBuf [64]phaseRun
+	runs := ph.phaseRuns(g, runBuf[:0])
 	for c := range ch {
 		dyp := dy[c*p : (c+1)*p]
 		if dbias != nil {
@@ -169,26 +189,22 @@ func convDWPhaseBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 			ph.split(g, x[c*hw:(c+1)*hw], planes, relu)
 			padPlane(dyf, dyp, g.oh, g.ow, 0, 0, ph.wq, false)
 			dwk := dw[c*kk : (c+1)*kk]
-			for kh := range g.kh {
-				a, qh := kh*g.d%s, kh*g.d/s
-				ph.phaseGroups(g, func(kw0, q, n, step int) {
-					wb = [5]float32{}
-					pb := (kw0 * g.d) % s
-					plane := planes[(a*s+pb)*ph.phaseLen:]
-					fusedTapDots(dyf[:lo], plane[qh*ph.wq+q:], wb[:n], dq)
-					for i := range n {
-						dwk[kh*g.kw+kw0+i*step] += wb[i]
-					}
-				})
+			for _, r := range runs {
+				wb = [5]float32{}
+				plane := planes[(r.a*s+r.b)*ph.phaseLen:]
+				fusedTapDots(dyf[:lo], plane[r.qh*ph.wq+r.q:], wb[:r.n], dq)
+				for i := range r.n {
+					dwk[r.kh*g.kw+r.kw0+i*r.kwStep] += wb[i]
+				}
 			}
 		}
 		if dx != nil && relu {
 			t := scratch[ph.scratch(g):][:hw]
 			clear(t)
-			ph.inputGrad(g, dyp, w[c*kk:(c+1)*kk], t, scratch)
+			ph.inputGrad(g, dyp, w[c*kk:(c+1)*kk], t, scratch, runs)
 			ReLUBackward(x[c*hw:(c+1)*hw], t, dx[c*hw:(c+1)*hw], accumulateDX)
 		} else if dx != nil {
-			ph.inputGrad(g, dyp, w[c*kk:(c+1)*kk], dx[c*hw:(c+1)*hw], scratch)
+			ph.inputGrad(g, dyp, w[c*kk:(c+1)*kk], dx[c*hw:(c+1)*hw], scratch, runs)
 		}
 	}
 	vecDone()
@@ -197,7 +213,7 @@ func convDWPhaseBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 // inputGrad adds one channel's input gradient to dxc: for each phase, the
 // phase's taps rotated and gathered over dy padded by (qh, qw), then
 // scattered back to the input pixels of that phase.
-func (ph dwPhases) inputGrad(g convGeom, dyp, wk, dxc, scratch []float32) {
+func (ph dwPhases) inputGrad(g convGeom, dyp, wk, dxc, scratch []float32, runs []phaseRun) {
 	s := ph.s
 	dn := (ph.hq + ph.qh) * ph.wd
 	dq, dpf := scratch[:dn], scratch[dn:dn+ph.hq*ph.wd]
@@ -209,25 +225,19 @@ func (ph dwPhases) inputGrad(g convGeom, dyp, wk, dxc, scratch []float32) {
 		for b := range s {
 			clear(dpf[:l])
 			any := false
-			for kh := range g.kh {
-				if kh*g.d%s != a {
+			for _, r := range runs {
+				if r.a != a || r.b != b {
 					continue
 				}
-				qh := kh * g.d / s
-				ph.phaseGroups(g, func(kw0, q, n, step int) {
-					if (kw0*g.d)%s != b {
-						return
-					}
-					// Rotated: the run's last tap has the smallest offset
-					// (qh-qh_t, qw-q_t) into the padded dy.
-					qLast := q + (n-1)*d
-					for i := range n {
-						wb[i] = wk[kh*g.kw+kw0+(n-1-i)*step]
-					}
-					off := (ph.qh-qh)*ph.wd + ph.qw - qLast
-					fusedTaps(dpf[:l], dq[off:], wb[:n], d)
-					any = true
-				})
+				// Rotated: the run's last tap has the smallest offset
+				// (qh-qh_t, qw-q_t) into the padded dy.
+				qLast := r.q + (r.n-1)*d
+				for i := range r.n {
+					wb[i] = wk[r.kh*g.kw+r.kw0+(r.n-1-i)*r.kwStep]
+				}
+				off := (ph.qh-r.qh)*ph.wd + ph.qw - qLast
+				fusedTaps(dpf[:l], dq[off:], wb[:r.n], d)
+				any = true
 			}
 			if !any {
 				continue

@@ -43,59 +43,82 @@ func fusedTaps(y, x, w []float32, d int) {
 	}
 	x = x[:len(y)+(len(w)-1)*d] // bounds every load below
 	py, px := unsafe.Pointer(&y[0]), unsafe.Pointer(&x[0])
+	// One small function per tap count: with nothing else live, the
+	// register allocator keeps the loop index out of memory.
 	switch len(w) {
 	case 1:
-		w0 := archsimd.BroadcastFloat32x8(w[0])
-		for i := 0; i < n; i += 8 {
-			a := vload(px, i).MulAdd(w0, vload(py, i))
-			vstore(py, i, a)
-		}
+		taps1(py, px, n, w[0])
 	case 2:
-		w0, w1 := archsimd.BroadcastFloat32x8(w[0]), archsimd.BroadcastFloat32x8(w[1])
-		p1 := unsafe.Add(px, 4*d)
-		for i := 0; i < n; i += 8 {
-			a := vload(px, i).MulAdd(w0, vload(py, i))
-			a = vload(p1, i).MulAdd(w1, a)
-			vstore(py, i, a)
-		}
+		taps2(py, px, n, d, w[0], w[1])
 	case 3:
-		w0, w1, w2 := archsimd.BroadcastFloat32x8(w[0]), archsimd.BroadcastFloat32x8(w[1]), archsimd.BroadcastFloat32x8(w[2])
-		p1, p2 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d)
-		for i := 0; i < n; i += 8 {
-			a := vload(px, i).MulAdd(w0, vload(py, i))
-			a = vload(p1, i).MulAdd(w1, a)
-			a = vload(p2, i).MulAdd(w2, a)
-			vstore(py, i, a)
-		}
+		taps3(py, px, n, d, w[0], w[1], w[2])
 	case 4:
-		w0, w1 := archsimd.BroadcastFloat32x8(w[0]), archsimd.BroadcastFloat32x8(w[1])
-		w2, w3 := archsimd.BroadcastFloat32x8(w[2]), archsimd.BroadcastFloat32x8(w[3])
-		p1, p2, p3 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d)
-		for i := 0; i < n; i += 8 {
-			a := vload(px, i).MulAdd(w0, vload(py, i))
-			b := vload(p1, i).Mul(w1)
-			a = vload(p2, i).MulAdd(w2, a)
-			b = vload(p3, i).MulAdd(w3, b)
-			vstore(py, i, a.Add(b))
-		}
+		taps4(py, px, n, d, w[0], w[1], w[2], w[3])
 	case 5:
-		w0, w1 := archsimd.BroadcastFloat32x8(w[0]), archsimd.BroadcastFloat32x8(w[1])
-		w2, w3 := archsimd.BroadcastFloat32x8(w[2]), archsimd.BroadcastFloat32x8(w[3])
-		w4 := archsimd.BroadcastFloat32x8(w[4])
-		p1, p2, p3, p4 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d), unsafe.Add(px, 16*d)
-		for i := 0; i < n; i += 8 {
-			// Two chains halve the dependent FMA latency per vector.
-			a := vload(px, i).MulAdd(w0, vload(py, i))
-			b := vload(p1, i).Mul(w1)
-			a = vload(p2, i).MulAdd(w2, a)
-			b = vload(p3, i).MulAdd(w3, b)
-			a = vload(p4, i).MulAdd(w4, a)
-			vstore(py, i, a.Add(b))
-		}
+		taps5(py, px, n, d, w[0], w[1], w[2], w[3], w[4])
 	}
 	archsimd.ClearAVXUpperBits()
 	if n < len(y) {
 		convDWFused(y[n:], x[n:], w, d)
+	}
+}
+
+// tapsK adds K taps to the n (a multiple of 8) floats at py, reading x at
+// px + t·d floats for tap t.
+
+func taps1(py, px unsafe.Pointer, n int, w0 float32) {
+	v0 := archsimd.BroadcastFloat32x8(w0)
+	for i := 0; i < n; i += 8 {
+		vstore(py, i, vload(px, i).MulAdd(v0, vload(py, i)))
+	}
+}
+
+func taps2(py, px unsafe.Pointer, n, d int, w0, w1 float32) {
+	v0, v1 := archsimd.BroadcastFloat32x8(w0), archsimd.BroadcastFloat32x8(w1)
+	p1 := unsafe.Add(px, 4*d)
+	for i := 0; i < n; i += 8 {
+		a := vload(px, i).MulAdd(v0, vload(py, i))
+		vstore(py, i, vload(p1, i).MulAdd(v1, a))
+	}
+}
+
+func taps3(py, px unsafe.Pointer, n, d int, w0, w1, w2 float32) {
+	v0, v1, v2 := archsimd.BroadcastFloat32x8(w0), archsimd.BroadcastFloat32x8(w1), archsimd.BroadcastFloat32x8(w2)
+	p1, p2 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d)
+	for i := 0; i < n; i += 8 {
+		a := vload(px, i).MulAdd(v0, vload(py, i))
+		b := vload(p1, i).Mul(v1)
+		a = vload(p2, i).MulAdd(v2, a)
+		vstore(py, i, a.Add(b))
+	}
+}
+
+func taps4(py, px unsafe.Pointer, n, d int, w0, w1, w2, w3 float32) {
+	v0, v1 := archsimd.BroadcastFloat32x8(w0), archsimd.BroadcastFloat32x8(w1)
+	v2, v3 := archsimd.BroadcastFloat32x8(w2), archsimd.BroadcastFloat32x8(w3)
+	p1, p2, p3 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d)
+	for i := 0; i < n; i += 8 {
+		a := vload(px, i).MulAdd(v0, vload(py, i))
+		b := vload(p1, i).Mul(v1)
+		a = vload(p2, i).MulAdd(v2, a)
+		b = vload(p3, i).MulAdd(v3, b)
+		vstore(py, i, a.Add(b))
+	}
+}
+
+func taps5(py, px unsafe.Pointer, n, d int, w0, w1, w2, w3, w4 float32) {
+	v0, v1 := archsimd.BroadcastFloat32x8(w0), archsimd.BroadcastFloat32x8(w1)
+	v2, v3 := archsimd.BroadcastFloat32x8(w2), archsimd.BroadcastFloat32x8(w3)
+	v4 := archsimd.BroadcastFloat32x8(w4)
+	p1, p2, p3, p4 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d), unsafe.Add(px, 16*d)
+	for i := 0; i < n; i += 8 {
+		// Two chains halve the dependent FMA latency per vector.
+		a := vload(px, i).MulAdd(v0, vload(py, i))
+		b := vload(p1, i).Mul(v1)
+		a = vload(p2, i).MulAdd(v2, a)
+		b = vload(p3, i).MulAdd(v3, b)
+		a = vload(p4, i).MulAdd(v4, a)
+		vstore(py, i, a.Add(b))
 	}
 }
 
@@ -117,9 +140,23 @@ func fusedTapDots(dy, x, dw []float32, d int) {
 		return
 	}
 	x = x[:len(dy)+(len(dw)-1)*d] // bounds every load below
-	pd, px := unsafe.Pointer(&dy[0]), unsafe.Pointer(&x[0])
-	var lanes [5][8]float32 // accumulators, summed once the vector work is done
-	switch len(dw) {
+	var lanes [5][8]float32       // the accumulators, summed once the vector work is done
+	dots(unsafe.Pointer(&dy[0]), unsafe.Pointer(&x[0]), n, d, len(dw), &lanes)
+	archsimd.ClearAVXUpperBits()
+	for t := range dw {
+		l := &lanes[t]
+		dw[t] += ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+	}
+	if n < len(dy) {
+		convDWFusedDW(dy[n:], x[n:], dw, d)
+	}
+}
+
+// dots stores into lanes[t] the lane sums of dy·x[t*d:] over n floats (a
+// multiple of 8), for taps taps. It holds nothing but its loop, so the
+// loop's index and accumulators stay in registers.
+func dots(pd, px unsafe.Pointer, n, d, taps int, lanes *[5][8]float32) {
+	switch taps {
 	case 1:
 		var a0, a1 archsimd.Float32x8 // two chains hide the FMA latency
 		i := 0
@@ -142,56 +179,60 @@ func fusedTapDots(dy, x, dw []float32, d int) {
 		a0.Store(&lanes[0])
 		a1.Store(&lanes[1])
 	case 3:
-		var a0, a1, a2 archsimd.Float32x8
-		p1, p2 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d)
-		for i := 0; i < n; i += 8 {
-			v := vload(pd, i)
-			a0 = vload(px, i).MulAdd(v, a0)
-			a1 = vload(p1, i).MulAdd(v, a1)
-			a2 = vload(p2, i).MulAdd(v, a2)
-		}
-		a0.Store(&lanes[0])
-		a1.Store(&lanes[1])
-		a2.Store(&lanes[2])
+		dots3(pd, px, n, d, lanes)
 	case 4:
-		var a0, a1, a2, a3 archsimd.Float32x8
-		p1, p2, p3 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d)
-		for i := 0; i < n; i += 8 {
-			v := vload(pd, i)
-			a0 = vload(px, i).MulAdd(v, a0)
-			a1 = vload(p1, i).MulAdd(v, a1)
-			a2 = vload(p2, i).MulAdd(v, a2)
-			a3 = vload(p3, i).MulAdd(v, a3)
-		}
-		a0.Store(&lanes[0])
-		a1.Store(&lanes[1])
-		a2.Store(&lanes[2])
-		a3.Store(&lanes[3])
+		dots4(pd, px, n, d, lanes)
 	case 5:
-		var a0, a1, a2, a3, a4 archsimd.Float32x8
-		p1, p2, p3, p4 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d), unsafe.Add(px, 16*d)
-		for i := 0; i < n; i += 8 {
-			v := vload(pd, i)
-			a0 = vload(px, i).MulAdd(v, a0)
-			a1 = vload(p1, i).MulAdd(v, a1)
-			a2 = vload(p2, i).MulAdd(v, a2)
-			a3 = vload(p3, i).MulAdd(v, a3)
-			a4 = vload(p4, i).MulAdd(v, a4)
-		}
-		a0.Store(&lanes[0])
-		a1.Store(&lanes[1])
-		a2.Store(&lanes[2])
-		a3.Store(&lanes[3])
-		a4.Store(&lanes[4])
+		dots5(pd, px, n, d, lanes)
 	}
-	archsimd.ClearAVXUpperBits()
-	for t := range dw {
-		l := &lanes[t]
-		dw[t] += ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+}
+
+func dots3(pd, px unsafe.Pointer, n, d int, lanes *[5][8]float32) {
+	var a0, a1, a2 archsimd.Float32x8
+	p1, p2 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d)
+	for i := 0; i < n; i += 8 {
+		v := vload(pd, i)
+		a0 = vload(px, i).MulAdd(v, a0)
+		a1 = vload(p1, i).MulAdd(v, a1)
+		a2 = vload(p2, i).MulAdd(v, a2)
 	}
-	if n < len(dy) {
-		convDWFusedDW(dy[n:], x[n:], dw, d)
+	a0.Store(&lanes[0])
+	a1.Store(&lanes[1])
+	a2.Store(&lanes[2])
+}
+
+func dots4(pd, px unsafe.Pointer, n, d int, lanes *[5][8]float32) {
+	var a0, a1, a2, a3 archsimd.Float32x8
+	p1, p2, p3 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d)
+	for i := 0; i < n; i += 8 {
+		v := vload(pd, i)
+		a0 = vload(px, i).MulAdd(v, a0)
+		a1 = vload(p1, i).MulAdd(v, a1)
+		a2 = vload(p2, i).MulAdd(v, a2)
+		a3 = vload(p3, i).MulAdd(v, a3)
 	}
+	a0.Store(&lanes[0])
+	a1.Store(&lanes[1])
+	a2.Store(&lanes[2])
+	a3.Store(&lanes[3])
+}
+
+func dots5(pd, px unsafe.Pointer, n, d int, lanes *[5][8]float32) {
+	var a0, a1, a2, a3, a4 archsimd.Float32x8
+	p1, p2, p3, p4 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d), unsafe.Add(px, 16*d)
+	for i := 0; i < n; i += 8 {
+		v := vload(pd, i)
+		a0 = vload(px, i).MulAdd(v, a0)
+		a1 = vload(p1, i).MulAdd(v, a1)
+		a2 = vload(p2, i).MulAdd(v, a2)
+		a3 = vload(p3, i).MulAdd(v, a3)
+		a4 = vload(p4, i).MulAdd(v, a4)
+	}
+	a0.Store(&lanes[0])
+	a1.Store(&lanes[1])
+	a2.Store(&lanes[2])
+	a3.Store(&lanes[3])
+	a4.Store(&lanes[4])
 }
 
 // The vec* functions do the whole-vector prefix of an elementwise kernel

@@ -37,6 +37,7 @@ type Result struct {
 	CellText     string  `json:"cell"`
 	Reward       float64 `json:"reward"`
 	Accuracy     float64 `json:"accuracy"`
+	TestAccuracy float64 `json:"test_accuracy,omitempty"` // final retraining only
 	Params       int64   `json:"params"`
 	MultAdds     int64   `json:"mult_adds"`
 	TrainSeconds float64 `json:"train_seconds"`

@@ -49,16 +49,18 @@ type Trainer struct {
 }
 
 type dataSets struct {
-	train, val data.Dataset
-	aug        data.Augment
-	err        error
+	train, val, test data.Dataset
+	aug              data.Augment
+	err              error
 }
 
-// Outcome is one child's training: its reward (validation top-1), size
+// Outcome is one child's training: its reward (validation top-1), its
+// top-1 on the data set's test split when asked for (TrainTest), size
 // and time. A child that does not compile or diverges has Failed set and
 // Err saying why.
 type Outcome struct {
 	Accuracy     float64
+	TestAccuracy float64 // 0 unless TrainTest ran on a data set with a test split
 	Params       int64
 	MultAdds     int64
 	TrainSeconds float64
@@ -92,6 +94,18 @@ func (t *Trainer) JobFunc() queue.JobFunc {
 // diverging loss is an Outcome with Failed set; an error is returned only
 // for what another attempt might fix (unreadable data, cancellation).
 func (t *Trainer) Train(ctx context.Context, text string, r space.Recipe, maxSteps int) (Outcome, error) {
+	return t.train(ctx, text, r, maxSteps, false)
+}
+
+// TrainTest is Train, then the trained network's top-1 on the data set's
+// test split (fashion-mnist's and mnist's 10,000 test images, cifar10's
+// test_batch.bin, a folder data set's test/ classes, a synthetic set drawn
+// with its own seed): what the final retraining reports.
+func (t *Trainer) TrainTest(ctx context.Context, text string, r space.Recipe, maxSteps int) (Outcome, error) {
+	return t.train(ctx, text, r, maxSteps, true)
+}
+
+func (t *Trainer) train(ctx context.Context, text string, r space.Recipe, maxSteps int, withTest bool) (Outcome, error) {
 	var out Outcome
 	if t.DataDir != "" {
 		r.DataDir = t.DataDir
@@ -132,10 +146,14 @@ func (t *Trainer) Train(ctx context.Context, text string, r space.Recipe, maxSte
 		return out, err
 	}
 	defer os.RemoveAll(dir)
+	var test data.Dataset
+	if withTest {
+		test = ds.test
+	}
 	tr, err := train.Run(ctx, train.Job{
 		Plan: p, Backend: runtime.CPU{},
 		Options: runtime.Options{BatchNormDecay: float32(res.Config.BatchNormDecay), BatchNormEpsilon: float32(res.Config.BatchNormEpsilon), Workers: r.Workers, Seed: r.Seed},
-		Recipe:  r.TrainRecipe(), Train: ds.train, Val: ds.val, Augment: ds.aug,
+		Recipe:  r.TrainRecipe(), Train: ds.train, Val: ds.val, Test: test, Augment: ds.aug,
 		Dir: dir, Log: io.Discard, MaxSteps: maxSteps,
 	})
 	out.TrainSeconds = tr.Duration.Seconds()
@@ -155,6 +173,9 @@ func (t *Trainer) Train(ctx context.Context, text string, r space.Recipe, maxSte
 		return out, nil
 	}
 	out.Accuracy = tr.Val.Top1
+	if test != nil {
+		out.TestAccuracy = tr.Test.Top1
+	}
 	return out, nil
 }
 
@@ -178,7 +199,7 @@ func (t *Trainer) data(r space.Recipe) *dataSets {
 		return ds
 	}
 	ds := &dataSets{}
-	ds.train, ds.val, ds.aug, ds.err = OpenData(r)
+	ds.train, ds.val, ds.test, ds.aug, ds.err = OpenData(r)
 	if t.sets == nil {
 		t.sets = map[string]*dataSets{}
 	}
@@ -188,63 +209,73 @@ func (t *Trainer) data(r space.Recipe) *dataSets {
 	return ds
 }
 
-// OpenData opens the training and validation sets of a recipe, as `cellc
-// train --data` does: fashion-mnist and mnist hold the last Val training
-// images out, cifar10 its 5,000, synthetic data is generated at the
-// recipe's input shape; TrainImages keeps the first images only.
-func OpenData(r space.Recipe) (trainSet, val data.Dataset, aug data.Augment, err error) {
+// OpenData opens the training, validation and test sets of a recipe, as
+// `cellc train --data` does: fashion-mnist and mnist hold the last Val
+// training images out, cifar10 its 5,000, synthetic data is generated at
+// the recipe's input shape; TrainImages keeps the first images only. test
+// is nil for a folder data set without a test/ folder.
+func OpenData(r space.Recipe) (trainSet, val, test data.Dataset, aug data.Augment, err error) {
 	size, channels, classes := r.Input()
 	switch r.Dataset {
 	case "fashion-mnist", "mnist":
 		dir := r.DataDir
 		if dir == "" && r.Dataset == "fashion-mnist" {
 			if dir, err = data.FindFashionMNIST(); err != nil {
-				return nil, nil, aug, fmt.Errorf("%v (install Debian's dataset-fashion-mnist, or set data_dir)", err)
+				return nil, nil, nil, aug, fmt.Errorf("%v (install Debian's dataset-fashion-mnist, or set data_dir)", err)
 			}
 		}
 		open := data.FashionMNIST
 		if r.Dataset == "mnist" {
 			open = data.MNIST
 		}
-		full, _, err := open(dir)
+		full, testSet, err := open(dir)
 		if err != nil {
-			return nil, nil, aug, err
+			return nil, nil, nil, aug, err
 		}
 		trainSet, val = holdOut(full, r.Val)
+		test = testSet
 		aug = data.Augment{PadCrop: 2, Flip: true}
 	case "cifar10":
 		if r.DataDir == "" {
-			return nil, nil, aug, errors.New("dataset cifar10 needs data_dir (the folder with data_batch_1.bin .. test_batch.bin)")
+			return nil, nil, nil, aug, errors.New("dataset cifar10 needs data_dir (the folder with data_batch_1.bin .. test_batch.bin)")
 		}
-		if trainSet, val, _, err = data.CIFAR10(r.DataDir); err != nil {
-			return nil, nil, aug, err
+		if trainSet, val, test, err = data.CIFAR10(r.DataDir); err != nil {
+			return nil, nil, nil, aug, err
 		}
 		aug = data.Augment{PadCrop: 4, Flip: true}
 	case "folder":
 		if r.DataDir == "" {
-			return nil, nil, aug, errors.New("dataset folder needs data_dir with train/ and val/ class folders")
+			return nil, nil, nil, aug, errors.New("dataset folder needs data_dir with train/ and val/ class folders")
 		}
 		big := data.ResizeFor(size)
 		if trainSet, err = data.ImageFolder(r.DataDir+"/train", big); err != nil {
-			return nil, nil, aug, err
+			return nil, nil, nil, aug, err
 		}
 		v, err := data.ImageFolder(r.DataDir+"/val", big)
 		if err != nil {
-			return nil, nil, aug, err
+			return nil, nil, nil, aug, err
 		}
 		val = data.CenterCrop(v, size)
+		if _, statErr := os.Stat(r.DataDir + "/test"); statErr == nil {
+			t, err := data.ImageFolder(r.DataDir+"/test", big)
+			if err != nil {
+				return nil, nil, nil, aug, err
+			}
+			test = data.CenterCrop(t, size)
+		}
 		aug = data.Augment{Crop: size, Flip: true}
 	case "synthetic":
 		shape := data.Shape{C: channels, H: size, W: size}
 		trainSet = data.Synthetic(r.SyntheticSize, shape, classes, 1)
 		val = data.Synthetic(max(r.SyntheticSize/8, 64), shape, classes, 2)
+		test = data.Synthetic(max(r.SyntheticSize/8, 64), shape, classes, 3)
 	default:
-		return nil, nil, aug, fmt.Errorf("unknown dataset %q", r.Dataset)
+		return nil, nil, nil, aug, fmt.Errorf("unknown dataset %q", r.Dataset)
 	}
 	if r.TrainImages > 0 && r.TrainImages < trainSet.Len() {
 		trainSet = data.Subset(trainSet, seq(r.TrainImages, 0))
 	}
-	return trainSet, val, aug, nil
+	return trainSet, val, test, aug, nil
 }
 
 func holdOut(ds data.Dataset, n int) (trainSet, val data.Dataset) {

@@ -29,7 +29,8 @@ type Ranked struct {
 	Hash     string
 	Text     string
 	Reward   float64 // during the search
-	Accuracy float64 // retrained; NaN-free, 0 if not retrained
+	Accuracy float64 // retrained, on the held-out validation images; 0 if not retrained
+	Test     float64 // retrained, on the data set's test split; 0 if none
 	Params   int64
 	MultAdds int64
 	Seconds  float64
@@ -80,23 +81,23 @@ func Retrain(ctx context.Context, dir string, sp *space.Space, opts RetrainOptio
 		}
 		fmt.Fprintf(log, "retraining %d/%d: %s (search reward %.4f), %d epochs of N=%d, %d filters\n",
 			i+1, len(best), b.Hash, b.Reward, sp.Retrain.Epochs, sp.Retrain.N, sp.Retrain.BaseFilters)
-		out, err := tr.Train(ctx, b.CellText, sp.Retrain.Recipe, opts.MaxSteps)
+		out, err := tr.TrainTest(ctx, b.CellText, sp.Retrain.Recipe, opts.MaxSteps)
 		if err != nil {
 			return nil, err
 		}
-		r := queue.Result{JobID: "retrain-" + b.Hash, Hash: b.Hash, CellText: b.CellText, Reward: out.Accuracy, Accuracy: out.Accuracy,
+		r := queue.Result{JobID: "retrain-" + b.Hash, Hash: b.Hash, CellText: b.CellText, Reward: out.Accuracy, Accuracy: out.Accuracy, TestAccuracy: out.TestAccuracy,
 			Params: out.Params, MultAdds: out.MultAdds, TrainSeconds: out.TrainSeconds, Worker: "retrain", Attempts: 1,
 			Failed: out.Failed, Error: out.Err}
 		if err := queue.AppendResult(path, r); err != nil {
 			return nil, err
 		}
 		byHash[b.Hash] = r
-		fmt.Fprintf(log, "retrained %s: accuracy %.4f in %.1fs\n", b.Hash, r.Accuracy, r.TrainSeconds)
+		fmt.Fprintf(log, "retrained %s: validation top-1 %.4f, test top-1 %.4f, in %.1fs\n", b.Hash, r.Accuracy, r.TestAccuracy, r.TrainSeconds)
 	}
 	var ranking []Ranked
 	for _, b := range best {
 		r := byHash[b.Hash]
-		ranking = append(ranking, Ranked{Hash: b.Hash, Text: b.CellText, Reward: b.Reward, Accuracy: r.Accuracy,
+		ranking = append(ranking, Ranked{Hash: b.Hash, Text: b.CellText, Reward: b.Reward, Accuracy: r.Accuracy, Test: r.TestAccuracy,
 			Params: r.Params, MultAdds: r.MultAdds, Seconds: r.TrainSeconds, Err: r.Error})
 	}
 	sort.SliceStable(ranking, func(i, j int) bool {
@@ -120,13 +121,15 @@ func Retrain(ctx context.Context, dir string, sp *space.Space, opts RetrainOptio
 // FormatRanking prints the final ranking as a table.
 func FormatRanking(rs []Ranked) string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "%-4s  %-16s  %8s  %8s  %10s  %10s  %8s\n", "rank", "hash", "search", "retrain", "params", "mult-adds", "seconds")
+	fmt.Fprintf(&sb, "%-4s  %-16s  %8s  %8s  %8s  %10s  %10s  %8s\n", "rank", "hash", "search", "retrain", "test", "params", "mult-adds", "seconds")
 	for _, r := range rs {
-		acc := fmt.Sprintf("%.4f", r.Accuracy)
+		acc, test := fmt.Sprintf("%.4f", r.Accuracy), fmt.Sprintf("%.4f", r.Test)
 		if r.Err != "" {
-			acc = "failed"
+			acc, test = "failed", "-"
+		} else if r.Test == 0 {
+			test = "-"
 		}
-		fmt.Fprintf(&sb, "%-4d  %-16s  %8.4f  %8s  %10d  %10d  %8.1f\n", r.Rank, r.Hash, r.Reward, acc, r.Params, r.MultAdds, r.Seconds)
+		fmt.Fprintf(&sb, "%-4d  %-16s  %8.4f  %8s  %8s  %10d  %10d  %8.1f\n", r.Rank, r.Hash, r.Reward, acc, test, r.Params, r.MultAdds, r.Seconds)
 	}
 	return sb.String()
 }

@@ -87,6 +87,12 @@ func TestSearch(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// The retraining scores the best architecture on the test split too
+	// (the synthetic data set draws one with its own seed).
+	retrained, err := queue.ReadResults(filepath.Join(dir, RetrainFile), nil)
+	if err != nil || len(retrained) != 1 || retrained[0].TestAccuracy <= 0 || sum.Ranking[0].Test != retrained[0].TestAccuracy {
+		t.Errorf("retrain.jsonl %+v (%v), ranking %+v: want one result with a test accuracy", retrained, err, sum.Ranking)
+	}
 	if _, err := Search(context.Background(), opts(dir, tinySpace(space.PPO, 6))); err == nil {
 		t.Error("a second search in the same directory started")
 	}

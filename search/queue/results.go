@@ -41,8 +41,8 @@ func ResultRetryDelay(d time.Duration) ResultsOption {
 //
 // Consumption stops when ctx is done or stop is called; stop waits until
 // no handler call is running, so it must not be called from handler (cancel
-// ctx there instead). Results not yet acked are redelivered to the next
-// consumer.
+// ctx there instead). Results not yet handled are naked, so the next
+// consumer gets them at once.
 func ConsumeResults(ctx context.Context, c *Conn, searchID string, handler func(Result) error, opts ...ResultsOption) (stop func(), err error) {
 	if err := ValidSearchID(searchID); err != nil {
 		return nil, err
@@ -62,7 +62,10 @@ func ConsumeResults(ctx context.Context, c *Conn, searchID string, handler func(
 		mu.Lock()
 		defer mu.Unlock()
 		if stopped {
-			return // left unacked for the next consumer
+			// Buffered after stop: hand it straight back, so the next
+			// consumer gets it now rather than after the ack wait.
+			_ = msg.Nak()
+			return
 		}
 		var seq uint64
 		if md, err := msg.Metadata(); err == nil {
@@ -102,7 +105,7 @@ func ConsumeResults(ctx context.Context, c *Conn, searchID string, handler func(
 			mu.Lock() // waits for a running handler call
 			stopped = true
 			mu.Unlock()
-			cc.Stop()
+			cc.Drain() // the buffered results reach the callback, which naks them
 			<-cc.Closed()
 		})
 	}

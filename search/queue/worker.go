@@ -33,8 +33,12 @@ type JobFunc func(ctx context.Context, j Job, progress func()) (Result, error)
 // it had used before.
 const hdrAttemptsUsed = "Cellc-Attempts-Used"
 
-// pullWait is how long one pull request waits on an empty queue.
-const pullWait = 5 * time.Second
+// pullWait is how long one pull request waits on an empty queue. A
+// worker that stops leaves its open pull requests on the server until
+// they expire, and the server may hand them a job in that time; so a
+// stopping worker hands its jobs back only once pullWait has passed
+// since it stopped pulling (handBackAfter).
+const pullWait = 2 * time.Second
 
 // RunWorker pulls jobs of search searchID and runs fn on them, at most
 // concurrency at a time, until ctx is done; then it hands back the jobs it
@@ -270,7 +274,13 @@ func (w *worker) finish(ctx context.Context, msg jetstream.Msg, res Result, log 
 // using up the interrupted attempt: it republishes the job carrying the
 // attempts used so far and terminates the delivered copy. If the server
 // cannot take it, the job is naked instead (costing the attempt).
+//
+// It first waits until the pull requests this process had open when it
+// stopped have expired on the server (pullWait after shutdown began), so
+// the job cannot be delivered to one of them and sit out the ack wait.
 func (w *worker) handBack(msg jetstream.Msg, job Job, used int, log *slog.Logger) {
+	_ = msg.InProgress() // the wait below must not run into the ack wait
+	time.Sleep(pullWait + 250*time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), w.c.timeout)
 	defer cancel()
 	md, _ := msg.Metadata()

@@ -92,6 +92,20 @@ func unpadRows(dst, src []float32, h, w, wp int, accumulate bool) {
 // read in row-major tap order, or rotated by 180° when flipped: one fused
 // pass per group of up to five taps of a kernel row.
 func dwTaps(g convGeom, yf, xp, wk []float32, wp int, flipped bool) {
+	if g.kh == 3 && g.kw == 3 {
+		// The common 3×3: all nine taps in one pass (one load and store
+		// of yf instead of three).
+		var w9 [9]float32
+		for t := range w9 {
+			if flipped {
+				w9[t] = wk[8-t]
+			} else {
+				w9[t] = wk[t]
+			}
+		}
+		fusedTaps9(yf, xp, &w9, wp, g.d)
+		return
+	}
 	var wb [5]float32
 	for kh := range g.kh {
 		for t0 := 0; t0 < g.kw; {
@@ -204,4 +218,11 @@ func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 		}
 	}
 	vecDone()
+}
+
+// fusedTaps9Go is fusedTaps9 in plain Go: one fused pass per kernel row.
+func fusedTaps9Go(y, x []float32, w *[9]float32, wp, d int) {
+	for r := range 3 {
+		convDWFused(y, x[r*d*wp:], w[3*r:3*r+3], d)
+	}
 }

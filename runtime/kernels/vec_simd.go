@@ -63,6 +63,45 @@ func fusedTaps(y, x, w []float32, d int) {
 	}
 }
 
+// fusedTaps9 adds the 3×3 kernel w (row-major) to y: y[i] +=
+// Σ w[3r+c]·x[i + r·d·wp + c·d].
+func fusedTaps9(y, x []float32, w *[9]float32, wp, d int) {
+	n := len(y) &^ 7
+	if !haveAVX2() || n == 0 {
+		fusedTaps9Go(y, x, w, wp, d)
+		return
+	}
+	x = x[:len(y)+2*d*wp+2*d] // bounds every load below
+	taps9(unsafe.Pointer(&y[0]), unsafe.Pointer(&x[0]), n, wp*d, d, w)
+	archsimd.ClearAVXUpperBits()
+	if n < len(y) {
+		fusedTaps9Go(y[n:], x[n:], w, wp, d)
+	}
+}
+
+// taps9 adds nine taps to the n (a multiple of 8) floats at py: rows of
+// the kernel are row floats apart in x, columns d apart.
+func taps9(py, px unsafe.Pointer, n, row, d int, w *[9]float32) {
+	v0, v1, v2 := archsimd.BroadcastFloat32x8(w[0]), archsimd.BroadcastFloat32x8(w[1]), archsimd.BroadcastFloat32x8(w[2])
+	v3, v4, v5 := archsimd.BroadcastFloat32x8(w[3]), archsimd.BroadcastFloat32x8(w[4]), archsimd.BroadcastFloat32x8(w[5])
+	v6, v7, v8 := archsimd.BroadcastFloat32x8(w[6]), archsimd.BroadcastFloat32x8(w[7]), archsimd.BroadcastFloat32x8(w[8])
+	r1, r2 := unsafe.Add(px, 4*row), unsafe.Add(px, 8*row)
+	d2 := 2 * d
+	for i := 0; i < n; i += 8 {
+		// Two chains halve the dependent FMA latency per vector.
+		a := vload(px, i).MulAdd(v0, vload(py, i))
+		b := vload(px, i+d).Mul(v1)
+		a = vload(px, i+d2).MulAdd(v2, a)
+		b = vload(r1, i).MulAdd(v3, b)
+		a = vload(r1, i+d).MulAdd(v4, a)
+		b = vload(r1, i+d2).MulAdd(v5, b)
+		a = vload(r2, i).MulAdd(v6, a)
+		b = vload(r2, i+d).MulAdd(v7, b)
+		a = vload(r2, i+d2).MulAdd(v8, a)
+		vstore(py, i, a.Add(b))
+	}
+}
+
 // tapsK adds K taps to the n (a multiple of 8) floats at py, reading x at
 // px + t·d floats for tap t.
 

@@ -70,6 +70,17 @@ func normDyDev64(x, dy []float32, m float64) (sd, sdx float64) {
 	return a0 + a1, b0 + b1
 }
 
+// normShiftedSums returns Σ(v-shift) and Σ(v-shift)² in float64.
+func normShiftedSums(v []float32, shift float32) (s, q float64) {
+	i, s, q := vecShiftedSums(v, shift)
+	for ; i < len(v); i++ {
+		d := float64(v[i]) - float64(shift)
+		s += d
+		q += d * d
+	}
+	return s, q
+}
+
 // normInvStd is 1/sqrt(variance+eps) in float64.
 func normInvStd(variance, eps float32) float64 {
 	return 1 / math.Sqrt(float64(variance)+float64(eps))
@@ -109,18 +120,23 @@ func normBackApply(x, dy []float32, m, a, b, c float32, dx []float32, accumulate
 func BNStats(x Tensor, c0, c1 int, mean, variance []float32) {
 	hw := x.S.H * x.S.W
 	cnt := float64(x.N * hw)
+	if x.N == 0 || hw == 0 {
+		return
+	}
 	for c := c0; c < c1; c++ {
-		var s float64
+		// One pass: sums of d = x - shift and d², shifted by one of the
+		// channel's own values so that the variance does not come from
+		// the difference of two large numbers.
+		shift := x.Img(0)[c*hw]
+		var s, q float64
 		for n := 0; n < x.N; n++ {
-			s += normSum64(x.Img(n)[c*hw : c*hw+hw])
+			a, b := normShiftedSums(x.Img(n)[c*hw:c*hw+hw], shift)
+			s += a
+			q += b
 		}
-		m := s / cnt
-		var q float64
-		for n := 0; n < x.N; n++ {
-			q += normSqDev64(x.Img(n)[c*hw:c*hw+hw], m)
-		}
-		mean[c] = float32(m)
-		variance[c] = float32(q / cnt)
+		d := s / cnt
+		mean[c] = float32(float64(shift) + d)
+		variance[c] = float32(max(q/cnt-d*d, 0))
 	}
 }
 

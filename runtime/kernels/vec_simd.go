@@ -490,6 +490,33 @@ func vecSqDev(v []float32, m float32) (int, float64) {
 	return n, sum4(acc)
 }
 
+// vecShiftedSums sums v-shift and (v-shift)² over a whole-vector prefix
+// of v.
+func vecShiftedSums(v []float32, shift float32) (int, float64, float64) {
+	n := len(v) &^ 7
+	if !haveAVX2() || n == 0 {
+		return 0, 0, 0
+	}
+	v = v[:n]
+	p := unsafe.Pointer(&v[0])
+	sv := archsimd.BroadcastFloat32x8(shift)
+	var accS, accQ archsimd.Float64x4
+	for lo := 0; lo < n; lo += normBlock {
+		hi := min(lo+normBlock, n)
+		var a, b archsimd.Float32x8
+		for i := lo; i < hi; i += 8 {
+			d := vload(p, i).Sub(sv)
+			a = a.Add(d)
+			b = d.MulAdd(d, b)
+		}
+		accS, accQ = widen(accS, a), widen(accQ, b)
+	}
+	var l [4]float64
+	accS.Store(&l)
+	s := (l[0] + l[1]) + (l[2] + l[3])
+	return n, s, sum4(accQ)
+}
+
 // vecDyDev sums dy and dy·(x-m) over a whole-vector prefix of x.
 func vecDyDev(x, dy []float32, m float32) (int, float64, float64) {
 	n := len(x) &^ 7

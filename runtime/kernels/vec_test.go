@@ -108,3 +108,37 @@ func TestVecNormSums(t *testing.T) {
 		}
 	}
 }
+
+// TestBNStatsOffsetData: the one-pass statistics stay accurate when the
+// mean is far from zero next to the spread (values around 1000 with unit
+// variance), where E[x²] - E[x]² in float32 would lose every digit.
+func TestBNStatsOffsetData(t *testing.T) {
+	r := gcRNG(79)
+	s := Shape{C: 2, H: 5, W: 7}
+	const n = 4
+	x := make([]float32, n*s.Elems())
+	for i := range x {
+		x[i] = 1000 + float32(r.NormFloat64())
+	}
+	mean, variance := make([]float32, s.C), make([]float32, s.C)
+	BNStats(Dense(x, n, s), 0, s.C, mean, variance)
+	hw := s.H * s.W
+	for c := range s.C {
+		var sum, sq float64
+		for i := range n {
+			for _, v := range x[i*s.Elems()+c*hw : i*s.Elems()+(c+1)*hw] {
+				sum += float64(v)
+			}
+		}
+		m := sum / float64(n*hw)
+		for i := range n {
+			for _, v := range x[i*s.Elems()+c*hw : i*s.Elems()+(c+1)*hw] {
+				sq += (float64(v) - m) * (float64(v) - m)
+			}
+		}
+		want := sq / float64(n*hw)
+		if math.Abs(float64(mean[c])-m) > 1e-3 || math.Abs(float64(variance[c])-want) > 1e-3*want {
+			t.Errorf("channel %d: mean %g, variance %g; want %g, %g", c, mean[c], variance[c], m, want)
+		}
+	}
+}

@@ -57,6 +57,14 @@ type Executable interface {
 	Close() error
 }
 
+// RandStater is an Executable whose drop path and dropout masks come from
+// a generator whose state a checkpoint can save and restore, so that a
+// resumed run draws the masks the uninterrupted one would have.
+type RandStater interface {
+	RandState() ([]byte, error)
+	SetRandState([]byte) error
+}
+
 // Params holds every parameter of a plan in one flat slice, so optimisers
 // and checkpoints walk one array.
 type Params struct {

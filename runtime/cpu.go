@@ -38,9 +38,10 @@ func (CPU) Compile(p *plan.Plan, batch int, opts Options) (Executable, error) {
 		opts:   opts,
 		params: NewParams(p.Params, p.Training),
 		pool:   newWorkers(opts.Workers),
-		rng:    rand.New(rand.NewPCG(opts.Seed, 0x64726f70)),
+		src:    rand.NewPCG(opts.Seed, 0x64726f70),
 		train:  p.Training,
 	}
+	e.rng = rand.New(e.src)
 	e.params.Init(opts.Seed)
 	e.bufs = make([][]float32, len(p.Buffers))
 	for i, b := range p.Buffers {
@@ -66,7 +67,8 @@ type cpuExec struct {
 	opts   Options
 	params *Params
 	pool   *workers
-	rng    *rand.Rand
+	rng    *rand.Rand // drop path and dropout masks, drawn from src
+	src    *rand.PCG
 
 	bufs, gbufs [][]float32
 	steps       []*cpuStep
@@ -88,6 +90,18 @@ func (e *cpuExec) Params() *Params { return e.params }
 func (e *cpuExec) Training() bool  { return e.p.Training }
 
 func (e *cpuExec) SetTraining(on bool) { e.train = on && e.p.Training }
+
+// RandState is the state of the generator that draws drop path and
+// dropout masks, for a checkpoint.
+func (e *cpuExec) RandState() ([]byte, error) { return e.src.MarshalBinary() }
+
+// SetRandState restores a state RandState returned.
+func (e *cpuExec) SetRandState(b []byte) error {
+	if err := e.src.UnmarshalBinary(b); err != nil {
+		return fmt.Errorf("random state: %v", err)
+	}
+	return nil
+}
 
 func (e *cpuExec) Close() error {
 	if !e.closed {

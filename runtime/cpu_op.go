@@ -399,13 +399,17 @@ func (op *cpuOp) forward(e *cpuExec) {
 			kernels.UpdateMoving(e.params.Value(op.params[3]), op.variance, decay)
 		}
 	case ir.DropPath:
-		keep := op.attrs.Keep
 		if !e.train {
-			keep = 1
+			// Evaluation keeps every path and draws nothing, so that it
+			// leaves the mask generator where training left it.
+			for i := 0; i < n; i++ {
+				op.scale[i] = 1
+			}
+			break
 		}
 		// ScheduledDropPath: the layer's keep probability decays linearly
 		// with training progress (TF-slim _apply_drop_path).
-		kp := float32(1 - math.Min(1, e.progress)*(1-keep))
+		kp := float32(1 - math.Min(1, e.progress)*(1-op.attrs.Keep))
 		for i := 0; i < n; i++ {
 			op.scale[i] = kernels.DropPathMask(kp, float32(e.rng.Float64()))
 		}

@@ -40,8 +40,12 @@ type Job struct {
 	Log      io.Writer
 	Progress bool // draw progress bars (else one line per epoch)
 	// MaxSteps stops after this many steps in total (0 = the recipe's
-	// epochs); for tests and benchmarks.
+	// epochs); for tests and benchmarks. The schedules (learning rate,
+	// drop path) then run their course within MaxSteps.
 	MaxSteps int
+	// InterruptAfter behaves as a SIGINT after this many steps in total
+	// (0 = never): checkpoint, return ErrInterrupted. For tests of resume.
+	InterruptAfter int64
 }
 
 // Result summarises a run.
@@ -67,6 +71,9 @@ type state struct {
 	Epoch int   `json:"epoch"` // epochs completed
 	Step  int   `json:"step"`  // steps completed within Epoch (interrupted mid-epoch)
 	Total int64 `json:"total_steps"`
+	// Rand is the backend's drop path / dropout generator state, when it
+	// has one (runtime.RandStater).
+	Rand []byte `json:"rand,omitempty"`
 }
 
 // ErrInterrupted is returned when the context was cancelled; the
@@ -103,9 +110,15 @@ func Run(ctx context.Context, j Job) (Result, error) {
 	ckpt := filepath.Join(j.Dir, "checkpoint.safetensors")
 	res.Checkpoint = ckpt
 	st := state{}
+	rs, _ := exec.(runtime.RandStater)
 	if j.Resume {
 		if st, err = restore(ckpt, params, opt); err != nil {
 			return res, err
+		}
+		if rs != nil && st.Rand != nil {
+			if err := rs.SetRandState(st.Rand); err != nil {
+				return res, fmt.Errorf("%s: %v", ckpt, err)
+			}
 		}
 		fmt.Fprintf(j.Log, "resuming from %s: epoch %d, step %d\n", ckpt, st.Epoch, st.Step)
 	}
@@ -133,6 +146,13 @@ func Run(ctx context.Context, j Job) (Result, error) {
 
 	start := time.Now()
 	save := func(s state) error {
+		if rs != nil {
+			b, err := rs.RandState()
+			if err != nil {
+				return err
+			}
+			s.Rand = b
+		}
 		return saveCheckpoint(ckpt, params, opt, s, j.Meta)
 	}
 	for epoch := st.Epoch; epoch < r.Epochs && st.Total < total; epoch++ {
@@ -142,7 +162,7 @@ func Run(ctx context.Context, j Job) (Result, error) {
 		var seen, correct, n int
 		t0 := time.Now()
 		for st.Total < total {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || (j.InterruptAfter > 0 && st.Total >= j.InterruptAfter) {
 				it.Close()
 				if err := save(st); err != nil {
 					return res, err

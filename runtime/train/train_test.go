@@ -2,6 +2,8 @@ package train
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,7 +16,11 @@ import (
 	"cellc/runtime/data"
 )
 
-func tinyPlan(t testing.TB) *plan.Plan {
+func tinyPlan(t testing.TB) *plan.Plan { return tinyPlanKeep(t, 1) }
+
+// tinyPlanKeep is tinyPlan with ScheduledDropPath at keep probability keep
+// (1 = off).
+func tinyPlanKeep(t testing.TB, keep float64) *plan.Plan {
 	t.Helper()
 	src, err := os.ReadFile("../../specs/nasnet_a.cell")
 	if err != nil {
@@ -27,7 +33,7 @@ func tinyPlan(t testing.TB) *plan.Plan {
 	cfg, _ := compiler.Preset("cifar")
 	cfg.N, cfg.BaseFilters, cfg.Filters = 1, 4, 0
 	cfg.ImageSize, cfg.Channels, cfg.Classes, cfg.StemMultiplier = 16, 1, 4, 2
-	cfg.DropPathKeepProb = 1
+	cfg.DropPathKeepProb = keep
 	res, diags := compiler.Build(f, cfg, compiler.Options{})
 	if diags.HasErrors() {
 		t.Fatal(diags)
@@ -67,20 +73,31 @@ func TestTrainingLossFalls(t *testing.T) {
 }
 
 // Training 2 epochs straight and 1 epoch + resume + 1 epoch give the same
-// weights, bit for bit: optimiser state, schedule position and data order
-// are all restored.
+// weights, bit for bit: optimiser state, schedule position, data order and
+// (with drop path on) the mask generator are all restored.
 func TestResumeIsExact(t *testing.T) {
+	for _, keep := range []float64{1, 0.7} {
+		t.Run(fmt.Sprintf("drop_path_keep_%g", keep), func(t *testing.T) { testResumeIsExact(t, keep) })
+	}
+}
+
+func testResumeIsExact(t *testing.T, keep float64) {
+	job := func(dir string) Job {
+		j := tinyJob(t, dir, 2)
+		j.Plan = tinyPlanKeep(t, keep)
+		return j
+	}
 	a := t.TempDir()
-	if _, err := Run(context.Background(), tinyJob(t, a, 2)); err != nil {
+	if _, err := Run(context.Background(), job(a)); err != nil {
 		t.Fatal(err)
 	}
 	b := t.TempDir()
-	j := tinyJob(t, b, 2)
-	j.MaxSteps = 16 // one epoch of 256/16
-	if _, err := Run(context.Background(), j); err != nil {
-		t.Fatal(err)
+	j := job(b)
+	j.InterruptAfter = 24 // half way through the second epoch of 256/16
+	if _, err := Run(context.Background(), j); !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("interrupted run: %v, want ErrInterrupted", err)
 	}
-	j = tinyJob(t, b, 2)
+	j = job(b)
 	j.Resume = true
 	if _, err := Run(context.Background(), j); err != nil {
 		t.Fatal(err)

@@ -158,18 +158,22 @@ func BNForward(x []float32, s Shape, mean, variance, gamma, beta []float32, eps 
 // positions. They are also the parameter gradients: dbeta = sumDy,
 // dgamma = sumDyXhat. x and dy may have different strides.
 func BNBackwardSums(x, dy Tensor, mean, variance []float32, eps float32, c0, c1 int, sumDy, sumDyXhat []float32) {
-	hw := x.S.H * x.S.W
 	for c := c0; c < c1; c++ {
-		m := float64(mean[c])
-		var sd, sdx float64
-		for n := 0; n < x.N; n++ {
-			a, b := normDyDev64(x.Img(n)[c*hw:c*hw+hw], dy.Img(n)[c*hw:c*hw+hw], m)
-			sd += a
-			sdx += b
-		}
+		sd, sdx := bnDyDev(x, dy, c, float64(mean[c]))
 		sumDy[c] = float32(sd)
 		sumDyXhat[c] = float32(sdx * normInvStd(variance[c], eps))
 	}
+}
+
+// bnDyDev returns Σdy and Σdy·(x-m) over channel c of every image.
+func bnDyDev(x, dy Tensor, c int, m float64) (sd, sdx float64) {
+	hw := x.S.H * x.S.W
+	for n := 0; n < x.N; n++ {
+		a, b := normDyDev64(x.Img(n)[c*hw:c*hw+hw], dy.Img(n)[c*hw:c*hw+hw], m)
+		sd += a
+		sdx += b
+	}
+	return sd, sdx
 }
 
 // BNBackward writes (or adds, when accumulate) the gradient with respect
@@ -211,15 +215,8 @@ func bnSafeGamma(g float32) float64 {
 // BNBackwardSumsFromOutput is BNBackwardSums computed from the output y
 // of an in-place batch norm.
 func BNBackwardSumsFromOutput(y, dy Tensor, gamma, beta []float32, c0, c1 int, sumDy, sumDyXhat []float32) {
-	hw := y.S.H * y.S.W
 	for c := c0; c < c1; c++ {
-		b := float64(beta[c])
-		var sd, sdy float64
-		for n := 0; n < y.N; n++ {
-			a, d := normDyDev64(y.Img(n)[c*hw:c*hw+hw], dy.Img(n)[c*hw:c*hw+hw], b)
-			sd += a
-			sdy += d
-		}
+		sd, sdy := bnDyDev(y, dy, c, float64(beta[c]))
 		sumDy[c] = float32(sd)
 		sumDyXhat[c] = float32(sdy / bnSafeGamma(gamma[c]))
 	}

@@ -28,8 +28,9 @@ func dwPlaneOf(g convGeom) dwPlane {
 	return dwPlane{hp: hp, wp: wp, n: hp * wp}
 }
 
-// scratch is the floats ConvForward and ConvBackward need: two planes.
-func (pl dwPlane) scratch() int { return 2 * pl.n }
+// scratch is the floats ConvForward and ConvBackward need: three planes
+// (the backward's padded x, padded dy and flat input gradient).
+func (pl dwPlane) scratch() int { return 3 * pl.n }
 
 // rowOp says what vecRows does with each value: copy, add or rectify.
 type rowOp int
@@ -168,9 +169,16 @@ func flatLen(h, w, wp int) int {
 // way into dx.
 func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool, dw, dbias, scratch []float32, relu bool) {
 	pl := dwPlaneOf(g)
-	a, b := scratch[:pl.n], scratch[pl.n:2*pl.n]
+	xp, dq, out := scratch[:pl.n], scratch[pl.n:2*pl.n], scratch[2*pl.n:3*pl.n]
 	hw, p, kk := g.h*g.w, g.oh*g.ow, g.kh*g.kw
 	lo, li := flatLen(g.oh, g.ow, pl.wp), flatLen(g.h, g.w, pl.wp)
+	// dy sits in its padded plane dq where the rotated kernel's taps meet
+	// it for the input gradient: (KH-1)d - pt rows down, (KW-1)d - pl
+	// across. From that corner on, dq is also dy at the padded row width
+	// with zeros in the padding columns, as the weight gradient's dot
+	// products want it: one copy serves both.
+	top, left := (g.kh-1)*g.d-g.pt, (g.kw-1)*g.d-g.pl
+	dyf := dq[top*pl.wp+left:]
 	// Without the ReLU, each channel adds into dx; with it, each channel
 	// writes dx through the mask (unless nothing reaches it at all).
 	if dx != nil && !accumulateDX && (!relu || lo == 0) {
@@ -181,14 +189,13 @@ func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 		if dbias != nil {
 			dbias[c] += convSum(dyp)
 		}
-		if lo == 0 {
+		if lo == 0 || dw == nil && dx == nil {
 			continue
 		}
+		padPlane(dq, dyp, g.oh, g.ow, top, left, pl.wp, false)
 		if dw != nil {
-			// dw[t] = Σ dy · (x under tap t): dy at the padded row width,
-			// zeros in the padding columns, against the padded x.
-			padPlane(a, x[c*hw:(c+1)*hw], g.h, g.w, g.pt, g.pl, pl.wp, relu)
-			padPlane(b, dyp, g.oh, g.ow, 0, 0, pl.wp, false)
+			// dw[t] = Σ dy · (x under tap t), against the padded x.
+			padPlane(xp, x[c*hw:(c+1)*hw], g.h, g.w, g.pt, g.pl, pl.wp, relu)
 			dwk := dw[c*kk : (c+1)*kk]
 			for kh := range g.kh {
 				for t0 := 0; t0 < g.kw; {
@@ -196,24 +203,21 @@ func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 					if g.kw-t0 > 5 {
 						n = 4
 					}
-					fusedTapDots(b[:lo], a[kh*g.d*pl.wp+t0*g.d:], dwk[kh*g.kw+t0:kh*g.kw+t0+n], g.d)
+					fusedTapDots(dyf[:lo], xp[kh*g.d*pl.wp+t0*g.d:], dwk[kh*g.kw+t0:kh*g.kw+t0+n], g.d)
 					t0 += n
 				}
 			}
 		}
 		if dx != nil && li > 0 {
-			// dy sits in the padded plane where the rotated kernel's taps
-			// meet it: (KH-1)d - pt rows down, (KW-1)d - pl across.
-			padPlane(a, dyp, g.oh, g.ow, (g.kh-1)*g.d-g.pt, (g.kw-1)*g.d-g.pl, pl.wp, false)
-			clear(b[:li])
-			dwTaps(g, b[:li], a, w[c*kk:(c+1)*kk], pl.wp, true)
+			clear(out[:li])
+			dwTaps(g, out[:li], dq, w[c*kk:(c+1)*kk], pl.wp, true)
 			dxc := dx[c*hw : (c+1)*hw]
 			if relu {
-				t := scratch[2*pl.n : 2*pl.n+hw]
-				unpadRows(t, b, g.h, g.w, pl.wp, false)
+				t := scratch[3*pl.n : 3*pl.n+hw]
+				unpadRows(t, out, g.h, g.w, pl.wp, false)
 				ReLUBackward(x[c*hw:(c+1)*hw], t, dxc, accumulateDX)
 			} else {
-				unpadRows(dxc, b, g.h, g.w, pl.wp, true)
+				unpadRows(dxc, out, g.h, g.w, pl.wp, true)
 			}
 		}
 	}

@@ -21,7 +21,7 @@ func (p Pool) ScratchLen(in Shape) int {
 		return 0
 	}
 	g := p.boxGeom(in)
-	return dwPlaneOf(g).scratch() + g.oh*g.ow
+	return 2*dwPlaneOf(g).n + g.oh*g.ow
 }
 
 // boxGeom is the pool's window as a stride-1 depthwise geometry.

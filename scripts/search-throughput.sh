@@ -16,7 +16,10 @@ for k in "$@"; do
 	start=$(date +%s.%N)
 	$CELLC search "$dir/s" --space "$SPACE" --workers 0 --retrain 0 >"$dir/search.out" 2>"$dir/search.err" &
 	search=$!
-	while [ ! -s "$dir/s/nats.url" ]; do sleep 0.05; done
+	while [ ! -s "$dir/s/nats.url" ]; do
+		kill -0 $search 2>/dev/null || { cat "$dir/search.err"; exit 1; }
+		sleep 0.05
+	done
 	url=$(cat "$dir/s/nats.url")
 	i=0
 	while [ $i -lt "$k" ]; do

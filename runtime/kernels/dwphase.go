@@ -158,7 +158,6 @@ func convDWPhaseForward(g convGeom, ch int, x, w, bias, y, scratch []float32, re
 		}
 		unpadRows(yc, yf, g.oh, g.ow, ph.wq, false)
 	}
-	vecDone()
 }
 
 // convDWPhaseBackward is the strided depthwise backward pass; a fused
@@ -207,7 +206,6 @@ func convDWPhaseBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 			ph.inputGrad(g, dyp, w[c*kk:(c+1)*kk], dx[c*hw:(c+1)*hw], scratch, runs)
 		}
 	}
-	vecDone()
 }
 
 // inputGrad adds one channel's input gradient to dxc: for each phase, the

@@ -150,7 +150,6 @@ func convDWPlaneForward(g convGeom, ch int, x, w, bias, y, scratch []float32, re
 		dwTaps(g, yf[:l], xp, w[c*kk:(c+1)*kk], pl.wp, false)
 		unpadRows(y[c*p:(c+1)*p], yf, g.oh, g.ow, pl.wp, false)
 	}
-	vecDone()
 }
 
 // flatLen is the length of a flat plane of h rows of w values at row width
@@ -221,7 +220,6 @@ func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 			}
 		}
 	}
-	vecDone()
 }
 
 // fusedTaps9Go is fusedTaps9 in plain Go: one fused pass per kernel row.

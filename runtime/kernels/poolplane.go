@@ -71,7 +71,6 @@ func avgPlaneForward(p Pool, x []float32, in Shape, y, scratch []float32) {
 		unpadRows(yc, yf, g.oh, g.ow, pl.wp, false)
 		Div(yc, counts, yc)
 	}
-	vecDone()
 }
 
 // avgPlaneBackward adds (or writes) the stride-1 average pool's input
@@ -99,5 +98,4 @@ func avgPlaneBackward(p Pool, in Shape, dy, dx []float32, accumulate bool, scrat
 		dwTaps(g, b[:li], a, ones, pl.wp, true)
 		unpadRows(dx[c*hw:(c+1)*hw], b, g.h, g.w, pl.wp, true)
 	}
-	vecDone()
 }

@@ -17,9 +17,6 @@ func fusedTaps9(y, x []float32, w *[9]float32, wp, d int) { fusedTaps9Go(y, x, w
 // fusedTapDots adds Σ_i dy[i]·x[i + t*d] to dw[t], for up to five taps.
 func fusedTapDots(dy, x, dw []float32, d int) { convDWFusedDW(dy, x, dw, d) }
 
-// vecDone is where a SIMD build leaves AVX state; nothing to do here.
-func vecDone() {}
-
 // The vec* functions do a prefix of an elementwise kernel in vector
 // registers and return its length; the caller does the rest. Here the
 // prefix is empty.

@@ -25,15 +25,6 @@ func VecName() string {
 	return "go"
 }
 
-// vecDone clears the upper halves of the AVX registers after a vector
-// kernel, so that SSE code that follows (plain loops, the Go runtime)
-// does not pay for false dependencies on them.
-func vecDone() {
-	if haveAVX2() {
-		archsimd.ClearAVXUpperBits()
-	}
-}
-
 // fusedTaps adds Σ_t w[t]·x[i + t*d] to y[i], for up to five taps.
 func fusedTaps(y, x, w []float32, d int) {
 	n := len(y) &^ 7

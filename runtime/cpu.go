@@ -42,6 +42,10 @@ func (CPU) Compile(p *plan.Plan, batch int, opts Options) (Executable, error) {
 		train:  p.Training,
 	}
 	e.rng = rand.New(e.src)
+	e.perImage = perImagePlan(p)
+	if e.perImage {
+		e.logits = make([]float32, batch*p.Output.Shape.Elems())
+	}
 	e.params.Init(opts.Seed)
 	e.bufs = make([][]float32, len(p.Buffers))
 	for i, b := range p.Buffers {
@@ -80,6 +84,14 @@ type cpuExec struct {
 	// Ping-pong buffers for gradients inside fused chains.
 	chainGrad [2][]float32
 
+	// perImage says that every op of the plan works on each image alone
+	// (an inference plan without random masks); then imageMajor runs the
+	// whole forward pass one image at a time on each worker (see
+	// bindImageMajor), and logits gathers the output.
+	perImage   bool
+	imageMajor func(w, lo, hi int)
+	logits     []float32
+
 	progress float64
 	closed   bool
 	// train is the behaviour of the next Forward (see SetTraining).
@@ -112,7 +124,16 @@ func (e *cpuExec) Close() error {
 }
 
 func (e *cpuExec) tensor(v plan.View) kernels.Tensor {
-	return kernels.Tensor{Data: e.bufs[v.Buffer], Off: v.Offset, Stride: v.Stride, N: e.batch, S: kshape(v.Shape)}
+	stride := v.Stride
+	if e.perImage {
+		// Every view of a buffer gets the same block per image (the
+		// buffer's size per image), so that one image's tensors never
+		// overlap another's: an image runs the whole network while the
+		// others are at other steps (bindImageMajor), and a plan's
+		// buffers are shared by tensors of different sizes over time.
+		stride = int(e.p.Buffers[v.Buffer].Elems)
+	}
+	return kernels.Tensor{Data: e.bufs[v.Buffer], Off: v.Offset, Stride: stride, N: e.batch, S: kshape(v.Shape)}
 }
 
 func (e *cpuExec) gradTensor(v plan.View) kernels.Tensor {
@@ -131,13 +152,23 @@ func (e *cpuExec) Forward(x []float32, n int, progress float64) ([]float32, []fl
 	for i := 0; i < n; i++ {
 		copy(in.Img(i), x[i*in.S.Elems():(i+1)*in.S.Elems()])
 	}
-	for _, s := range e.steps {
-		for _, op := range s.ops {
-			op.forward(e)
+	if e.imageMajor != nil {
+		e.pool.run(n, e.imageMajor)
+	} else {
+		for _, s := range e.steps {
+			for _, op := range s.ops {
+				op.forward(e)
+			}
 		}
 	}
 	out := e.tensor(e.p.Output)
 	logits := out.Data[:n*out.S.Elems()]
+	if e.perImage {
+		logits = e.logits[:n*out.S.Elems()]
+		for i := 0; i < n; i++ {
+			copy(logits[i*out.S.Elems():], out.Img(i))
+		}
+	}
 	var aux []float32
 	if e.p.AuxOutput != nil {
 		a := e.tensor(*e.p.AuxOutput)
@@ -212,15 +243,16 @@ func (e *cpuExec) build() error {
 				(st.Ops[k+1].Kind == ir.Conv || st.Ops[k+1].Kind == ir.DWConv) &&
 				(k == 0 || e.p.Training)
 		}
-		// In training, a depthwise conv followed by a pointwise one (the
-		// two halves of a separable conv) runs as a pair per image: the
-		// depthwise output lives in a one-image worker buffer and is
-		// recomputed in backward, so no full-batch buffer holds it. The
+		// A depthwise conv followed by a pointwise one (the two halves of
+		// a separable conv) runs as a pair per image: the depthwise output
+		// lives in a one-image worker buffer, still in cache when the
+		// pointwise conv reads it, and in training is recomputed in
+		// backward, so no full-batch buffer holds it. The
 		// depthwise conv must read the step input or a fused ReLU's input,
 		// so that its input gradient is not the ping-pong buffer the
 		// pointwise conv's output gradient is in.
 		paired := func(k int) bool {
-			return e.p.Training && k+1 < len(st.Ops) && st.Ops[k].Kind == ir.DWConv &&
+			return k+1 < len(st.Ops) && st.Ops[k].Kind == ir.DWConv &&
 				st.Ops[k+1].Kind == ir.Conv && st.Ops[k+1].Attrs.KH == 1 && st.Ops[k+1].Attrs.KW == 1 &&
 				(k == 0 || fuseReLU(k-1))
 		}
@@ -263,6 +295,11 @@ func (e *cpuExec) build() error {
 					buf = make([]float32, s.Elems()*e.batch)
 				}
 				op.out = kernels.Dense(buf, e.batch, s)
+				if e.perImage {
+					// One block per image for every op of every chain, as
+					// for the plan's buffers (see tensor).
+					op.out.Stride = len(buf) / e.batch
+				}
 				maxChain = max(maxChain, s.Elems())
 			}
 			if k > 0 {
@@ -341,5 +378,53 @@ func (e *cpuExec) build() error {
 			op.bind(e)
 		}
 	}
+	e.bindImageMajor()
 	return nil
+}
+
+// bindImageMajor sets imageMajor when the plan is an inference plan whose
+// every op works on each image alone (no batch statistics, no random
+// masks): then each worker takes its images through the whole network
+// one at a time, and an image's activations stay in the core's caches
+// from one op to the next instead of the whole batch streaming through
+// memory at every op. The results are the same bit for bit: each image
+// sees the same kernels in the same order.
+func (e *cpuExec) bindImageMajor() {
+	if !e.perImage {
+		return
+	}
+	var ops []*cpuOp
+	for _, s := range e.steps {
+		for _, op := range s.ops {
+			if op.fusedInto || op.pairedInto {
+				continue
+			}
+			ops = append(ops, op)
+		}
+	}
+	e.imageMajor = func(w, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			for _, op := range ops {
+				op.fwd(w, i, i+1)
+			}
+		}
+	}
+}
+
+// perImagePlan reports whether every op of the plan computes each image
+// from that image alone: an inference plan (batch norms folded or using
+// moving statistics) without dropout or drop path, which draw masks for
+// the whole batch first.
+func perImagePlan(p *plan.Plan) bool {
+	if p.Training {
+		return false
+	}
+	for _, st := range p.Steps {
+		for _, o := range st.Ops {
+			if o.Kind == ir.Dropout || o.Kind == ir.DropPath {
+				return false
+			}
+		}
+	}
+	return p.AuxOutput == nil
 }

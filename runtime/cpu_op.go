@@ -193,8 +193,9 @@ func (op *cpuOp) bind(e *cpuExec) {
 			op.mean, op.variance = mmean, mvar
 		}
 		op.fwdChan = func(_, c0, c1 int) {
-			x.N = e.n
-			kernels.BNStats(x, c0, c1, op.mean, op.variance)
+			xb := x // the batch's images; a copy, since workers run this at once
+			xb.N = e.n
+			kernels.BNStats(xb, c0, c1, op.mean, op.variance)
 		}
 		op.fwd = func(_, lo, hi int) {
 			for i := lo; i < hi; i++ {
@@ -204,11 +205,12 @@ func (op *cpuOp) bind(e *cpuExec) {
 		if training {
 			dgamma, dbeta := P.Gradient(op.params[0]), P.Gradient(op.params[1])
 			op.bwdChan = func(_, c0, c1 int) {
-				x.N, y.N, op.dout.N = e.n, e.n, e.n
+				xb, yb, dyb := x, y, op.dout // copies, as in fwdChan
+				xb.N, yb.N, dyb.N = e.n, e.n, e.n
 				if op.bnInPlace {
-					kernels.BNBackwardSumsFromOutput(y, op.dout, gamma, beta, c0, c1, op.sumDy, op.sumDyXhat)
+					kernels.BNBackwardSumsFromOutput(yb, dyb, gamma, beta, c0, c1, op.sumDy, op.sumDyXhat)
 				} else {
-					kernels.BNBackwardSums(x, op.dout, op.mean, op.variance, op.eps, c0, c1, op.sumDy, op.sumDyXhat)
+					kernels.BNBackwardSums(xb, dyb, op.mean, op.variance, op.eps, c0, c1, op.sumDy, op.sumDyXhat)
 				}
 				for c := c0; c < c1; c++ {
 					dgamma[c] += op.sumDyXhat[c]

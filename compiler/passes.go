@@ -196,24 +196,20 @@ func foldBatchNorm(g *ir.Graph) *ir.Graph {
 }
 
 // elideConcats marks every concat whose inputs can write straight into
-// its buffer.
+// its buffer. An input other ops read too (a NASNet cell's adjusted input
+// h, which its branches read and the cell's output concatenates) can live
+// there as well, if they all run before the concat's first reader: in the
+// backward pass that reader then writes the whole concat's gradient
+// first, and they add theirs into the input's slice of it. An input read
+// by another concat, the graph's input and outputs, and an input given
+// twice keep their own buffers.
 func elideConcats(g *ir.Graph) *ir.Graph {
 	g = g.Clone()
 	uses := g.Uses()
 	for _, n := range g.Nodes {
-		if n.Kind != ir.Concat {
-			continue
+		if n.Kind == ir.Concat {
+			n.Elided = ir.ConcatElidable(g, uses, n) == nil
 		}
-		ok := true
-		seen := map[int]bool{}
-		for _, in := range n.Inputs {
-			m := g.Nodes[in]
-			if seen[in] || len(uses[in]) != 1 || m.Kind == ir.Input || m.Elided {
-				ok = false
-			}
-			seen[in] = true
-		}
-		n.Elided = ok
 	}
 	return g
 }

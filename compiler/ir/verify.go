@@ -64,25 +64,46 @@ func Verify(g *Graph) error {
 }
 
 // verifyElided checks that an elided concat's inputs can write into its
-// buffer: each is read by the concat alone, is not the image, and is not
-// itself an elided concat.
+// buffer (see ConcatElidable).
 func verifyElided(g *Graph, n *Node) error {
 	if n.Kind != Concat {
 		return fmt.Errorf("%s: only a concat can be elided", g.NodeString(n))
 	}
-	uses := g.Uses()
+	return ConcatElidable(g, g.Uses(), n)
+}
+
+// ConcatElidable says why the concat n cannot be elided, or nil when its
+// inputs can write straight into slices of its buffer: each input is given
+// once, is neither the image, an output, nor an elided concat, and any
+// other op reading it is not a concat and runs before the concat's first
+// reader. That last rule keeps the backward pass simple: the concat's
+// reader writes the whole concat gradient first, and the input's other
+// readers then add theirs into its slice. uses is g.Uses().
+func ConcatElidable(g *Graph, uses [][]int, n *Node) error {
+	firstReader := -1
+	for _, u := range uses[n.ID] {
+		if firstReader < 0 || u < firstReader {
+			firstReader = u
+		}
+	}
 	seen := map[int]bool{}
 	for _, in := range n.Inputs {
 		m := g.Nodes[in]
 		switch {
 		case seen[in]:
 			return fmt.Errorf("%s: elided concat reads %%%d twice", g.NodeString(n), in)
-		case len(uses[in]) != 1:
-			return fmt.Errorf("%s: elided concat input %%%d has other readers", g.NodeString(n), in)
-		case m.Kind == Input || m.Elided:
+		case m.Kind == Input || m.Elided || in == g.Output || in == g.AuxOutput:
 			return fmt.Errorf("%s: elided concat input %%%d cannot write into a slice", g.NodeString(n), in)
 		}
 		seen[in] = true
+		for _, u := range uses[in] {
+			if u == n.ID {
+				continue
+			}
+			if firstReader < 0 || u > firstReader || g.Nodes[u].Kind == Concat {
+				return fmt.Errorf("%s: elided concat input %%%d is also read by %%%d, which does not run before the concat's readers", g.NodeString(n), in, u)
+			}
+		}
 	}
 	return nil
 }

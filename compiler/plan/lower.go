@@ -377,7 +377,9 @@ func (l *lowering) backward() {
 			}
 			v := gview(in)
 			gs.InGrads = append(gs.InGrads, &v)
-			gs.Accumulate = append(gs.Accumulate, written[in])
+			// An elided concat's input shares its gradient: once the
+			// concat's reader has written that, the slice is written.
+			gs.Accumulate = append(gs.Accumulate, written[in] || written[l.root[in]])
 			written[in] = true
 		}
 		l.p.Backward = append(l.p.Backward, gs)

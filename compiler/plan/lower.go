@@ -127,15 +127,19 @@ func (l *lowering) assignBuffers() {
 		}
 		return list[i].root < list[j].root
 	})
-	bufOf := map[int]int{}
 	if g.Training {
-		// Backward reads forward values, so none may be overwritten.
+		// The backward pass reads most forward values, so those must
+		// outlive every forward step; the rest (an average pool's output
+		// that only an add reads, say) die after their last forward
+		// reader like inference values, and their buffers are reused.
+		kept := l.keptForBackward()
 		for _, iv := range list {
-			bufOf[iv.root] = l.newBuffer(iv.elems)
+			if kept[iv.root] {
+				iv.end = nsteps + 1
+			}
 		}
-	} else {
-		bufOf = l.linearScan(list, &l.p.Buffers)
 	}
+	bufOf := l.linearScan(list, &l.p.Buffers)
 	for _, b := range l.p.Buffers {
 		l.p.Memory.Forward += b.Elems * 4
 	}
@@ -152,10 +156,60 @@ func (l *lowering) assignBuffers() {
 	}
 }
 
-func (l *lowering) newBuffer(elems int64) int {
-	id := len(l.p.Buffers)
-	l.p.Buffers = append(l.p.Buffers, Buffer{ID: id, Elems: elems})
-	return id
+// keptForBackward marks the buffer roots holding a value that some
+// step's backward reads: BackwardReadsInputs and BackwardReadsOutput say
+// which, and a backend's gradient kernels must read no others.
+func (l *lowering) keptForBackward() map[int]bool {
+	kept := map[int]bool{}
+	for _, n := range l.g.Nodes {
+		if n.Kind == ir.Input || n.Elided {
+			continue
+		}
+		if BackwardReadsOutput(n) {
+			kept[l.root[n.ID]] = true
+		}
+		if BackwardReadsInputs(n) {
+			for _, in := range n.Inputs {
+				kept[l.root[in]] = true
+			}
+		}
+	}
+	return kept
+}
+
+// BackwardReadsInputs reports whether the gradient kernels of step n
+// (a node, fused or not) may read the values of its inputs. Only the
+// chain's first op reads them; the ops below back-propagate from the
+// output gradient alone (an add, a concat, an average pool, a shift, a
+// zero, a global average pool, drop path and dropout with their saved
+// masks).
+func BackwardReadsInputs(n *ir.Node) bool {
+	first := n.Kind
+	if n.Kind == ir.Fused {
+		first = n.Chain[0].Kind
+	}
+	switch first {
+	case ir.Add, ir.Concat, ir.AvgPool, ir.Shift, ir.Zero, ir.GlobalAvg, ir.DropPath, ir.Dropout:
+		return false
+	}
+	return true
+}
+
+// BackwardReadsOutput reports whether the gradient kernels of step n may
+// read its output value: every step but those ending in an op whose
+// gradient needs only the inputs or nothing (convolutions, dense layers
+// and the ops BackwardReadsInputs lists). A ReLU's mask, a max pool's
+// argmax and a batch norm computed in place come from the output.
+func BackwardReadsOutput(n *ir.Node) bool {
+	last := n.Kind
+	if n.Kind == ir.Fused {
+		last = n.Chain[len(n.Chain)-1].Kind
+	}
+	switch last {
+	case ir.Add, ir.Concat, ir.AvgPool, ir.Shift, ir.Zero, ir.GlobalAvg, ir.DropPath, ir.Dropout, ir.Conv, ir.DWConv, ir.Dense:
+		return false
+	}
+	return true
 }
 
 // linearScan assigns buffers to live intervals, reusing a buffer once its

@@ -34,8 +34,12 @@ func (l *lowering) verify() error {
 		last[g.AuxOutput] = end
 	}
 	if g.Training {
+		// The backward pass reads these after every forward step.
+		kept := l.keptForBackward()
 		for i := range last {
-			last[i] = end // backward reads every forward value
+			if kept[l.root[i]] {
+				last[i] = end
+			}
 		}
 	}
 	byBuf := map[int][]int{}

@@ -218,6 +218,19 @@ func (e *cpuExec) build() error {
 	// of the chain has read them, so every chain shares two ping-pong
 	// buffers; training keeps them for the backward pass.
 	var shared [2][]float32
+	// The highest resolution of a depthwise output: in training, only
+	// the depthwise convs at that resolution (a NASNet's first stage,
+	// which holds over half of its activations) are recomputed in
+	// backward; the others keep their outputs, which saves their second
+	// forward pass for less memory than the first stage's would take.
+	maxDWPixels := 0
+	for _, st := range e.p.Steps {
+		for _, o := range st.Ops {
+			if o.Kind == ir.DWConv {
+				maxDWPixels = max(maxDWPixels, o.Shape.H*o.Shape.W)
+			}
+		}
+	}
 	if !e.p.Training {
 		for _, st := range e.p.Steps {
 			for _, o := range st.Ops[:len(st.Ops)-1] {
@@ -252,6 +265,9 @@ func (e *cpuExec) build() error {
 		// so that its input gradient is not the ping-pong buffer the
 		// pointwise conv's output gradient is in.
 		paired := func(k int) bool {
+			if e.p.Training && st.Ops[k].Shape.H*st.Ops[k].Shape.W < maxDWPixels {
+				return false
+			}
 			return k+1 < len(st.Ops) && st.Ops[k].Kind == ir.DWConv &&
 				st.Ops[k+1].Kind == ir.Conv && st.Ops[k+1].Attrs.KH == 1 && st.Ops[k+1].Attrs.KW == 1 &&
 				(k == 0 || fuseReLU(k-1))

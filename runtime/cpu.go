@@ -302,6 +302,11 @@ func (e *cpuExec) build() error {
 				maxPair = max(maxPair, o.Shape.Elems())
 			case k > 0 && bnInPlace(k-1):
 				op.out, op.bnInPlace = prev, true
+				// The conv computes each image's moments as it writes
+				// it, still in cache; the batch norm only merges them.
+				c := o.Shape.C
+				op.imgMean, op.imgM2 = make([]float64, e.batch*c), make([]float64, e.batch*c)
+				cs.ops[k-1].momentsTo = op
 			case op.last || bnInPlace(k) && k+1 == len(st.Ops)-1:
 				op.out = e.tensor(st.Output)
 			default:

@@ -29,6 +29,13 @@ type cpuOp struct {
 	// bnInPlace marks a training batch norm that overwrites its input
 	// and back-propagates from its output.
 	bnInPlace bool
+	// momentsTo, on a conv whose output a training batch norm normalises
+	// in place, is that batch norm: in training mode the conv computes
+	// each image's per-channel moments into its imgMean and imgM2 (image
+	// i's channel c at i*C+c), which replace the batch norm's own pass
+	// over the batch.
+	momentsTo      *cpuOp
+	imgMean, imgM2 []float64
 	// pairedInto marks a depthwise conv that the pointwise conv after it
 	// runs per image (pairDW, on that pointwise conv, points back to it).
 	pairedInto bool
@@ -123,6 +130,7 @@ func (op *cpuOp) bind(e *cpuExec) {
 		op.fwd = func(wk, lo, hi int) {
 			for i := lo; i < hi; i++ {
 				kernels.ConvForward(op.conv, x.Img(i), in, w, bias, y.Img(i), e.scratch[wk])
+				op.moments(e, y, i)
 			}
 		}
 		if training {
@@ -363,6 +371,17 @@ func (op *cpuOp) bind(e *cpuExec) {
 	}
 }
 
+// moments computes image i's per-channel moments of the conv output y
+// for the batch norm after it (see momentsTo), when training.
+func (op *cpuOp) moments(e *cpuExec, y kernels.Tensor, i int) {
+	bn := op.momentsTo
+	if bn == nil || !e.train {
+		return
+	}
+	c := y.S.C
+	kernels.ChannelMoments(y.Img(i), y.S, bn.imgMean[i*c:(i+1)*c], bn.imgM2[i*c:(i+1)*c])
+}
+
 func passGrad(dy, dx []float32, accumulate bool) {
 	if accumulate {
 		kernels.AddInto(dx, dy)
@@ -393,7 +412,12 @@ func (op *cpuOp) forward(e *cpuExec) {
 			copy(op.variance, e.params.Value(op.params[3]))
 		}
 		if op.trainingBN && e.train {
-			e.pool.run(op.ins[0].S.C, op.fwdChan)
+			if op.imgMean != nil {
+				sh := op.ins[0].S
+				kernels.MergeMoments(op.imgMean, op.imgM2, n, sh.C, sh.H*sh.W, op.mean, op.variance)
+			} else {
+				e.pool.run(op.ins[0].S.C, op.fwdChan)
+			}
 			decay := e.opts.BatchNormDecay
 			kernels.UpdateMoving(e.params.Value(op.params[2]), op.mean, decay)
 			// TF updates the moving variance with the batch variance as
@@ -499,6 +523,7 @@ func (op *cpuOp) bindPair(e *cpuExec) {
 		for i := lo; i < hi; i++ {
 			kernels.ConvForward(dwOp.conv, x.Img(i), dwIn, dwW, nil, act, e.scratch[wk])
 			kernels.ConvForward(op.conv, act, pwIn, pwW, bias, y.Img(i), e.scratch[wk])
+			op.moments(e, y, i)
 		}
 	}
 	if !e.p.Training {

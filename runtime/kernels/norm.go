@@ -140,6 +140,50 @@ func BNStats(x Tensor, c0, c1 int, mean, variance []float32) {
 	}
 }
 
+// ChannelMoments computes one image's per-channel mean and sum of
+// squared deviations (M2) in float64, from sums shifted by each channel's
+// first value. The executor calls it on a conv's output while the image
+// is still in cache; MergeMoments then combines the images into the batch
+// statistics BNStats would give.
+func ChannelMoments(x []float32, s Shape, mean, m2 []float64) {
+	hw := s.H * s.W
+	if hw == 0 {
+		return
+	}
+	for c := 0; c < s.C; c++ {
+		plane := x[c*hw : c*hw+hw]
+		shift := plane[0]
+		sum, q := normShiftedSums(plane, shift)
+		d := sum / float64(hw)
+		mean[c] = float64(shift) + d
+		m2[c] = max(q-sum*d, 0)
+	}
+}
+
+// MergeMoments combines n images' ChannelMoments (image i's channel c at
+// i*channels+c, each over count values) into the batch mean and biased
+// variance per channel, merging pairwise in image order (Chan, Golub and
+// LeVeque's update), so the result does not depend on which worker
+// computed which image.
+func MergeMoments(imgMean, imgM2 []float64, n, channels, count int, mean, variance []float32) {
+	if n == 0 || count == 0 {
+		return
+	}
+	for c := 0; c < channels; c++ {
+		m, q, k := imgMean[c], imgM2[c], float64(count)
+		for i := 1; i < n; i++ {
+			mb, qb, kb := imgMean[i*channels+c], imgM2[i*channels+c], float64(count)
+			d := mb - m
+			t := k + kb
+			m += d * kb / t
+			q += qb + d*d*k*kb/t
+			k = t
+		}
+		mean[c] = float32(m)
+		variance[c] = float32(q / k)
+	}
+}
+
 // BNForward normalises one image x of shape s with the given statistics:
 // y = (x-mean)/sqrt(variance+eps)*gamma + beta per channel. Training
 // passes the batch statistics of BNStats, inference the moving ones.

@@ -122,6 +122,34 @@ func TestBNStatsOffsetData(t *testing.T) {
 	}
 	mean, variance := make([]float32, s.C), make([]float32, s.C)
 	BNStats(Dense(x, n, s), 0, s.C, mean, variance)
+	checkBatchStats(t, "BNStats", x, n, s, mean, variance)
+}
+
+// TestMergeMoments checks per-image moments merged into batch statistics
+// against the two-pass float64 figures, on images whose means differ by
+// far more than their spread (and sit 1000 away from zero).
+func TestMergeMoments(t *testing.T) {
+	r := gcRNG(80)
+	s := Shape{C: 3, H: 4, W: 9}
+	const n = 5
+	x := make([]float32, n*s.Elems())
+	for i := range x {
+		img := i / s.Elems()
+		x[i] = 1000 + 10*float32(img) + float32(r.NormFloat64())
+	}
+	im, iq := make([]float64, n*s.C), make([]float64, n*s.C)
+	for i := range n {
+		ChannelMoments(x[i*s.Elems():(i+1)*s.Elems()], s, im[i*s.C:], iq[i*s.C:])
+	}
+	mean, variance := make([]float32, s.C), make([]float32, s.C)
+	MergeMoments(im, iq, n, s.C, s.H*s.W, mean, variance)
+	checkBatchStats(t, "MergeMoments", x, n, s, mean, variance)
+}
+
+// checkBatchStats compares per-channel batch statistics with two-pass
+// float64 ones.
+func checkBatchStats(t *testing.T, name string, x []float32, n int, s Shape, mean, variance []float32) {
+	t.Helper()
 	hw := s.H * s.W
 	for c := range s.C {
 		var sum, sq float64
@@ -138,7 +166,7 @@ func TestBNStatsOffsetData(t *testing.T) {
 		}
 		want := sq / float64(n*hw)
 		if math.Abs(float64(mean[c])-m) > 1e-3 || math.Abs(float64(variance[c])-want) > 1e-3*want {
-			t.Errorf("channel %d: mean %g, variance %g; want %g, %g", c, mean[c], variance[c], m, want)
+			t.Errorf("%s: channel %d: mean %g, variance %g; want %g, %g", name, c, mean[c], variance[c], m, want)
 		}
 	}
 }

@@ -85,7 +85,8 @@ func (c Conv) Out(in Shape) Shape {
 // nothing for a stride-1 1×1 one.
 //
 // A fused ReLU adds one image (dense) or one channel plane (depthwise):
-// the rectified input, then the gradient before the ReLU's mask.
+// the rectified input, then the gradient before the ReLU's mask. A 1×1
+// conv whose input gradient runs through tileGemm adds its packing space.
 func (c Conv) ScratchLen(in Shape) int {
 	n := c.scratchLen(in)
 	if c.ReLU {
@@ -95,7 +96,18 @@ func (c Conv) ScratchLen(in Shape) int {
 			n += in.Elems()
 		}
 	}
+	if c.tileDX(in) {
+		n += TilePackLen(in.C, c.Cout)
+	}
 	return n
+}
+
+// tileDX reports whether the input gradient wᵀ·dy of a stride-1 1×1 conv
+// runs through tileGemm (see useTileGemm), which also applies a fused
+// ReLU's mask and the accumulation into dx as it stores.
+func (c Conv) tileDX(in Shape) bool {
+	g := c.geom(in)
+	return c.pointwise() && g.s == 1 && useTileGemm(in.C, g.oh*g.ow, c.Cout)
 }
 
 // scratchLen is ScratchLen without the fused ReLU's share.
@@ -190,7 +202,13 @@ func ConvBackward(c Conv, x []float32, in Shape, w, dy []float32, dx []float32, 
 			ReLUForward(x, r)
 			ConvBackward(inner, r, in, w, dy, nil, false, dw, dbias, scratch[:base])
 		}
-		if dx != nil {
+		switch {
+		case dx == nil:
+		case c.tileDX(in):
+			// dx (+)= where(x > 0, wᵀ·dy, 0) in one pass.
+			p := in.H * in.W
+			tileGemm(true, in.C, p, c.Cout, w, in.C, dy, p, dx, p, tileArgs{mask: x, ldm: p, accumulate: accumulateDX}, scratch[base+in.Elems():])
+		default:
 			ConvBackward(inner, x, in, w, dy, r, false, nil, nil, scratch[:base])
 			ReLUBackward(x, r, dx, accumulateDX)
 		}
@@ -220,7 +238,11 @@ func ConvBackward(c Conv, x []float32, in Shape, w, dy []float32, dx []float32, 
 		if dw != nil {
 			Sgemm(false, true, cout, k, p, 1, dy, p, x, p, 1, dw, k)
 		}
-		if dx != nil {
+		switch {
+		case dx == nil:
+		case c.tileDX(in):
+			tileGemm(true, k, p, cout, w, k, dy, p, dx, p, tileArgs{accumulate: accumulateDX}, scratch[c.scratchLen(in):])
+		default:
 			Sgemm(true, false, k, p, cout, 1, w, k, dy, p, dxBeta, dx, p)
 		}
 		return

@@ -40,6 +40,10 @@ func dwCase(k, s, d int, same bool, ch, h, w int) convCase {
 var pathCases = []convCase{
 	{name: "pointwise_s1", c: Conv{KH: 1, KW: 1, Stride: 1, Dilation: 1, Same: true, Cin: 7, Cout: 5}, in: Shape{7, 6, 5}},
 	{name: "pointwise_s1_valid", c: Conv{KH: 1, KW: 1, Stride: 1, Dilation: 1, Cin: 4, Cout: 3}, in: Shape{4, 3, 8}},
+	// Tall input gradients (Cin ≥ 4·Cout) go through tileGemm: a
+	// partial last strip, and more columns than one packed block.
+	{name: "pointwise_tall", c: Conv{KH: 1, KW: 1, Stride: 1, Dilation: 1, Same: true, Cin: 40, Cout: 8}, in: Shape{40, 5, 7}},
+	{name: "pointwise_tall_wide", c: Conv{KH: 1, KW: 1, Stride: 1, Dilation: 1, Same: true, Cin: 27, Cout: 6}, in: Shape{27, 17, 19}},
 	{name: "pointwise_s2_even", c: Conv{KH: 1, KW: 1, Stride: 2, Dilation: 1, Same: true, Cin: 5, Cout: 4}, in: Shape{5, 8, 6}},
 	{name: "pointwise_s2_odd", c: Conv{KH: 1, KW: 1, Stride: 2, Dilation: 1, Same: true, Cin: 3, Cout: 6}, in: Shape{3, 7, 9}},
 	{name: "pointwise_s2_valid", c: Conv{KH: 1, KW: 1, Stride: 2, Dilation: 1, Cin: 3, Cout: 2}, in: Shape{3, 7, 8}},

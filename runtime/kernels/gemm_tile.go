@@ -1,0 +1,239 @@
+package kernels
+
+import (
+	"unsafe"
+
+	"cellc/runtime/kernels/internal/tile"
+)
+
+// The input gradient of a 1×1 conv that reads a wide concatenation (192
+// channels into 32 in a NASNet's first stage) is Wᵀ·dY with a 192×32
+// weight: a tall, thin product whose k is only 32. OpenBLAS runs such
+// shapes at 57 GFLOP/s of this core's 93, and its caller then needs two
+// more passes over the 192-channel result, to apply the fused ReLU's mask
+// and to add it into the gradient. tileGemm runs that product at about 77
+// through an assembly kernel (internal/tile) and applies the mask and the
+// accumulation as it stores each tile.
+
+const (
+	tileRows = tile.Rows
+	tileCols = tile.Cols
+	tileK    = 256 // k per packed panel of A
+	tileNC   = 256 // columns of B packed at a time: 16 strips
+)
+
+// tileArgs are tileGemm's optional parts. The mask has C's shape (row
+// stride ldm): where it is not positive, the product is dropped (the
+// backward pass of a ReLU whose input is the mask).
+type tileArgs struct {
+	bias       []float32
+	mask       []float32
+	ldm        int
+	accumulate bool
+}
+
+// TilePackLen is the scratch tileGemm needs for an m×k op(A).
+func TilePackLen(m, k int) int {
+	kb := min(k, tileK)
+	return (m+tileRows-1)/tileRows*tileRows*kb + kb*tileNC + 2*tileRows*tileCols
+}
+
+// useTileGemm reports whether tileGemm beats the BLAS on an m×n×k product
+// (BenchmarkTileGemm): on CPUs with AVX2 and FMA, for tall products with a
+// short k, where the BLAS's packing costs as much as its multiply.
+func useTileGemm(m, n, k int) bool {
+	return tile.Available() && n >= tileCols && k <= 64 && m >= 4*k
+}
+
+// tileGemm computes C = [C +] where(mask > 0, op(A)·B [+ bias], 0): op(A)
+// is A (m×k, row stride lda) or, when transA, Aᵀ with A stored k×m; B is
+// k×n with row stride ldb, C m×n with row stride ldc; the bias is added
+// to each row. pack holds TilePackLen(m, k) floats of scratch. Only for
+// CPUs where tile.Available.
+func tileGemm(transA bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, o tileArgs, pack []float32) {
+	tileGemmWith(true, transA, m, n, k, a, lda, b, ldb, c, ldc, o, pack)
+}
+
+// tileGemmWith is tileGemm with the assembly kernel (asm) or its Go
+// reference, which the tests also run.
+func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, o tileArgs, pack []float32) {
+	if m <= 0 || n <= 0 {
+		return
+	}
+	kernel := gemmKernelGoPtr
+	if asm {
+		kernel = tile.Kernel6x16
+	}
+	_ = c[(m-1)*ldc+n-1]
+	if o.mask != nil {
+		_ = o.mask[(m-1)*o.ldm+n-1]
+	}
+	if k <= 0 {
+		// No product: C is the masked bias, or zero, plus C.
+		for i := range m {
+			for j := range n {
+				v := float32(0)
+				if o.bias != nil {
+					v = o.bias[i]
+				}
+				if o.mask != nil && !(o.mask[i*o.ldm+j] > 0) {
+					v = 0
+				}
+				if o.accumulate {
+					v += c[i*ldc+j]
+				}
+				c[i*ldc+j] = v
+			}
+		}
+		return
+	}
+	panels := (m + tileRows - 1) / tileRows
+	for k0 := 0; k0 < k; k0 += tileK {
+		kb := min(tileK, k-k0)
+		ap := pack[:panels*tileRows*kb]
+		bp := pack[len(ap) : len(ap)+kb*tileNC]
+		tc := pack[len(ap)+len(bp):][:tileRows*tileCols]
+		tm := pack[len(ap)+len(bp)+len(tc):][:tileRows*tileCols]
+		tilePackA(transA, m, a, lda, k0, kb, ap)
+		acc := 0
+		if o.accumulate || k0 > 0 {
+			acc = 1
+		}
+		bias := o.bias
+		if k0 > 0 {
+			bias = nil // added once, with the first panel
+		}
+		bk := b[k0*ldb:]
+		_ = bk[(kb-1)*ldb+n-1]
+		for j0 := 0; j0 < n; j0 += tileNC {
+			nb := min(tileNC, n-j0)
+			tilePackB(bk, ldb, j0, nb, kb, bp)
+			for s := 0; s*tileCols < nb; s++ {
+				j := j0 + s*tileCols
+				nt := min(tileCols, n-j)
+				strip := &bp[s*kb*tileCols]
+				for p := range panels {
+					i := p * tileRows
+					mr := min(tileRows, m-i)
+					if nt == tileCols {
+						var mask *float32
+						if o.mask != nil {
+							mask = &o.mask[i*o.ldm+j]
+						}
+						kernel(kb, &ap[p*tileRows*kb], strip, tileCols, &c[i*ldc+j], ldc, biasAt(bias, i), mask, o.ldm, mr, acc)
+						continue
+					}
+					// The last columns, fewer than 16: through tiles of C
+					// and of the mask.
+					var mask *float32
+					for r := range mr {
+						row := (i + r) * ldc
+						if acc != 0 {
+							copy(tc[r*tileCols:r*tileCols+nt], c[row+j:row+n])
+						}
+						if o.mask != nil {
+							mrow := (i + r) * o.ldm
+							copy(tm[r*tileCols:r*tileCols+nt], o.mask[mrow+j:mrow+n])
+							mask = &tm[0]
+						}
+					}
+					kernel(kb, &ap[p*tileRows*kb], strip, tileCols, &tc[0], tileCols, biasAt(bias, i), mask, tileCols, mr, acc)
+					for r := range mr {
+						row := (i + r) * ldc
+						copy(c[row+j:row+n], tc[r*tileCols:r*tileCols+nt])
+					}
+				}
+			}
+		}
+	}
+}
+
+// tilePackB copies columns j0..j0+nb of kb rows of B into strips of 16
+// columns, each strip kb rows of 16 consecutive floats (zeros past nb):
+// the kernel then reads its strip from consecutive cache lines, where B's
+// own rows, often 4 KiB apart, would compete for the same L1 sets and TLB
+// entries. Each row of B is read once, in order.
+func tilePackB(bk []float32, ldb, j0, nb, kb int, bp []float32) {
+	full := nb / tileCols
+	for kk := range kb {
+		row := bk[kk*ldb+j0 : kk*ldb+j0+nb]
+		for s := range full {
+			*(*[tileCols]float32)(bp[(s*kb+kk)*tileCols:]) = *(*[tileCols]float32)(row[s*tileCols:])
+		}
+		if rest := nb - full*tileCols; rest > 0 {
+			dst := bp[(full*kb+kk)*tileCols : (full*kb+kk+1)*tileCols]
+			copy(dst, row[full*tileCols:])
+			clear(dst[rest:])
+		}
+	}
+}
+
+// biasAt is &bias[i], or nil when there is no bias.
+func biasAt(bias []float32, i int) *float32 {
+	if bias == nil {
+		return nil
+	}
+	return &bias[i]
+}
+
+// tilePackA copies columns k0..k0+kb of op(A) into panels of six rows:
+// panel p holds, for each k, op(A)[6p+r][k0+k] for r = 0..5, zero past
+// the last row.
+func tilePackA(transA bool, m int, a []float32, lda, k0, kb int, ap []float32) {
+	for p := 0; p*tileRows < m; p++ {
+		panel := ap[p*tileRows*kb : (p+1)*tileRows*kb]
+		i0, mr := p*tileRows, min(tileRows, m-p*tileRows)
+		if mr < tileRows {
+			clear(panel)
+		}
+		if transA {
+			// op(A)[i][k] = a[k*lda+i]: row k of a holds the panel's
+			// values for that k.
+			for kk := range kb {
+				copy(panel[kk*tileRows:kk*tileRows+mr], a[(k0+kk)*lda+i0:(k0+kk)*lda+i0+mr])
+			}
+			continue
+		}
+		for r := range mr {
+			src := a[(i0+r)*lda+k0 : (i0+r)*lda+k0+kb]
+			for kk, v := range src {
+				panel[kk*tileRows+r] = v
+			}
+		}
+	}
+}
+
+// gemmKernelGoPtr is gemmKernelGo with tile.Kernel6x16's arguments.
+func gemmKernelGoPtr(k int, a, b *float32, ldb int, c *float32, ldc int, bias, mask *float32, ldm, mr, accumulate int) {
+	var bs, ms []float32
+	if bias != nil {
+		bs = unsafe.Slice(bias, mr)
+	}
+	if mask != nil {
+		ms = unsafe.Slice(mask, (mr-1)*ldm+tileCols)
+	}
+	gemmKernelGo(k, unsafe.Slice(a, tileRows*k), unsafe.Slice(b, (k-1)*ldb+tileCols), ldb, unsafe.Slice(c, (mr-1)*ldc+tileCols), ldc, bs, ms, ldm, mr, accumulate != 0)
+}
+
+// gemmKernelGo is tile.Kernel6x16 in Go, the reference its tests compare
+// with: rows 0..mr-1 and columns 0..15 of c.
+func gemmKernelGo(k int, a, b []float32, ldb int, c []float32, ldc int, bias, mask []float32, ldm, mr int, accumulate bool) {
+	for r := range mr {
+		for j := range tileCols {
+			var s float32
+			for kk := range k {
+				s += a[kk*tileRows+r] * b[kk*ldb+j]
+			}
+			if bias != nil {
+				s += bias[r]
+			}
+			if mask != nil && !(mask[r*ldm+j] > 0) {
+				s = 0
+			}
+			if accumulate {
+				s += c[r*ldc+j]
+			}
+			c[r*ldc+j] = s
+		}
+	}
+}

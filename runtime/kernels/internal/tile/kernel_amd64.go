@@ -1,0 +1,21 @@
+//go:build amd64
+
+package tile
+
+import "golang.org/x/sys/cpu"
+
+// Available reports whether Kernel6x16 can run: it needs AVX2 and FMA.
+func Available() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
+
+// Kernel6x16 sets rows 0..mr-1 (1 ≤ mr ≤ 6) and columns 0..15 of the
+// tile at c (row stride ldc floats) to
+//
+//	[c +] where(mask > 0, Σ_k a[6k+r]·b[k*ldb+j] [+ bias[r]], 0)
+//
+// where a is a packed panel of six rows, six floats per k, and b is k
+// rows of at least 16 floats, ldb apart. bias and mask (a tile like c's,
+// row stride ldm) may be nil; c's old values are added when accumulate is
+// not 0. Only Available CPUs may call it.
+//
+//go:noescape
+func Kernel6x16(k int, a, b *float32, ldb int, c *float32, ldc int, bias, mask *float32, ldm, mr, accumulate int)

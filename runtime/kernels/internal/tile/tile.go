@@ -1,0 +1,11 @@
+// Package tile holds the assembly inner kernel of the conv GEMMs (see
+// kernels/gemm_tile.go, which packs the operands and calls it). It is a
+// package of its own because Go does not assemble .s files in a package
+// that uses cgo, as kernels does with OpenBLAS.
+package tile
+
+// Rows and Cols are the shape of the C tile one Kernel6x16 call writes.
+const (
+	Rows = 6
+	Cols = 16
+)

@@ -96,18 +96,36 @@ func (c Conv) ScratchLen(in Shape) int {
 			n += in.Elems()
 		}
 	}
-	if c.tileDX(in) {
-		n += TilePackLen(in.C, c.Cout)
+	if c.tileForward(in) || c.tileDX(in) {
+		n += max(TilePackLen(c.Cout, in.C), TilePackLen(in.C, c.Cout))
 	}
 	return n
 }
 
+// tilePack is the scratch tileGemm packs into: after the im2col area and
+// the fused ReLU's image.
+func (c Conv) tilePack(in Shape, scratch []float32) []float32 {
+	n := c.scratchLen(in)
+	if c.ReLU {
+		n += in.Elems()
+	}
+	return scratch[n:]
+}
+
+// tileForward reports whether the forward product w·x of a stride-1 1×1
+// conv runs through tileGemm (see useTileGemm), which adds the bias as it
+// stores instead of filling the output with it first.
+func (c Conv) tileForward(in Shape) bool {
+	g := c.geom(in)
+	return c.pointwise() && g.s == 1 && useTileGemm(c.Cout, g.oh*g.ow, in.C, false)
+}
+
 // tileDX reports whether the input gradient wᵀ·dy of a stride-1 1×1 conv
-// runs through tileGemm (see useTileGemm), which also applies a fused
-// ReLU's mask and the accumulation into dx as it stores.
+// runs through tileGemm, which also applies a fused ReLU's mask and the
+// accumulation into dx as it stores.
 func (c Conv) tileDX(in Shape) bool {
 	g := c.geom(in)
-	return c.pointwise() && g.s == 1 && useTileGemm(in.C, g.oh*g.ow, c.Cout)
+	return c.pointwise() && g.s == 1 && useTileGemm(in.C, g.oh*g.ow, c.Cout, true)
 }
 
 // scratchLen is ScratchLen without the fused ReLU's share.
@@ -141,6 +159,10 @@ func ConvForward(c Conv, x []float32, in Shape, w, bias []float32, y []float32, 
 		convDWPhaseForward(g, in.C, x, w, bias, y, scratch, c.ReLU)
 		return
 	}
+	var pack []float32
+	if c.tileForward(in) {
+		pack = c.tilePack(in, scratch)
+	}
 	if c.ReLU {
 		base := c.scratchLen(in)
 		r := scratch[base : base+in.Elems()]
@@ -150,6 +172,10 @@ func ConvForward(c Conv, x []float32, in Shape, w, bias []float32, y []float32, 
 	cout := c.Cout
 	y = y[:cout*p]
 	if p == 0 || cout == 0 {
+		return
+	}
+	if pack != nil {
+		tileGemm(false, cout, p, in.C, w, in.C, x, p, y, p, tileArgs{bias: bias}, pack)
 		return
 	}
 	beta := float32(0)
@@ -207,7 +233,7 @@ func ConvBackward(c Conv, x []float32, in Shape, w, dy []float32, dx []float32, 
 		case c.tileDX(in):
 			// dx (+)= where(x > 0, wᵀ·dy, 0) in one pass.
 			p := in.H * in.W
-			tileGemm(true, in.C, p, c.Cout, w, in.C, dy, p, dx, p, tileArgs{mask: x, ldm: p, accumulate: accumulateDX}, scratch[base+in.Elems():])
+			tileGemm(true, in.C, p, c.Cout, w, in.C, dy, p, dx, p, tileArgs{mask: x, ldm: p, accumulate: accumulateDX}, c.tilePack(in, scratch))
 		default:
 			ConvBackward(inner, x, in, w, dy, r, false, nil, nil, scratch[:base])
 			ReLUBackward(x, r, dx, accumulateDX)
@@ -241,7 +267,7 @@ func ConvBackward(c Conv, x []float32, in Shape, w, dy []float32, dx []float32, 
 		switch {
 		case dx == nil:
 		case c.tileDX(in):
-			tileGemm(true, k, p, cout, w, k, dy, p, dx, p, tileArgs{accumulate: accumulateDX}, scratch[c.scratchLen(in):])
+			tileGemm(true, k, p, cout, w, k, dy, p, dx, p, tileArgs{accumulate: accumulateDX}, c.tilePack(in, scratch))
 		default:
 			Sgemm(true, false, k, p, cout, 1, w, k, dy, p, dxBeta, dx, p)
 		}

@@ -317,7 +317,7 @@ func TestConvScratchLen(t *testing.T) {
 		c    Conv
 		want int
 	}{
-		{Conv{KH: 1, KW: 1, Stride: 1, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 0},
+		{Conv{KH: 1, KW: 1, Stride: 1, Dilation: 1, Same: true, Cin: 8, Cout: 4}, tilePackWant(8, 4, 90)},
 		{Conv{KH: 1, KW: 1, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8 * 5 * 5},
 		{Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8 * 9 * 10 * 9},
 		{Conv{KH: 1, KW: 7, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8 * 7 * 5 * 5},
@@ -328,6 +328,15 @@ func TestConvScratchLen(t *testing.T) {
 			t.Errorf("%+v.ScratchLen(%v) = %d, want %d", tt.c, in, got, tt.want)
 		}
 	}
+}
+
+// tilePackWant is a stride-1 1×1 conv's scratch: tileGemm's packing space
+// where it runs (tile.Available), nothing where the BLAS does it all.
+func tilePackWant(cin, cout, pixels int) int {
+	if !useTileGemm(cout, pixels, cin, false) && !useTileGemm(cin, pixels, cout, true) {
+		return 0
+	}
+	return max(TilePackLen(cout, cin), TilePackLen(cin, cout))
 }
 
 // runConv allocates the buffers for one case and runs ConvForward, with y

@@ -227,3 +227,39 @@ store5:
 done:
 	VZEROUPPER
 	RET
+
+// func PackStrips(dst, src *float32, ldb, rows, strips int)
+//
+// dst[(s*rows+r)*16 : +16] = src[r*ldb+s*16 : +16] for r < rows, s < strips
+// (strips ≥ 1): row by row, each source row read once, in order.
+TEXT ·PackStrips(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ ldb+16(FP), R8
+	SHLQ $2, R8
+	MOVQ rows+24(FP), CX
+	MOVQ strips+32(FP), DX
+	MOVQ CX, R9
+	SHLQ $6, R9
+rowloop:
+	TESTQ CX, CX
+	JEQ packed
+	MOVQ SI, R10
+	MOVQ DI, R11
+	MOVQ DX, R12
+striploop:
+	VMOVUPS (R10), Y0
+	VMOVUPS 32(R10), Y1
+	VMOVUPS Y0, (R11)
+	VMOVUPS Y1, 32(R11)
+	ADDQ $64, R10
+	ADDQ R9, R11
+	DECQ R12
+	JNZ striploop
+	ADDQ R8, SI
+	ADDQ $64, DI
+	DECQ CX
+	JMP rowloop
+packed:
+	VZEROUPPER
+	RET

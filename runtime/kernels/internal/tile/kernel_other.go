@@ -10,3 +10,8 @@ func Available() bool { return false }
 func Kernel6x16(k int, a, b *float32, ldb int, c *float32, ldc int, bias, mask *float32, ldm, mr, accumulate int) {
 	panic("tile.Kernel6x16 without AVX2")
 }
+
+// PackStrips is never called where Available is false.
+func PackStrips(dst, src *float32, ldb, rows, strips int) {
+	panic("tile.PackStrips without AVX2")
+}

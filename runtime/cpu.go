@@ -14,8 +14,8 @@ import (
 // across cores by image (or by channel for batch statistics).
 type CPU struct{}
 
-// Name says which BLAS the kernels were built with.
-func (CPU) Name() string { return "cpu (" + kernels.BLASName() + ", " + kernels.VecName() + " loops)" }
+// Name says which GEMMs and vector loops the kernels run.
+func (CPU) Name() string { return "cpu (" + kernels.GEMMName() + ", " + kernels.VecName() + " loops)" }
 
 // Compile allocates every buffer, scratch area and kernel closure the
 // plan needs for batches of up to batch images.

@@ -21,7 +21,8 @@ type pass struct {
 // untouched) and the verifier runs after each.
 var passes = []pass{
 	{name: "shapes", doc: "re-infer and check every shape", fn: inferShapes},
-	{name: "dse", doc: "dead-state elimination: drop nodes no output reads", fn: eliminateDead, after: []string{"shapes"}},
+	{name: "cse", doc: "merge ops that compute the same value (the same pool of the same input twice)", fn: mergeCommon, after: []string{"shapes"}},
+	{name: "dse", doc: "dead-state elimination: drop nodes no output reads", fn: eliminateDead, after: []string{"shapes", "cse"}},
 	{name: "fold-bn", doc: "fold batch norms into the convs before them (inference only)", fn: foldBatchNorm, when: func(c Config) bool { return !c.Training }, after: []string{"dse"}},
 	{name: "fuse", doc: "fuse ReLU→conv→BN and depthwise→pointwise chains (rules in fusion.go)", fn: fuse, after: []string{"dse", "fold-bn"}},
 	{name: "elide-concat", doc: "let concat inputs write into slices of one buffer", fn: elideConcats, after: []string{"fuse"}},
@@ -111,6 +112,54 @@ func eliminateDead(g *ir.Graph) *ir.Graph {
 	}
 	live[0] = true // the image input stays even if nothing reads it
 	return rebuild(g, func(n *ir.Node) (keep bool, alias int) { return live[n.ID], -1 })
+}
+
+// mergeCommon replaces every node that computes what an earlier node
+// computes — the same parameter-free, deterministic op (a pool, a shift,
+// a global average) with the same attributes on the same inputs — by
+// that earlier node. NASNet-A's normal cell averages h_{i-1} with two
+// identical 3×3 pools and adds them; one pool is enough. Ops with
+// parameters, and drop path and dropout, whose masks are drawn per node,
+// are never merged; nor are ReLUs: each ReLU in front of a conv fuses
+// into it (and costs nothing there), while a shared one would have to
+// store its output.
+func mergeCommon(g *ir.Graph) *ir.Graph {
+	type key struct {
+		kind   ir.Kind
+		attrs  ir.Attrs
+		inputs string
+		aux    bool
+	}
+	canon := make([]int, len(g.Nodes))
+	seen := map[key]int{}
+	merged := false
+	for _, n := range g.Nodes {
+		canon[n.ID] = n.ID
+		switch n.Kind {
+		case ir.AvgPool, ir.MaxPool, ir.Shift, ir.GlobalAvg:
+		default:
+			continue
+		}
+		k := key{kind: n.Kind, attrs: n.Attrs, aux: n.Aux}
+		for _, in := range n.Inputs {
+			k.inputs += fmt.Sprintf("%d,", canon[in])
+		}
+		if first, ok := seen[k]; ok {
+			canon[n.ID] = first
+			merged = true
+			continue
+		}
+		seen[k] = n.ID
+	}
+	if !merged {
+		return g
+	}
+	return rebuild(g, func(n *ir.Node) (bool, int) {
+		if canon[n.ID] != n.ID {
+			return false, canon[n.ID]
+		}
+		return true, -1
+	})
 }
 
 // rebuild copies g keeping the nodes keep accepts; a dropped node with an

@@ -84,3 +84,44 @@ func TestDeadStateElimination(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// mergeCommon merges a pool computed twice from the same input (and so a
+// pool of a merged pool), and never merges what differs in kind,
+// attributes or input, nor ReLUs, drop path or dropout.
+func TestMergeCommon(t *testing.T) {
+	g := &ir.Graph{Name: "t", AuxOutput: -1}
+	s := ir.Shape{C: 2, H: 4, W: 4}
+	pool := ir.Attrs{KH: 3, KW: 3, Stride: 1, Pad: ir.Same}
+	in := g.Add(&ir.Node{Kind: ir.Input, Shape: s})
+	a := g.Add(&ir.Node{Kind: ir.AvgPool, Attrs: pool, Inputs: []int{in}, Shape: s})
+	b := g.Add(&ir.Node{Kind: ir.AvgPool, Attrs: pool, Inputs: []int{in}, Shape: s}) // = a
+	c := g.Add(&ir.Node{Kind: ir.MaxPool, Attrs: pool, Inputs: []int{in}, Shape: s})
+	d := g.Add(&ir.Node{Kind: ir.AvgPool, Attrs: pool, Inputs: []int{a}, Shape: s})
+	e := g.Add(&ir.Node{Kind: ir.AvgPool, Attrs: pool, Inputs: []int{b}, Shape: s}) // = d, through b = a
+	r1 := g.Add(&ir.Node{Kind: ir.ReLU, Inputs: []int{in}, Shape: s})
+	r2 := g.Add(&ir.Node{Kind: ir.ReLU, Inputs: []int{in}, Shape: s})
+	p1 := g.Add(&ir.Node{Kind: ir.DropPath, Attrs: ir.Attrs{Keep: 0.5}, Inputs: []int{d}, Shape: s})
+	p2 := g.Add(&ir.Node{Kind: ir.DropPath, Attrs: ir.Attrs{Keep: 0.5}, Inputs: []int{e}, Shape: s})
+	g.Output = g.Add(&ir.Node{Kind: ir.Add, Inputs: []int{b, c, e, r1, r2, p1, p2}, Shape: s})
+	out := mergeCommon(g)
+	if err := ir.Verify(out); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[ir.Kind]int{}
+	for _, n := range out.Nodes {
+		counts[n.Kind]++
+	}
+	want := map[ir.Kind]int{ir.Input: 1, ir.AvgPool: 2, ir.MaxPool: 1, ir.ReLU: 2, ir.DropPath: 2, ir.Add: 1}
+	for k, n := range want {
+		if counts[k] != n {
+			t.Errorf("%d %s nodes after merging, want %d:\n%s", counts[k], k, n, out)
+		}
+	}
+	// The add reads the surviving pool where it read b, and the pool of
+	// it where it read e.
+	add := out.Nodes[out.Output]
+	first, second := out.Nodes[add.Inputs[0]], out.Nodes[add.Inputs[2]]
+	if first.Kind != ir.AvgPool || first.Inputs[0] != 0 || second.Kind != ir.AvgPool || second.Inputs[0] != first.ID {
+		t.Errorf("the add reads %v:\n%s", add.Inputs, out)
+	}
+}

@@ -168,7 +168,7 @@ func writeSummary(w io.Writer, res *compiler.Result, p *plan.Plan, path string) 
 		peak := p.Memory.Forward + p.Memory.Gradients
 		fmt.Fprintf(w, "\nPeak activation memory: %s per image, %s at batch %d\n", plan.Bytes(peak), plan.Bytes(peak*summaryBatch), summaryBatch)
 		if p.Training {
-			fmt.Fprintf(w, "  (forward values %s, kept for the backward pass, + gradients %s)\n", plan.Bytes(p.Memory.Forward), plan.Bytes(p.Memory.Gradients))
+			fmt.Fprintf(w, "  (forward values %s: those the backward pass reads, and buffers the rest share; + gradients %s)\n", plan.Bytes(p.Memory.Forward), plan.Bytes(p.Memory.Gradients))
 		}
 		fmt.Fprintf(w, "Parameter memory: %s (float32, after passes)\n", plan.Bytes(p.Memory.Params))
 	}

@@ -257,3 +257,23 @@ func TestBNBackwardFromOutput(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkNormSums: the per-plane reductions behind batch-norm
+// statistics and backward sums, on one 32×32 plane.
+func BenchmarkNormSums(b *testing.B) {
+	r := gcRNG(5)
+	x := gcRand(r, 1024, -2, 3)
+	dy := gcRand(r, 1024, -1, 1)
+	b.Run("shifted", func(b *testing.B) {
+		b.SetBytes(4 * 1024)
+		for b.Loop() {
+			normShiftedSums(x, 0.5)
+		}
+	})
+	b.Run("dydev", func(b *testing.B) {
+		b.SetBytes(8 * 1024)
+		for b.Loop() {
+			normDyDev64(x, dy, 0.5)
+		}
+	})
+}

@@ -1,10 +1,6 @@
 package kernels
 
-import (
-	"unsafe"
-
-	"cellc/runtime/kernels/internal/tile"
-)
+import "cellc/runtime/kernels/internal/tile"
 
 // The input gradient of a 1×1 conv that reads a wide concatenation (192
 // channels into 32 in a NASNet's first stage) is Wᵀ·dY with a 192×32
@@ -66,15 +62,15 @@ func tileGemm(transA bool, m, n, k int, a []float32, lda int, b []float32, ldb i
 	tileGemmWith(true, transA, m, n, k, a, lda, b, ldb, c, ldc, o, pack)
 }
 
-// tileGemmWith is tileGemm with the assembly kernel (asm) or its Go
-// reference, which the tests also run.
-func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, o tileArgs, pack []float32) {
+// tileGemmWith is tileGemm with the assembly kernels (asm) or their Go
+// references (tile.KernelGo, tile.PackStripsGo), which the tests also run.
+func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, o tileArgs, scratch []float32) {
 	if m <= 0 || n <= 0 {
 		return
 	}
-	kernel := gemmKernelGoPtr
+	kernel, pack := tile.KernelGo, tile.PackStripsGo
 	if asm {
-		kernel = tile.Kernel6x16
+		kernel, pack = tile.Kernel6x16, tile.PackStrips
 	}
 	_ = c[(m-1)*ldc+n-1]
 	if o.mask != nil {
@@ -102,10 +98,10 @@ func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float
 	panels := (m + tileRows - 1) / tileRows
 	for k0 := 0; k0 < k; k0 += tileK {
 		kb := min(tileK, k-k0)
-		ap := pack[:panels*tileRows*kb]
-		bp := pack[len(ap) : len(ap)+kb*tileNC]
-		tc := pack[len(ap)+len(bp):][:tileRows*tileCols]
-		tm := pack[len(ap)+len(bp)+len(tc):][:tileRows*tileCols]
+		ap := scratch[:panels*tileRows*kb]
+		bp := scratch[len(ap) : len(ap)+kb*tileNC]
+		tc := scratch[len(ap)+len(bp):][:tileRows*tileCols]
+		tm := scratch[len(ap)+len(bp)+len(tc):][:tileRows*tileCols]
 		tilePackA(transA, m, a, lda, k0, kb, ap)
 		acc := 0
 		if o.accumulate || k0 > 0 {
@@ -119,7 +115,7 @@ func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float
 		_ = bk[(kb-1)*ldb+n-1]
 		for j0 := 0; j0 < n; j0 += tileNC {
 			nb := min(tileNC, n-j0)
-			tilePackB(asm, bk, ldb, j0, nb, kb, bp)
+			tilePackB(pack, bk, ldb, j0, nb, kb, bp)
 			for s := 0; s*tileCols < nb; s++ {
 				j := j0 + s*tileCols
 				nt := min(tileCols, n-j)
@@ -164,24 +160,19 @@ func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float
 // columns, each strip kb rows of 16 consecutive floats (zeros past nb):
 // the kernel then reads its strip from consecutive cache lines, where B's
 // own rows, often 4 KiB apart, would compete for the same L1 sets and TLB
-// entries. Each row of B is read once, in order.
-func tilePackB(asm bool, bk []float32, ldb, j0, nb, kb int, bp []float32) {
+// entries. Each row of B is read once, in order. packStrips is
+// tile.PackStrips or its Go reference.
+func tilePackB(packStrips func(dst, src *float32, ldb, rows, strips int), bk []float32, ldb, j0, nb, kb int, bp []float32) {
 	full := nb / tileCols
-	if asm && full > 0 {
+	if full > 0 {
 		_ = bk[(kb-1)*ldb+j0+full*tileCols-1]
 		_ = bp[full*kb*tileCols-1]
-		tile.PackStrips(&bp[0], &bk[j0], ldb, kb, full)
+		packStrips(&bp[0], &bk[j0], ldb, kb, full)
 	}
-	for kk := range kb {
-		row := bk[kk*ldb+j0 : kk*ldb+j0+nb]
-		if !asm {
-			for s := range full {
-				copy(bp[(s*kb+kk)*tileCols:(s*kb+kk+1)*tileCols], row[s*tileCols:])
-			}
-		}
-		if rest := nb - full*tileCols; rest > 0 {
+	if rest := nb - full*tileCols; rest > 0 {
+		for kk := range kb {
 			dst := bp[(full*kb+kk)*tileCols : (full*kb+kk+1)*tileCols]
-			copy(dst, row[full*tileCols:])
+			copy(dst, bk[kk*ldb+j0+full*tileCols:kk*ldb+j0+nb])
 			clear(dst[rest:])
 		}
 	}
@@ -218,41 +209,6 @@ func tilePackA(transA bool, m int, a []float32, lda, k0, kb int, ap []float32) {
 			for kk, v := range src {
 				panel[kk*tileRows+r] = v
 			}
-		}
-	}
-}
-
-// gemmKernelGoPtr is gemmKernelGo with tile.Kernel6x16's arguments.
-func gemmKernelGoPtr(k int, a, b *float32, ldb int, c *float32, ldc int, bias, mask *float32, ldm, mr, accumulate int) {
-	var bs, ms []float32
-	if bias != nil {
-		bs = unsafe.Slice(bias, mr)
-	}
-	if mask != nil {
-		ms = unsafe.Slice(mask, (mr-1)*ldm+tileCols)
-	}
-	gemmKernelGo(k, unsafe.Slice(a, tileRows*k), unsafe.Slice(b, (k-1)*ldb+tileCols), ldb, unsafe.Slice(c, (mr-1)*ldc+tileCols), ldc, bs, ms, ldm, mr, accumulate != 0)
-}
-
-// gemmKernelGo is tile.Kernel6x16 in Go, the reference its tests compare
-// with: rows 0..mr-1 and columns 0..15 of c.
-func gemmKernelGo(k int, a, b []float32, ldb int, c []float32, ldc int, bias, mask []float32, ldm, mr int, accumulate bool) {
-	for r := range mr {
-		for j := range tileCols {
-			var s float32
-			for kk := range k {
-				s += a[kk*tileRows+r] * b[kk*ldb+j]
-			}
-			if bias != nil {
-				s += bias[r]
-			}
-			if mask != nil && !(mask[r*ldm+j] > 0) {
-				s = 0
-			}
-			if accumulate {
-				s += c[r*ldc+j]
-			}
-			c[r*ldc+j] = s
 		}
 	}
 }

@@ -1,0 +1,47 @@
+package tile
+
+import "unsafe"
+
+// KernelGo is Kernel6x16 in plain Go: the reference its tests compare
+// with, and what runs where the assembly cannot.
+func KernelGo(k int, a, b *float32, ldb int, c *float32, ldc int, bias, mask *float32, ldm, mr, accumulate int) {
+	as := unsafe.Slice(a, Rows*k)
+	bs := unsafe.Slice(b, max((k-1)*ldb+Cols, 0))
+	cs := unsafe.Slice(c, (mr-1)*ldc+Cols)
+	var biases, masks []float32
+	if bias != nil {
+		biases = unsafe.Slice(bias, mr)
+	}
+	if mask != nil {
+		masks = unsafe.Slice(mask, (mr-1)*ldm+Cols)
+	}
+	for r := range mr {
+		for j := range Cols {
+			var s float32
+			for kk := range k {
+				s += as[kk*Rows+r] * bs[kk*ldb+j]
+			}
+			if biases != nil {
+				s += biases[r]
+			}
+			if masks != nil && !(masks[r*ldm+j] > 0) {
+				s = 0
+			}
+			if accumulate != 0 {
+				s += cs[r*ldc+j]
+			}
+			cs[r*ldc+j] = s
+		}
+	}
+}
+
+// PackStripsGo is PackStrips in plain Go.
+func PackStripsGo(dst, src *float32, ldb, rows, strips int) {
+	d := unsafe.Slice(dst, strips*rows*Cols)
+	s := unsafe.Slice(src, (rows-1)*ldb+strips*Cols)
+	for r := range rows {
+		for st := range strips {
+			copy(d[(st*rows+r)*Cols:(st*rows+r+1)*Cols], s[r*ldb+st*Cols:])
+		}
+	}
+}

@@ -97,7 +97,7 @@ func (c Conv) ScratchLen(in Shape) int {
 		}
 	}
 	if c.tileForward(in) || c.tileDX(in) {
-		n += max(TilePackLen(c.Cout, in.C), TilePackLen(in.C, c.Cout))
+		n += max(tilePackLen(c.Cout, in.C), tilePackLen(in.C, c.Cout))
 	}
 	return n
 }

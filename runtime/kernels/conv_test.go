@@ -336,7 +336,7 @@ func tilePackWant(cin, cout, pixels int) int {
 	if !useTileGemm(cout, pixels, cin, false) && !useTileGemm(cin, pixels, cout, true) {
 		return 0
 	}
-	return max(TilePackLen(cout, cin), TilePackLen(cin, cout))
+	return max(tilePackLen(cout, cin), tilePackLen(cin, cout))
 }
 
 // runConv allocates the buffers for one case and runs ConvForward, with y

@@ -28,8 +28,8 @@ type tileArgs struct {
 	accumulate bool
 }
 
-// TilePackLen is the scratch tileGemm needs for an m×k op(A).
-func TilePackLen(m, k int) int {
+// tilePackLen is the scratch tileGemm needs for an m×k op(A).
+func tilePackLen(m, k int) int {
 	kb := min(k, tileK)
 	return (m+tileRows-1)/tileRows*tileRows*kb + kb*tileNC + 2*tileRows*tileCols
 }
@@ -56,7 +56,7 @@ func useTileGemm(m, n, k int, transA bool) bool {
 // tileGemm computes C = [C +] where(mask > 0, op(A)·B [+ bias], 0): op(A)
 // is A (m×k, row stride lda) or, when transA, Aᵀ with A stored k×m; B is
 // k×n with row stride ldb, C m×n with row stride ldc; the bias is added
-// to each row. pack holds TilePackLen(m, k) floats of scratch. Only for
+// to each row. pack holds tilePackLen(m, k) floats of scratch. Only for
 // CPUs where tile.Available.
 func tileGemm(transA bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, o tileArgs, pack []float32) {
 	tileGemmWith(true, transA, m, n, k, a, lda, b, ldb, c, ldc, o, pack)

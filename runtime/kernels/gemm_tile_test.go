@@ -81,7 +81,7 @@ func checkTileGemm(t *testing.T, r *rand.Rand, name string, asm, transA bool, m,
 			want[i*ldc+j] = s
 		}
 	}
-	pack := make([]float32, TilePackLen(m, k))
+	pack := make([]float32, tilePackLen(m, k))
 	tileGemmWith(asm, transA, m, n, k, a, lda, b, ldb, c, ldc, tileArgs{bias: bias, mask: mask, ldm: ldm, accumulate: accumulate}, pack)
 	for i := range c {
 		tol := 1e-4 * (1 + math.Sqrt(float64(k)))
@@ -101,33 +101,24 @@ func BenchmarkTileGemm(b *testing.B) {
 		w := randSlice(r, s.m*s.k)
 		x := randSlice(r, s.k*s.n)
 		y := make([]float32, s.m*s.n)
-		pack := make([]float32, TilePackLen(s.m, s.k))
-		flops := 2 * float64(s.m*s.k*s.n)
-		name := fmt.Sprintf("%dx%dx%d", s.m, s.k, s.n)
-		b.Run(name+"/blas", func(b *testing.B) {
-			for b.Loop() {
-				Sgemm(false, false, s.m, s.n, s.k, 1, w, s.k, x, s.n, 0, y, s.n)
-			}
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
-		b.Run(name+"/tile", func(b *testing.B) {
-			for b.Loop() {
-				tileGemmWith(tile.Available(), false, s.m, s.n, s.k, w, s.k, x, s.n, y, s.n, tileArgs{}, pack)
-			}
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+		pack := make([]float32, tilePackLen(s.m, s.k))
 		wt := randSlice(r, s.k*s.m) // stored k×m: op(A) = wtᵀ is m×k
-		b.Run(name+"/blas_transA", func(b *testing.B) {
-			for b.Loop() {
-				Sgemm(true, false, s.m, s.n, s.k, 1, wt, s.m, x, s.n, 0, y, s.n)
-			}
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		flops := 2 * float64(s.m*s.k*s.n)
+		run := func(name string, gemm func()) {
+			b.Run(fmt.Sprintf("%dx%dx%d/%s", s.m, s.k, s.n, name), func(b *testing.B) {
+				for b.Loop() {
+					gemm()
+				}
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+		run("blas", func() { Sgemm(false, false, s.m, s.n, s.k, 1, w, s.k, x, s.n, 0, y, s.n) })
+		run("tile", func() {
+			tileGemmWith(tile.Available(), false, s.m, s.n, s.k, w, s.k, x, s.n, y, s.n, tileArgs{}, pack)
 		})
-		b.Run(name+"/tile_transA", func(b *testing.B) {
-			for b.Loop() {
-				tileGemmWith(tile.Available(), true, s.m, s.n, s.k, wt, s.m, x, s.n, y, s.n, tileArgs{}, pack)
-			}
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		run("blas_transA", func() { Sgemm(true, false, s.m, s.n, s.k, 1, wt, s.m, x, s.n, 0, y, s.n) })
+		run("tile_transA", func() {
+			tileGemmWith(tile.Available(), true, s.m, s.n, s.k, wt, s.m, x, s.n, y, s.n, tileArgs{}, pack)
 		})
 	}
 }

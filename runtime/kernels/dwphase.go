@@ -147,14 +147,13 @@ func convDWPhaseForward(g convGeom, ch int, x, w, bias, y, scratch []float32, re
 			b = bias[c]
 		}
 		ph.split(g, x[c*hw:(c+1)*hw], planes, relu)
-		convFill(yf[:l], b)
 		wk := w[c*kk : (c+1)*kk]
-		for _, r := range runs {
+		for i, r := range runs {
 			for i := range r.n {
 				wb[i] = wk[r.kh*g.kw+r.kw0+i*r.kwStep]
 			}
 			plane := planes[(r.a*s+r.b)*ph.phaseLen:]
-			fusedTaps(yf[:l], plane[r.qh*ph.wq+r.q:], wb[:r.n], dq)
+			fusedTaps(yf[:l], plane[r.qh*ph.wq+r.q:], wb[:r.n], dq, i == 0, b)
 		}
 		unpadRows(yc, yf, g.oh, g.ow, ph.wq, false)
 	}
@@ -221,7 +220,6 @@ func (ph dwPhases) inputGrad(g convGeom, dyp, wk, dxc, scratch []float32, runs [
 	var wb [5]float32
 	for a := range s {
 		for b := range s {
-			clear(dpf[:l])
 			any := false
 			for _, r := range runs {
 				if r.a != a || r.b != b {
@@ -234,7 +232,7 @@ func (ph dwPhases) inputGrad(g convGeom, dyp, wk, dxc, scratch []float32, runs [
 					wb[i] = wk[r.kh*g.kw+r.kw0+(r.n-1-i)*r.kwStep]
 				}
 				off := (ph.qh-r.qh)*ph.wd + ph.qw - qLast
-				fusedTaps(dpf[:l], dq[off:], wb[:r.n], d)
+				fusedTaps(dpf[:l], dq[off:], wb[:r.n], d, !any, 0)
 				any = true
 			}
 			if !any {

@@ -25,8 +25,18 @@ type dwPlane struct {
 func dwPlaneOf(g convGeom) dwPlane {
 	hp := max(g.oh, g.h) + (g.kh-1)*g.d
 	wp := max(g.ow, g.w) + (g.kw-1)*g.d
-	return dwPlane{hp: hp, wp: wp, n: hp * wp}
+	return dwPlane{hp: hp, wp: wp, n: hp*wp + vecSlack}
 }
+
+// vecSlack is the floats every flat plane has past its last row, so that
+// the vector loops run over whole vectors (vecLen): they compute up to
+// seven values past a flat output's last one, which unpadRows drops,
+// instead of finishing each pass with a scalar loop (which had cost a
+// third as much as the vector loops on 8×8 planes).
+const vecSlack = 8
+
+// vecLen is l rounded up to whole vectors of eight floats.
+func vecLen(l int) int { return (l + 7) &^ 7 }
 
 // scratch is the floats ConvForward and ConvBackward need: three planes
 // (the backward's padded x, padded dy and flat input gradient).
@@ -49,6 +59,8 @@ func padPlane(dst, src []float32, h, w, top, left, wp int, relu bool) {
 		clear(dst)
 		return
 	}
+	// One memclr of the whole plane is faster than clearing only the
+	// padding: its gaps between rows are 2–6 floats.
 	clear(dst)
 	first := top*wp + left
 	op := rowCopy
@@ -88,11 +100,12 @@ func unpadRows(dst, src []float32, h, w, wp int, accumulate bool) {
 	}
 }
 
-// dwTaps adds to the flat output yf (row width wp, l values) the
-// convolution of the flat padded plane xp with the channel's kernel wk,
-// read in row-major tap order, or rotated by 180° when flipped: one fused
-// pass per group of up to five taps of a kernel row.
-func dwTaps(g convGeom, yf, xp, wk []float32, wp int, flipped bool) {
+// dwTaps writes into the flat output yf (row width wp, l values) b plus
+// the convolution of the flat padded plane xp with the channel's kernel
+// wk, read in row-major tap order, or rotated by 180° when flipped: one
+// fused pass per group of up to five taps of a kernel row, the first of
+// which writes yf without reading it.
+func dwTaps(g convGeom, yf, xp, wk []float32, wp int, flipped bool, b float32) {
 	if g.kh == 3 && g.kw == 3 {
 		// The common 3×3: all nine taps in one pass (one load and store
 		// of yf instead of three).
@@ -104,7 +117,7 @@ func dwTaps(g convGeom, yf, xp, wk []float32, wp int, flipped bool) {
 				w9[t] = wk[t]
 			}
 		}
-		fusedTaps9(yf, xp, &w9, wp, g.d)
+		fusedTaps9(yf, xp, &w9, wp, g.d, true, b)
 		return
 	}
 	var wb [5]float32
@@ -124,7 +137,7 @@ func dwTaps(g convGeom, yf, xp, wk []float32, wp int, flipped bool) {
 				}
 				wr = wb[:n]
 			}
-			fusedTaps(yf, xp[off:], wr, g.d)
+			fusedTaps(yf, xp[off:], wr, g.d, kh == 0 && t0 == 0, b)
 			t0 += n
 		}
 	}
@@ -146,8 +159,7 @@ func convDWPlaneForward(g convGeom, ch int, x, w, bias, y, scratch []float32, re
 			b = bias[c]
 		}
 		padPlane(xp, x[c*hw:(c+1)*hw], g.h, g.w, g.pt, g.pl, pl.wp, relu)
-		convFill(yf[:l], b)
-		dwTaps(g, yf[:l], xp, w[c*kk:(c+1)*kk], pl.wp, false)
+		dwTaps(g, yf[:vecLen(l)], xp, w[c*kk:(c+1)*kk], pl.wp, false, b)
 		unpadRows(y[c*p:(c+1)*p], yf, g.oh, g.ow, pl.wp, false)
 	}
 }
@@ -202,14 +214,15 @@ func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 					if g.kw-t0 > 5 {
 						n = 4
 					}
-					fusedTapDots(dyf[:lo], xp[kh*g.d*pl.wp+t0*g.d:], dwk[kh*g.kw+t0:kh*g.kw+t0+n], g.d)
+					// Past lo, dyf is zeros (the padding after dy's
+					// last row): whole vectors add nothing there.
+					fusedTapDots(dyf[:vecLen(lo)], xp[kh*g.d*pl.wp+t0*g.d:], dwk[kh*g.kw+t0:kh*g.kw+t0+n], g.d)
 					t0 += n
 				}
 			}
 		}
 		if dx != nil && li > 0 {
-			clear(out[:li])
-			dwTaps(g, out[:li], dq, w[c*kk:(c+1)*kk], pl.wp, true)
+			dwTaps(g, out[:vecLen(li)], dq, w[c*kk:(c+1)*kk], pl.wp, true, 0)
 			dxc := dx[c*hw : (c+1)*hw]
 			if relu {
 				t := scratch[3*pl.n : 3*pl.n+hw]
@@ -223,8 +236,16 @@ func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 }
 
 // fusedTaps9Go is fusedTaps9 in plain Go: one fused pass per kernel row.
-func fusedTaps9Go(y, x []float32, w *[9]float32, wp, d int) {
+func fusedTaps9Go(y, x []float32, w *[9]float32, wp, d int, set bool, b float32) {
 	for r := range 3 {
-		convDWFused(y, x[r*d*wp:], w[3*r:3*r+3], d)
+		fusedTapsGo(y, x[r*d*wp:], w[3*r:3*r+3], d, set && r == 0, b)
 	}
+}
+
+// fusedTapsGo is fusedTaps in plain Go.
+func fusedTapsGo(y, x, w []float32, d int, set bool, b float32) {
+	if set {
+		convFill(y, b)
+	}
+	convDWFused(y, x, w, d)
 }

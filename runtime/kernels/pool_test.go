@@ -343,5 +343,6 @@ func TestPoolKeyOrder(t *testing.T) {
 		[]float32{negZero, 0}, []float32{1, 0})
 }
 
-// poolScratch allocates the scratch a pool needs.
-func poolScratch(p Pool, in Shape) []float32 { return make([]float32, p.ScratchLen(in)) }
+// poolScratch allocates the scratch a pool needs, full of NaN to show
+// that none of it is read before it is written.
+func poolScratch(p Pool, in Shape) []float32 { return nanSlice(p.ScratchLen(in)) }

@@ -7,12 +7,15 @@ package kernels
 // VecName says which inner loops the kernels use: "go" or "avx2".
 func VecName() string { return "go" }
 
-// fusedTaps adds Σ_t w[t]·x[i + t*d] to y[i], for up to five taps.
-func fusedTaps(y, x, w []float32, d int) { convDWFused(y, x, w, d) }
+// fusedTaps adds Σ_t w[t]·x[i + t*d] to y[i], for up to five taps; with
+// set it writes b + Σ instead.
+func fusedTaps(y, x, w []float32, d int, set bool, b float32) { fusedTapsGo(y, x, w, d, set, b) }
 
 // fusedTaps9 adds the 3×3 kernel w (row-major) to y: y[i] +=
-// Σ w[3r+c]·x[i + r·d·wp + c·d].
-func fusedTaps9(y, x []float32, w *[9]float32, wp, d int) { fusedTaps9Go(y, x, w, wp, d) }
+// Σ w[3r+c]·x[i + r·d·wp + c·d]; with set it writes b + Σ instead.
+func fusedTaps9(y, x []float32, w *[9]float32, wp, d int, set bool, b float32) {
+	fusedTaps9Go(y, x, w, wp, d, set, b)
+}
 
 // fusedTapDots adds Σ_i dy[i]·x[i + t*d] to dw[t], for up to five taps.
 func fusedTapDots(dy, x, dw []float32, d int) { convDWFusedDW(dy, x, dw, d) }

@@ -25,54 +25,78 @@ func VecName() string {
 	return "go"
 }
 
-// fusedTaps adds Σ_t w[t]·x[i + t*d] to y[i], for up to five taps.
-func fusedTaps(y, x, w []float32, d int) {
+// fusedTaps adds Σ_t w[t]·x[i + t*d] to y[i], for up to five taps; with
+// set it writes b + Σ instead and never reads y, which saves filling y
+// first.
+func fusedTaps(y, x, w []float32, d int, set bool, b float32) {
 	n := len(y) &^ 7
 	if !haveAVX2() || n == 0 {
-		convDWFused(y, x, w, d)
+		fusedTapsGo(y, x, w, d, set, b)
 		return
 	}
 	x = x[:len(y)+(len(w)-1)*d] // bounds every load below
 	py, px := unsafe.Pointer(&y[0]), unsafe.Pointer(&x[0])
-	// One small function per tap count: with nothing else live, the
-	// register allocator keeps the loop index out of memory.
+	var bv [8]float32
+	yin, ymask := tapsInput(py, set, b, &bv)
+	// One small function per tap count, never inlined: with nothing else
+	// live, the register allocator keeps the loop index out of memory
+	// (inlined here, the loops spill). Each clears the upper AVX state
+	// itself before it returns: the caller reloads its spilled float
+	// arguments with SSE instructions, and one such load between the
+	// loop and a VZEROUPPER here made the whole 5×5 conv 1.2–1.6× slower.
 	switch len(w) {
 	case 1:
-		taps1(py, px, n, w[0])
+		taps1(py, px, n, w[0], yin, ymask)
 	case 2:
-		taps2(py, px, n, d, w[0], w[1])
+		taps2(py, px, n, d, w[0], w[1], yin, ymask)
 	case 3:
-		taps3(py, px, n, d, w[0], w[1], w[2])
+		taps3(py, px, n, d, w[0], w[1], w[2], yin, ymask)
 	case 4:
-		taps4(py, px, n, d, w[0], w[1], w[2], w[3])
+		taps4(py, px, n, d, w[0], w[1], w[2], w[3], yin, ymask)
 	case 5:
-		taps5(py, px, n, d, w[0], w[1], w[2], w[3], w[4])
+		taps5(py, px, n, d, w[0], w[1], w[2], w[3], w[4], yin, ymask)
 	}
-	archsimd.ClearAVXUpperBits()
 	if n < len(y) {
-		convDWFused(y[n:], x[n:], w, d)
+		fusedTapsGo(y[n:], x[n:], w, d, set, b)
 	}
+}
+
+// tapsInput says where the taps loops read the values they add to: y
+// itself (index mask -1), or with set the vector bv, filled with b and
+// read at index 0 for every i (mask 0), which keeps one loop per tap
+// count for both.
+func tapsInput(py unsafe.Pointer, set bool, b float32, bv *[8]float32) (unsafe.Pointer, int) {
+	if !set {
+		return py, -1
+	}
+	*bv = [8]float32{b, b, b, b, b, b, b, b}
+	return unsafe.Pointer(bv), 0
 }
 
 // fusedTaps9 adds the 3×3 kernel w (row-major) to y: y[i] +=
-// Σ w[3r+c]·x[i + r·d·wp + c·d].
-func fusedTaps9(y, x []float32, w *[9]float32, wp, d int) {
+// Σ w[3r+c]·x[i + r·d·wp + c·d]; with set it writes b + Σ instead.
+func fusedTaps9(y, x []float32, w *[9]float32, wp, d int, set bool, b float32) {
 	n := len(y) &^ 7
 	if !haveAVX2() || n == 0 {
-		fusedTaps9Go(y, x, w, wp, d)
+		fusedTaps9Go(y, x, w, wp, d, set, b)
 		return
 	}
 	x = x[:len(y)+2*d*wp+2*d] // bounds every load below
-	taps9(unsafe.Pointer(&y[0]), unsafe.Pointer(&x[0]), n, wp*d, d, w)
-	archsimd.ClearAVXUpperBits()
+	py := unsafe.Pointer(&y[0])
+	var bv [8]float32
+	yin, ymask := tapsInput(py, set, b, &bv)
+	taps9(py, unsafe.Pointer(&x[0]), n, wp*d, d, w, yin, ymask)
 	if n < len(y) {
-		fusedTaps9Go(y[n:], x[n:], w, wp, d)
+		fusedTaps9Go(y[n:], x[n:], w, wp, d, set, b)
 	}
 }
 
-// taps9 adds nine taps to the n (a multiple of 8) floats at py: rows of
-// the kernel are row floats apart in x, columns d apart.
-func taps9(py, px unsafe.Pointer, n, row, d int, w *[9]float32) {
+// taps9 stores into the n (a multiple of 8) floats at py nine taps plus
+// the values at yin (index i&ymask): rows of the kernel are row floats
+// apart in x, columns d apart.
+//
+//go:noinline
+func taps9(py, px unsafe.Pointer, n, row, d int, w *[9]float32, yin unsafe.Pointer, ymask int) {
 	v0, v1, v2 := archsimd.BroadcastFloat32x8(w[0]), archsimd.BroadcastFloat32x8(w[1]), archsimd.BroadcastFloat32x8(w[2])
 	v3, v4, v5 := archsimd.BroadcastFloat32x8(w[3]), archsimd.BroadcastFloat32x8(w[4]), archsimd.BroadcastFloat32x8(w[5])
 	v6, v7, v8 := archsimd.BroadcastFloat32x8(w[6]), archsimd.BroadcastFloat32x8(w[7]), archsimd.BroadcastFloat32x8(w[8])
@@ -80,7 +104,7 @@ func taps9(py, px unsafe.Pointer, n, row, d int, w *[9]float32) {
 	d2 := 2 * d
 	for i := 0; i < n; i += 8 {
 		// Two chains halve the dependent FMA latency per vector.
-		a := vload(px, i).MulAdd(v0, vload(py, i))
+		a := vload(px, i).MulAdd(v0, vload(yin, i&ymask))
 		b := vload(px, i+d).Mul(v1)
 		a = vload(px, i+d2).MulAdd(v2, a)
 		b = vload(r1, i).MulAdd(v3, b)
@@ -91,65 +115,76 @@ func taps9(py, px unsafe.Pointer, n, row, d int, w *[9]float32) {
 		a = vload(r2, i+d2).MulAdd(v8, a)
 		vstore(py, i, a.Add(b))
 	}
+	archsimd.ClearAVXUpperBits()
 }
 
-// tapsK adds K taps to the n (a multiple of 8) floats at py, reading x at
-// px + t·d floats for tap t.
+// tapsK stores into the n (a multiple of 8) floats at py K taps, reading
+// x at px + t·d floats for tap t, plus the values at yin (index i&ymask).
 
-func taps1(py, px unsafe.Pointer, n int, w0 float32) {
+//go:noinline
+func taps1(py, px unsafe.Pointer, n int, w0 float32, yin unsafe.Pointer, ymask int) {
 	v0 := archsimd.BroadcastFloat32x8(w0)
 	for i := 0; i < n; i += 8 {
-		vstore(py, i, vload(px, i).MulAdd(v0, vload(py, i)))
+		vstore(py, i, vload(px, i).MulAdd(v0, vload(yin, i&ymask)))
 	}
+	archsimd.ClearAVXUpperBits()
 }
 
-func taps2(py, px unsafe.Pointer, n, d int, w0, w1 float32) {
+//go:noinline
+func taps2(py, px unsafe.Pointer, n, d int, w0, w1 float32, yin unsafe.Pointer, ymask int) {
 	v0, v1 := archsimd.BroadcastFloat32x8(w0), archsimd.BroadcastFloat32x8(w1)
 	p1 := unsafe.Add(px, 4*d)
 	for i := 0; i < n; i += 8 {
-		a := vload(px, i).MulAdd(v0, vload(py, i))
+		a := vload(px, i).MulAdd(v0, vload(yin, i&ymask))
 		vstore(py, i, vload(p1, i).MulAdd(v1, a))
 	}
+	archsimd.ClearAVXUpperBits()
 }
 
-func taps3(py, px unsafe.Pointer, n, d int, w0, w1, w2 float32) {
+//go:noinline
+func taps3(py, px unsafe.Pointer, n, d int, w0, w1, w2 float32, yin unsafe.Pointer, ymask int) {
 	v0, v1, v2 := archsimd.BroadcastFloat32x8(w0), archsimd.BroadcastFloat32x8(w1), archsimd.BroadcastFloat32x8(w2)
 	p1, p2 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d)
 	for i := 0; i < n; i += 8 {
-		a := vload(px, i).MulAdd(v0, vload(py, i))
+		a := vload(px, i).MulAdd(v0, vload(yin, i&ymask))
 		b := vload(p1, i).Mul(v1)
 		a = vload(p2, i).MulAdd(v2, a)
 		vstore(py, i, a.Add(b))
 	}
+	archsimd.ClearAVXUpperBits()
 }
 
-func taps4(py, px unsafe.Pointer, n, d int, w0, w1, w2, w3 float32) {
+//go:noinline
+func taps4(py, px unsafe.Pointer, n, d int, w0, w1, w2, w3 float32, yin unsafe.Pointer, ymask int) {
 	v0, v1 := archsimd.BroadcastFloat32x8(w0), archsimd.BroadcastFloat32x8(w1)
 	v2, v3 := archsimd.BroadcastFloat32x8(w2), archsimd.BroadcastFloat32x8(w3)
 	p1, p2, p3 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d)
 	for i := 0; i < n; i += 8 {
-		a := vload(px, i).MulAdd(v0, vload(py, i))
+		a := vload(px, i).MulAdd(v0, vload(yin, i&ymask))
 		b := vload(p1, i).Mul(v1)
 		a = vload(p2, i).MulAdd(v2, a)
 		b = vload(p3, i).MulAdd(v3, b)
 		vstore(py, i, a.Add(b))
 	}
+	archsimd.ClearAVXUpperBits()
 }
 
-func taps5(py, px unsafe.Pointer, n, d int, w0, w1, w2, w3, w4 float32) {
+//go:noinline
+func taps5(py, px unsafe.Pointer, n, d int, w0, w1, w2, w3, w4 float32, yin unsafe.Pointer, ymask int) {
 	v0, v1 := archsimd.BroadcastFloat32x8(w0), archsimd.BroadcastFloat32x8(w1)
 	v2, v3 := archsimd.BroadcastFloat32x8(w2), archsimd.BroadcastFloat32x8(w3)
 	v4 := archsimd.BroadcastFloat32x8(w4)
 	p1, p2, p3, p4 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d), unsafe.Add(px, 16*d)
 	for i := 0; i < n; i += 8 {
 		// Two chains halve the dependent FMA latency per vector.
-		a := vload(px, i).MulAdd(v0, vload(py, i))
+		a := vload(px, i).MulAdd(v0, vload(yin, i&ymask))
 		b := vload(p1, i).Mul(v1)
 		a = vload(p2, i).MulAdd(v2, a)
 		b = vload(p3, i).MulAdd(v3, b)
 		a = vload(p4, i).MulAdd(v4, a)
 		vstore(py, i, a.Add(b))
 	}
+	archsimd.ClearAVXUpperBits()
 }
 
 // vload loads the 8 floats at float index i from p; vstore stores them.

@@ -92,6 +92,11 @@ type cpuExec struct {
 	imageMajor func(w, lo, hi int)
 	logits     []float32
 
+	// packs are the ops whose weights every forward pass first packs
+	// (cpuOp.packed), packFn the loop that packs them.
+	packs  []*cpuOp
+	packFn func(w, lo, hi int)
+
 	progress float64
 	closed   bool
 	// train is the behaviour of the next Forward (see SetTraining).
@@ -151,6 +156,12 @@ func (e *cpuExec) Forward(x []float32, n int, progress float64) ([]float32, []fl
 	in := e.tensor(e.p.Input)
 	for i := 0; i < n; i++ {
 		copy(in.Img(i), x[i*in.S.Elems():(i+1)*in.S.Elems()])
+	}
+	// The weights may have changed since the last pass (an optimiser
+	// step, a checkpoint loaded): packing them costs about as much as one
+	// image's products, and every image of the batch then reads them.
+	if len(e.packs) > 0 {
+		e.pool.run(len(e.packs), e.packFn)
 	}
 	if e.imageMajor != nil {
 		e.pool.run(n, e.imageMajor)
@@ -397,6 +408,14 @@ func (e *cpuExec) build() error {
 	for _, s := range e.steps {
 		for _, op := range s.ops {
 			op.bind(e)
+			if op.packed != nil {
+				e.packs = append(e.packs, op)
+			}
+		}
+	}
+	e.packFn = func(_, lo, hi int) {
+		for _, op := range e.packs[lo:hi] {
+			op.packWeights(e)
 		}
 	}
 	e.bindImageMajor()

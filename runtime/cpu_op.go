@@ -44,6 +44,10 @@ type cpuOp struct {
 	conv       kernels.Conv
 	pool       kernels.Pool
 	scratchLen int
+	// packed holds a 1×1 conv's weights packed for its forward product
+	// (kernels.Conv.PackWeights), repacked at the start of every forward
+	// pass; nil for convs that take none.
+	packed []float32
 
 	// Batch norm: the statistics used by the last forward pass, and the
 	// backward sums.
@@ -74,6 +78,9 @@ func (op *cpuOp) prepare(e *cpuExec) error {
 			return fmt.Errorf("conv output %v, plan says %v", got, op.out.S)
 		}
 		op.scratchLen = op.conv.ScratchLen(in)
+		if n := op.conv.PackedLen(in); n > 0 && !op.pairedInto {
+			op.packed = make([]float32, n)
+		}
 	case ir.AvgPool, ir.MaxPool:
 		op.pool = kernels.Pool{Max: op.kind == ir.MaxPool, KH: a.KH, KW: a.KW, Stride: max(a.Stride, 1), Same: a.Pad != ir.Valid}
 		op.scratchLen = op.pool.ScratchLen(in)
@@ -129,7 +136,7 @@ func (op *cpuOp) bind(e *cpuExec) {
 		}
 		op.fwd = func(wk, lo, hi int) {
 			for i := lo; i < hi; i++ {
-				kernels.ConvForward(op.conv, x.Img(i), in, w, bias, y.Img(i), e.scratch[wk])
+				kernels.ConvForwardPacked(op.conv, x.Img(i), in, w, op.packed, bias, y.Img(i), e.scratch[wk])
 				op.moments(e, y, i)
 			}
 		}
@@ -490,6 +497,14 @@ func (op *cpuOp) backward(e *cpuExec) {
 	}
 }
 
+// packWeights packs the op's weights for its forward product, when it
+// takes them packed.
+func (op *cpuOp) packWeights(e *cpuExec) {
+	if op.packed != nil {
+		op.conv.PackWeights(op.ins[0].S, e.params.Value(op.params[0]), op.packed)
+	}
+}
+
 // needsDX reports whether any input of the op takes a gradient (the image
 // does not).
 func (op *cpuOp) needsDX() bool {
@@ -522,7 +537,7 @@ func (op *cpuOp) bindPair(e *cpuExec) {
 		act := e.pairAct[wk][:n]
 		for i := lo; i < hi; i++ {
 			kernels.ConvForward(dwOp.conv, x.Img(i), dwIn, dwW, nil, act, e.scratch[wk])
-			kernels.ConvForward(op.conv, act, pwIn, pwW, bias, y.Img(i), e.scratch[wk])
+			kernels.ConvForwardPacked(op.conv, act, pwIn, pwW, op.packed, bias, y.Img(i), e.scratch[wk])
 			op.moments(e, y, i)
 		}
 	}

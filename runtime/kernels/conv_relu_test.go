@@ -31,6 +31,7 @@ func TestConvFusedReLU(t *testing.T) {
 			y := nanSlice(out.Elems())
 			ConvForward(c, x, tc.in, w, b, y, nanSlice(c.ScratchLen(tc.in)))
 			checkClose(t, "y", y, want, mag)
+			checkPackedForward(t, c, tc.in, x, w, b, want, mag)
 
 			dy := randSlice(r, out.Elems())
 			g := ref.backward(dy)

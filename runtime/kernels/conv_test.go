@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"cellc/runtime/kernels/internal/tile"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -46,6 +47,7 @@ var pathCases = []convCase{
 	{name: "pointwise_tall_wide", c: Conv{KH: 1, KW: 1, Stride: 1, Dilation: 1, Same: true, Cin: 27, Cout: 6}, in: Shape{27, 17, 19}},
 	{name: "pointwise_s2_even", c: Conv{KH: 1, KW: 1, Stride: 2, Dilation: 1, Same: true, Cin: 5, Cout: 4}, in: Shape{5, 8, 6}},
 	{name: "pointwise_s2_odd", c: Conv{KH: 1, KW: 1, Stride: 2, Dilation: 1, Same: true, Cin: 3, Cout: 6}, in: Shape{3, 7, 9}},
+	{name: "pointwise_s2_wide", c: Conv{KH: 1, KW: 1, Stride: 2, Dilation: 1, Same: true, Cin: 5, Cout: 7}, in: Shape{5, 11, 13}},
 	{name: "pointwise_s2_valid", c: Conv{KH: 1, KW: 1, Stride: 2, Dilation: 1, Cin: 3, Cout: 2}, in: Shape{3, 7, 8}},
 	{name: "dense3x3_s1", c: Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Same: true, Cin: 3, Cout: 4}, in: Shape{3, 8, 7}},
 	{name: "dense3x3_s2_even", c: Conv{KH: 3, KW: 3, Stride: 2, Dilation: 1, Same: true, Cin: 2, Cout: 3}, in: Shape{2, 8, 8}},
@@ -318,7 +320,7 @@ func TestConvScratchLen(t *testing.T) {
 		want int
 	}{
 		{Conv{KH: 1, KW: 1, Stride: 1, Dilation: 1, Same: true, Cin: 8, Cout: 4}, tilePackWant(8, 4, 90)},
-		{Conv{KH: 1, KW: 1, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8 * 5 * 5},
+		{Conv{KH: 1, KW: 1, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8*5*5 + tilePackWant(8, 4, 25)},
 		{Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8 * 9 * 10 * 9},
 		{Conv{KH: 1, KW: 7, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8 * 7 * 5 * 5},
 		{Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Same: true, Cin: 8, Cout: 8, Depthwise: true}, 3 * ((10+4)*(9+4) + vecSlack)}, // three padded planes, each with a vector of slack
@@ -330,10 +332,11 @@ func TestConvScratchLen(t *testing.T) {
 	}
 }
 
-// tilePackWant is a stride-1 1×1 conv's scratch: tileGemm's packing space
-// where it runs (tile.Available), nothing where the BLAS does it all.
+// tilePackWant is a 1×1 conv's scratch for tileGemm's packing, where the
+// tile kernel runs (tile.Available) and there are at least 16 pixels
+// (PackedLen): nothing where the BLAS does it all.
 func tilePackWant(cin, cout, pixels int) int {
-	if !useTileGemm(cout, pixels, cin, false) && !useTileGemm(cin, pixels, cout, true) {
+	if !tile.Available() || pixels < tileCols {
 		return 0
 	}
 	return max(tilePackLen(cout, cin), tilePackLen(cin, cout))
@@ -345,6 +348,21 @@ func runConvForward(tc convCase, x, w, b []float32) []float32 {
 	y := nanSlice(tc.c.Out(tc.in).Elems())
 	ConvForward(tc.c, x, tc.in, w, b, y, nanSlice(tc.c.ScratchLen(tc.in)))
 	return y
+}
+
+// checkPackedForward runs ConvForwardPacked on weights packed by
+// PackWeights, where the conv takes them, and checks y against want.
+func checkPackedForward(t *testing.T, c Conv, in Shape, x, w, b []float32, want, mag []float64) {
+	t.Helper()
+	n := c.PackedLen(in)
+	if n == 0 {
+		return
+	}
+	packed := nanSlice(n)
+	c.PackWeights(in, w, packed)
+	y := nanSlice(c.Out(in).Elems())
+	ConvForwardPacked(c, x, in, w, packed, b, y, nanSlice(c.ScratchLen(in)))
+	checkClose(t, "y (packed weights)", y, want, mag)
 }
 
 func TestConvForwardMatchesNaive(t *testing.T) {
@@ -363,11 +381,13 @@ func TestConvForwardMatchesNaive(t *testing.T) {
 			}
 			want, mag := ref.forward()
 			checkClose(t, "y (no bias)", runConvForward(tc, x, w, nil), want, mag)
+			checkPackedForward(t, tc.c, tc.in, x, w, nil, want, mag)
 
 			b := randSlice(r, ref.cout)
 			ref.b = b
 			want, mag = ref.forward()
 			checkClose(t, "y", runConvForward(tc, x, w, b), want, mag)
+			checkPackedForward(t, tc.c, tc.in, x, w, b, want, mag)
 		})
 	}
 }

@@ -20,12 +20,16 @@ const (
 
 // tileArgs are tileGemm's optional parts. The mask has C's shape (row
 // stride ldm): where it is not positive, the product is dropped (the
-// backward pass of a ReLU whose input is the mask).
+// backward pass of a ReLU whose input is the mask). packedA is op(A)
+// already packed by tilePackAllA (weights packed once for many images);
+// reluB rectifies B as it is packed (a ReLU in front of a 1×1 conv).
 type tileArgs struct {
 	bias       []float32
 	mask       []float32
 	ldm        int
 	accumulate bool
+	packedA    []float32
+	reluB      bool
 }
 
 // tilePackLen is the scratch tileGemm needs for an m×k op(A).
@@ -102,7 +106,11 @@ func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float
 		bp := scratch[len(ap) : len(ap)+kb*tileNC]
 		tc := scratch[len(ap)+len(bp):][:tileRows*tileCols]
 		tm := scratch[len(ap)+len(bp)+len(tc):][:tileRows*tileCols]
-		tilePackA(transA, m, a, lda, k0, kb, ap)
+		if o.packedA != nil {
+			ap = o.packedA[panels*tileRows*k0:][:len(ap)]
+		} else {
+			tilePackA(transA, m, a, lda, k0, kb, ap)
+		}
 		acc := 0
 		if o.accumulate || k0 > 0 {
 			acc = 1
@@ -115,7 +123,7 @@ func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float
 		_ = bk[(kb-1)*ldb+n-1]
 		for j0 := 0; j0 < n; j0 += tileNC {
 			nb := min(tileNC, n-j0)
-			tilePackB(pack, bk, ldb, j0, nb, kb, bp)
+			tilePackB(pack, bk, ldb, j0, nb, kb, bp, o.reluB)
 			for s := 0; s*tileCols < nb; s++ {
 				j := j0 + s*tileCols
 				nt := min(tileCols, n-j)
@@ -160,20 +168,29 @@ func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float
 // columns, each strip kb rows of 16 consecutive floats (zeros past nb):
 // the kernel then reads its strip from consecutive cache lines, where B's
 // own rows, often 4 KiB apart, would compete for the same L1 sets and TLB
-// entries. Each row of B is read once, in order. packStrips is
-// tile.PackStrips or its Go reference.
-func tilePackB(packStrips func(dst, src *float32, ldb, rows, strips int), bk []float32, ldb, j0, nb, kb int, bp []float32) {
+// entries. Each row of B is read once, in order; relu rectifies it.
+// packStrips is tile.PackStrips or its Go reference.
+func tilePackB(packStrips func(dst, src *float32, ldb, rows, strips, relu int), bk []float32, ldb, j0, nb, kb int, bp []float32, relu bool) {
+	r := 0
+	if relu {
+		r = 1
+	}
 	full := nb / tileCols
 	if full > 0 {
 		_ = bk[(kb-1)*ldb+j0+full*tileCols-1]
 		_ = bp[full*kb*tileCols-1]
-		packStrips(&bp[0], &bk[j0], ldb, kb, full)
+		packStrips(&bp[0], &bk[j0], ldb, kb, full, r)
 	}
 	if rest := nb - full*tileCols; rest > 0 {
 		for kk := range kb {
 			dst := bp[(full*kb+kk)*tileCols : (full*kb+kk+1)*tileCols]
 			copy(dst, bk[kk*ldb+j0+full*tileCols:kk*ldb+j0+nb])
 			clear(dst[rest:])
+			if relu {
+				for j, v := range dst[:rest] {
+					dst[j] = max(v, 0)
+				}
+			}
 		}
 	}
 }
@@ -184,6 +201,20 @@ func biasAt(bias []float32, i int) *float32 {
 		return nil
 	}
 	return &bias[i]
+}
+
+// tilePackAllLen is the floats tilePackAllA writes for an m×k op(A).
+func tilePackAllLen(m, k int) int { return (m + tileRows - 1) / tileRows * tileRows * k }
+
+// tilePackAllA packs all of op(A) (m×k) into ap as tileGemm would, panel
+// block by panel block: tileArgs.packedA for a product whose A does not
+// change between calls.
+func tilePackAllA(transA bool, m, k int, a []float32, lda int, ap []float32) {
+	panels := (m + tileRows - 1) / tileRows
+	for k0 := 0; k0 < k; k0 += tileK {
+		kb := min(tileK, k-k0)
+		tilePackA(transA, m, a, lda, k0, kb, ap[panels*tileRows*k0:][:panels*tileRows*kb])
+	}
 }
 
 // tilePackA copies columns k0..k0+kb of op(A) into panels of six rows:

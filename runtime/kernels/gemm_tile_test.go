@@ -11,7 +11,8 @@ import (
 // TestTileGemm checks tileGemm against a float64 product on shapes with
 // every kind of edge: rows not a multiple of six, columns not a multiple
 // of sixteen (and fewer than sixteen), k past one packed panel, Aᵀ, bias,
-// accumulation, and row strides wider than the rows.
+// accumulation, a mask, A packed beforehand, B rectified as it is packed,
+// and row strides wider than the rows.
 func TestTileGemm(t *testing.T) {
 	if !tile.Available() {
 		t.Log("no AVX2+FMA on this CPU: checking the Go reference kernel only")
@@ -21,13 +22,15 @@ func TestTileGemm(t *testing.T) {
 		for _, n := range []int{1, 15, 16, 17, 40, tileNC + 21} {
 			for _, k := range []int{0, 1, 7, 32, tileK + 3} {
 				for _, transA := range []bool{false, true} {
-					for mode := range 16 { // bit 0: bias, 1: accumulate, 2: mask, 3: assembly
+					// bit 0: bias, 1: accumulate, 2: mask, 3: assembly,
+					// 4: A packed beforehand, 5: B rectified.
+					for mode := range 64 {
 						asm := mode&8 != 0
 						if asm && !tile.Available() {
 							continue
 						}
 						name := fmt.Sprintf("m%d_n%d_k%d_t%v_mode%d", m, n, k, transA, mode)
-						checkTileGemm(t, r, name, asm, transA, m, n, k, mode&1 != 0, mode&2 != 0, mode&4 != 0)
+						checkTileGemm(t, r, name, asm, transA, m, n, k, tileCase{bias: mode&1 != 0, accumulate: mode&2 != 0, mask: mode&4 != 0, packedA: mode&16 != 0, reluB: mode&32 != 0})
 					}
 				}
 			}
@@ -35,8 +38,12 @@ func TestTileGemm(t *testing.T) {
 	}
 }
 
-func checkTileGemm(t *testing.T, r *rand.Rand, name string, asm, transA bool, m, n, k int, withBias, accumulate, withMask bool) {
+// tileCase is which of tileGemm's options a checkTileGemm case uses.
+type tileCase struct{ bias, accumulate, mask, packedA, reluB bool }
+
+func checkTileGemm(t *testing.T, r *rand.Rand, name string, asm, transA bool, m, n, k int, o tileCase) {
 	t.Helper()
+	withBias, accumulate, withMask := o.bias, o.accumulate, o.mask
 	lda, ldb, ldc := k+2, n+3, n+1
 	arows := m
 	if transA {
@@ -67,7 +74,11 @@ func checkTileGemm(t *testing.T, r *rand.Rand, name string, asm, transA bool, m,
 				} else {
 					av = a[i*lda+kk]
 				}
-				s += float64(av) * float64(b[kk*ldb+j])
+				bv := b[kk*ldb+j]
+				if o.reluB {
+					bv = max(bv, 0)
+				}
+				s += float64(av) * float64(bv)
 			}
 			if bias != nil {
 				s += float64(bias[i])
@@ -81,8 +92,13 @@ func checkTileGemm(t *testing.T, r *rand.Rand, name string, asm, transA bool, m,
 			want[i*ldc+j] = s
 		}
 	}
-	pack := make([]float32, tilePackLen(m, k))
-	tileGemmWith(asm, transA, m, n, k, a, lda, b, ldb, c, ldc, tileArgs{bias: bias, mask: mask, ldm: ldm, accumulate: accumulate}, pack)
+	pack := nanSlice(tilePackLen(m, k))
+	args := tileArgs{bias: bias, mask: mask, ldm: ldm, accumulate: accumulate, reluB: o.reluB}
+	if o.packedA {
+		args.packedA = nanSlice(tilePackAllLen(m, k))
+		tilePackAllA(transA, m, k, a, lda, args.packedA)
+	}
+	tileGemmWith(asm, transA, m, n, k, a, lda, b, ldb, c, ldc, args, pack)
 	for i := range c {
 		tol := 1e-4 * (1 + math.Sqrt(float64(k)))
 		if d := math.Abs(float64(c[i]) - want[i]); d > tol || math.IsNaN(float64(c[i])) {
@@ -115,6 +131,11 @@ func BenchmarkTileGemm(b *testing.B) {
 		run("blas", func() { Sgemm(false, false, s.m, s.n, s.k, 1, w, s.k, x, s.n, 0, y, s.n) })
 		run("tile", func() {
 			tileGemmWith(tile.Available(), false, s.m, s.n, s.k, w, s.k, x, s.n, y, s.n, tileArgs{}, pack)
+		})
+		packed := make([]float32, tilePackAllLen(s.m, s.k))
+		tilePackAllA(false, s.m, s.k, w, s.k, packed)
+		run("tile_packedA", func() {
+			tileGemmWith(tile.Available(), false, s.m, s.n, s.k, w, s.k, x, s.n, y, s.n, tileArgs{packedA: packed}, pack)
 		})
 		run("blas_transA", func() { Sgemm(true, false, s.m, s.n, s.k, 1, wt, s.m, x, s.n, 0, y, s.n) })
 		run("tile_transA", func() {

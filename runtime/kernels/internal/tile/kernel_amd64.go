@@ -22,8 +22,8 @@ func Kernel6x16(k int, a, b *float32, ldb int, c *float32, ldc int, bias, mask *
 
 // PackStrips copies rows rows of strips 16-float strips of src (row stride
 // ldb floats) into dst strip by strip: dst[(s*rows+r)*16+j] =
-// src[r*ldb+s*16+j]. strips must be at least 1; only Available CPUs may
-// call it.
+// src[r*ldb+s*16+j], rectified (max(v, 0)) when relu is not 0. strips
+// must be at least 1; only Available CPUs may call it.
 //
 //go:noescape
-func PackStrips(dst, src *float32, ldb, rows, strips int)
+func PackStrips(dst, src *float32, ldb, rows, strips, relu int)

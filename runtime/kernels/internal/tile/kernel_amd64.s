@@ -228,17 +228,20 @@ done:
 	VZEROUPPER
 	RET
 
-// func PackStrips(dst, src *float32, ldb, rows, strips int)
+// func PackStrips(dst, src *float32, ldb, rows, strips, relu int)
 //
 // dst[(s*rows+r)*16 : +16] = src[r*ldb+s*16 : +16] for r < rows, s < strips
-// (strips ≥ 1): row by row, each source row read once, in order.
-TEXT ·PackStrips(SB), NOSPLIT, $0-40
+// (strips ≥ 1), rectified (max(v, 0)) when relu is not 0: row by row, each
+// source row read once, in order.
+TEXT ·PackStrips(SB), NOSPLIT, $0-48
 	MOVQ dst+0(FP), DI
 	MOVQ src+8(FP), SI
 	MOVQ ldb+16(FP), R8
 	SHLQ $2, R8
 	MOVQ rows+24(FP), CX
 	MOVQ strips+32(FP), DX
+	MOVQ relu+40(FP), R13
+	VXORPS Y2, Y2, Y2
 	MOVQ CX, R9
 	SHLQ $6, R9
 rowloop:
@@ -247,6 +250,8 @@ rowloop:
 	MOVQ SI, R10
 	MOVQ DI, R11
 	MOVQ DX, R12
+	TESTQ R13, R13
+	JNE reluloop
 striploop:
 	VMOVUPS (R10), Y0
 	VMOVUPS 32(R10), Y1
@@ -256,6 +261,17 @@ striploop:
 	ADDQ R9, R11
 	DECQ R12
 	JNZ striploop
+	JMP nextrow
+reluloop:
+	VMAXPS (R10), Y2, Y0
+	VMAXPS 32(R10), Y2, Y1
+	VMOVUPS Y0, (R11)
+	VMOVUPS Y1, 32(R11)
+	ADDQ $64, R10
+	ADDQ R9, R11
+	DECQ R12
+	JNZ reluloop
+nextrow:
 	ADDQ R8, SI
 	ADDQ $64, DI
 	DECQ CX

@@ -36,12 +36,18 @@ func KernelGo(k int, a, b *float32, ldb int, c *float32, ldc int, bias, mask *fl
 }
 
 // PackStripsGo is PackStrips in plain Go.
-func PackStripsGo(dst, src *float32, ldb, rows, strips int) {
+func PackStripsGo(dst, src *float32, ldb, rows, strips, relu int) {
 	d := unsafe.Slice(dst, strips*rows*Cols)
 	s := unsafe.Slice(src, (rows-1)*ldb+strips*Cols)
 	for r := range rows {
 		for st := range strips {
-			copy(d[(st*rows+r)*Cols:(st*rows+r+1)*Cols], s[r*ldb+st*Cols:])
+			out := d[(st*rows+r)*Cols : (st*rows+r+1)*Cols]
+			copy(out, s[r*ldb+st*Cols:])
+			if relu != 0 {
+				for j, v := range out {
+					out[j] = max(v, 0)
+				}
+			}
 		}
 	}
 }

@@ -11,6 +11,6 @@ func Kernel6x16(k int, a, b *float32, ldb int, c *float32, ldc int, bias, mask *
 }
 
 // PackStrips is PackStripsGo where there is no assembly.
-func PackStrips(dst, src *float32, ldb, rows, strips int) {
-	PackStripsGo(dst, src, ldb, rows, strips)
+func PackStrips(dst, src *float32, ldb, rows, strips, relu int) {
+	PackStripsGo(dst, src, ldb, rows, strips, relu)
 }

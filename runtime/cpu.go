@@ -408,7 +408,7 @@ func (e *cpuExec) build() error {
 	for _, s := range e.steps {
 		for _, op := range s.ops {
 			op.bind(e)
-			if op.packed != nil {
+			if op.packed != nil || op.packedT != nil {
 				e.packs = append(e.packs, op)
 			}
 		}

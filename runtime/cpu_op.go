@@ -45,9 +45,10 @@ type cpuOp struct {
 	pool       kernels.Pool
 	scratchLen int
 	// packed holds a 1×1 conv's weights packed for its forward product
-	// (kernels.Conv.PackWeights), repacked at the start of every forward
-	// pass; nil for convs that take none.
-	packed []float32
+	// (kernels.Conv.PackWeights), and in training packedT its transposed
+	// weights for the input gradient (PackWeightsT), both repacked at the
+	// start of every forward pass; nil for convs that take none.
+	packed, packedT []float32
 
 	// Batch norm: the statistics used by the last forward pass, and the
 	// backward sums.
@@ -80,6 +81,9 @@ func (op *cpuOp) prepare(e *cpuExec) error {
 		op.scratchLen = op.conv.ScratchLen(in)
 		if n := op.conv.PackedLen(in); n > 0 && !op.pairedInto {
 			op.packed = make([]float32, n)
+		}
+		if n := op.conv.PackedTLen(in); n > 0 && e.p.Training {
+			op.packedT = make([]float32, n)
 		}
 	case ir.AvgPool, ir.MaxPool:
 		op.pool = kernels.Pool{Max: op.kind == ir.MaxPool, KH: a.KH, KW: a.KW, Stride: max(a.Stride, 1), Same: a.Pad != ir.Valid}
@@ -154,7 +158,7 @@ func (op *cpuOp) bind(e *cpuExec) {
 					if op.dins[0].Data != nil {
 						dx = op.dins[0].Img(i)
 					}
-					kernels.ConvBackward(op.conv, x.Img(i), in, w, op.dout.Img(i), dx, op.acc[0], dw, db, e.scratch[wk])
+					kernels.ConvBackwardPacked(op.conv, x.Img(i), in, w, op.packedT, op.dout.Img(i), dx, op.acc[0], dw, db, e.scratch[wk])
 				}
 			}
 		}
@@ -500,8 +504,12 @@ func (op *cpuOp) backward(e *cpuExec) {
 // packWeights packs the op's weights for its forward product, when it
 // takes them packed.
 func (op *cpuOp) packWeights(e *cpuExec) {
+	w := e.params.Value(op.params[0])
 	if op.packed != nil {
-		op.conv.PackWeights(op.ins[0].S, e.params.Value(op.params[0]), op.packed)
+		op.conv.PackWeights(op.ins[0].S, w, op.packed)
+	}
+	if op.packedT != nil {
+		op.conv.PackWeightsT(op.ins[0].S, w, op.packedT)
 	}
 }
 
@@ -556,7 +564,7 @@ func (op *cpuOp) bindPair(e *cpuExec) {
 		act, grad := e.pairAct[wk][:n], e.pairGrad[wk][:n]
 		for i := lo; i < hi; i++ {
 			kernels.ConvForward(dwOp.conv, x.Img(i), dwIn, dwW, nil, act, e.scratch[wk])
-			kernels.ConvBackward(op.conv, act, pwIn, pwW, op.dout.Img(i), grad, false, gPW, gB, e.scratch[wk])
+			kernels.ConvBackwardPacked(op.conv, act, pwIn, pwW, op.packedT, op.dout.Img(i), grad, false, gPW, gB, e.scratch[wk])
 			var dx []float32
 			if dwOp.dins[0].Data != nil {
 				dx = dwOp.dins[0].Img(i)

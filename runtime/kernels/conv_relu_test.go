@@ -48,6 +48,7 @@ func TestConvFusedReLU(t *testing.T) {
 			checkClose(t, "dx", dx, wantDX, g.dxMag)
 			checkClose(t, "dw", dw, g.dw, g.dwMag)
 			checkClose(t, "dbias", db, g.db, g.dbMag)
+			checkPackedDX(t, c, tc.in, x, w, dy, wantDX, g.dxMag)
 
 			acc := randSlice(r, len(x))
 			wantAcc := make([]float64, len(x))

@@ -350,6 +350,32 @@ func runConvForward(tc convCase, x, w, b []float32) []float32 {
 	return y
 }
 
+// checkPackedDX runs ConvBackwardPacked for the input gradient alone on
+// transposed weights packed by PackWeightsT, where the conv takes them,
+// both writing dx and adding to it, and checks it against want.
+func checkPackedDX(t *testing.T, c Conv, in Shape, x, w, dy []float32, want, mag []float64) {
+	t.Helper()
+	n := c.PackedTLen(in)
+	if n == 0 {
+		return
+	}
+	packed := nanSlice(n)
+	c.PackWeightsT(in, w, packed)
+	dx := nanSlice(len(x))
+	ConvBackwardPacked(c, x, in, w, packed, dy, dx, false, nil, nil, nanSlice(c.ScratchLen(in)))
+	checkClose(t, "dx (packed weights)", dx, want, mag)
+	acc := make([]float32, len(x))
+	for i := range acc {
+		acc[i] = float32(i%7) - 3
+	}
+	wantAcc := make([]float64, len(x))
+	for i := range acc {
+		wantAcc[i] = float64(acc[i]) + want[i]
+	}
+	ConvBackwardPacked(c, x, in, w, packed, dy, acc, true, nil, nil, nanSlice(c.ScratchLen(in)))
+	checkClose(t, "dx accumulated (packed weights)", acc, wantAcc, mag)
+}
+
 // checkPackedForward runs ConvForwardPacked on weights packed by
 // PackWeights, where the conv takes them, and checks y against want.
 func checkPackedForward(t *testing.T, c Conv, in Shape, x, w, b []float32, want, mag []float64) {
@@ -413,6 +439,7 @@ func TestConvBackwardMatchesNaive(t *testing.T) {
 			checkClose(t, "dx", dx, want.dx, want.dxMag)
 			checkClose(t, "dw", dw, want.dw, want.dwMag)
 			checkClose(t, "dbias", db, want.db, want.dbMag)
+			checkPackedDX(t, tc.c, tc.in, x, w, dy, want.dx, want.dxMag)
 		})
 	}
 }

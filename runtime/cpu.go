@@ -405,6 +405,9 @@ func (e *cpuExec) build() error {
 			}
 		}
 	}
+	if e.p.Training {
+		e.wireDXSums()
+	}
 	for _, s := range e.steps {
 		for _, op := range s.ops {
 			op.bind(e)
@@ -420,6 +423,100 @@ func (e *cpuExec) build() error {
 	}
 	e.bindImageMajor()
 	return nil
+}
+
+// wireDXSums gives each in-place training batch norm whose output one
+// conv reads (through a fused ReLU or not), and whose whole output
+// gradient that conv alone writes, the conv as the source of its
+// backward sums (cpuOp.dxSumsTo): each image's sums are then taken while
+// its gradient is still in cache, instead of in a pass over the batch.
+// In NASNet that is the first half of every separable conv, whose batch
+// norm ends a step and whose ReLU → depthwise conv starts the next.
+func (e *cpuExec) wireDXSums() {
+	type writer struct {
+		op *cpuOp
+		j  int
+	}
+	// The ops that write each gradient step's input gradients (a fused
+	// ReLU's conv writes the ReLU's).
+	writers := make([][]writer, len(e.p.Backward))
+	at := make(map[int]int, len(e.p.Backward)) // forward step → backward position
+	for b, gs := range e.p.Backward {
+		at[gs.Step] = b
+		for _, op := range e.steps[gs.Step].ops {
+			if op.fusedInto {
+				continue
+			}
+			for j, d := range op.dins {
+				if d.Data != nil && !inChain(e, d) {
+					writers[b] = append(writers[b], writer{op, j})
+				}
+			}
+		}
+	}
+	for _, gs := range e.p.Backward {
+		s := e.steps[gs.Step]
+		bn := s.ops[len(s.ops)-1]
+		if bn.kind != ir.BatchNorm || !bn.bnInPlace || bn.dout.Data == nil {
+			continue
+		}
+		// The gradient buffers are shared by liveness: the writers of
+		// this value's gradient are those that ran since the one that
+		// wrote it first (without accumulating).
+		var found []writer
+	scan:
+		for b := at[gs.Step] - 1; b >= 0; b-- {
+			for _, w := range writers[b] {
+				if overlaps(w.op.dins[w.j], bn.dout) {
+					found = append(found, w)
+					if !w.op.acc[w.j] {
+						break scan
+					}
+				}
+			}
+		}
+		if len(found) != 1 {
+			continue
+		}
+		c, j := found[0].op, found[0].j
+		if c.kind != ir.Conv && c.kind != ir.DWConv || j != 0 || c.acc[0] ||
+			!sameView(c.dins[0], bn.dout) || !sameView(c.ins[0], bn.out) {
+			continue
+		}
+		c.dxSumsTo = bn
+		bn.imgDySum = make([]float64, e.batch*bn.out.S.C)
+		bn.imgDyDev = make([]float64, e.batch*bn.out.S.C)
+	}
+}
+
+// inChain reports whether a gradient tensor is one of the ping-pong
+// buffers inside a step's chain rather than a plan gradient buffer.
+func inChain(e *cpuExec, t kernels.Tensor) bool {
+	for _, b := range e.chainGrad {
+		if len(b) > 0 && &t.Data[0] == &b[0] {
+			return true
+		}
+	}
+	return false
+}
+
+// sameView reports whether two tensors are the same view of the same
+// buffer.
+func sameView(a, b kernels.Tensor) bool {
+	return len(a.Data) > 0 && len(b.Data) > 0 && &a.Data[0] == &b.Data[0] &&
+		a.Off == b.Off && a.Stride == b.Stride && a.S == b.S
+}
+
+// overlaps reports whether two views of a buffer may share elements:
+// their first images' ranges meet, or their strides differ.
+func overlaps(a, b kernels.Tensor) bool {
+	if len(a.Data) == 0 || len(b.Data) == 0 || &a.Data[0] != &b.Data[0] {
+		return false
+	}
+	if a.Stride != b.Stride {
+		return true
+	}
+	return a.Off < b.Off+b.S.Elems() && b.Off < a.Off+a.S.Elems()
 }
 
 // bindImageMajor sets imageMajor when the plan is an inference plan whose

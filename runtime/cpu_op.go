@@ -36,6 +36,14 @@ type cpuOp struct {
 	// over the batch.
 	momentsTo      *cpuOp
 	imgMean, imgM2 []float64
+	// dxSumsTo, on a conv whose input is the output of a training batch
+	// norm normalised in place and whose input gradient is that batch
+	// norm's whole output gradient, is that batch norm: the conv adds
+	// each image's per-channel backward sums (ChannelDyDev) into its
+	// imgDySum and imgDyDev as soon as it has written the image's
+	// gradient, and the batch norm only merges them.
+	dxSumsTo           *cpuOp
+	imgDySum, imgDyDev []float64
 	// pairedInto marks a depthwise conv that the pointwise conv after it
 	// runs per image (pairDW, on that pointwise conv, points back to it).
 	pairedInto bool
@@ -159,6 +167,7 @@ func (op *cpuOp) bind(e *cpuExec) {
 						dx = op.dins[0].Img(i)
 					}
 					kernels.ConvBackwardPacked(op.conv, x.Img(i), in, w, op.packedT, op.dout.Img(i), dx, op.acc[0], dw, db, e.scratch[wk])
+					op.dxSums(e, i)
 				}
 			}
 		}
@@ -226,9 +235,12 @@ func (op *cpuOp) bind(e *cpuExec) {
 			op.bwdChan = func(_, c0, c1 int) {
 				xb, yb, dyb := x, y, op.dout // copies, as in fwdChan
 				xb.N, yb.N, dyb.N = e.n, e.n, e.n
-				if op.bnInPlace {
+				switch {
+				case op.imgDySum != nil:
+					kernels.BNSumsFromParts(op.imgDySum, op.imgDyDev, e.n, in.C, gamma, c0, c1, op.sumDy, op.sumDyXhat)
+				case op.bnInPlace:
 					kernels.BNBackwardSumsFromOutput(yb, dyb, gamma, beta, c0, c1, op.sumDy, op.sumDyXhat)
-				} else {
+				default:
 					kernels.BNBackwardSums(xb, dyb, op.mean, op.variance, op.eps, c0, c1, op.sumDy, op.sumDyXhat)
 				}
 				for c := c0; c < c1; c++ {
@@ -391,6 +403,20 @@ func (op *cpuOp) moments(e *cpuExec, y kernels.Tensor, i int) {
 	}
 	c := y.S.C
 	kernels.ChannelMoments(y.Img(i), y.S, bn.imgMean[i*c:(i+1)*c], bn.imgM2[i*c:(i+1)*c])
+}
+
+// dxSums computes image i's batch norm backward sums for op.dxSumsTo
+// from the input gradient the op has just written (see dxSumsTo).
+func (op *cpuOp) dxSums(e *cpuExec, i int) {
+	bn := op.dxSumsTo
+	if bn == nil {
+		return
+	}
+	c := bn.out.S.C
+	sum, dev := bn.imgDySum[i*c:(i+1)*c], bn.imgDyDev[i*c:(i+1)*c]
+	clear(sum)
+	clear(dev)
+	kernels.ChannelDyDev(op.ins[0].Img(i), op.dins[0].Img(i), bn.out.S, e.params.Value(bn.params[1]), sum, dev)
 }
 
 func passGrad(dy, dx []float32, accumulate bool) {
@@ -570,6 +596,7 @@ func (op *cpuOp) bindPair(e *cpuExec) {
 				dx = dwOp.dins[0].Img(i)
 			}
 			kernels.ConvBackward(dwOp.conv, x.Img(i), dwIn, dwW, grad, dx, dwOp.acc[0], gDW, nil, e.scratch[wk])
+			dwOp.dxSums(e, i)
 		}
 	}
 }

@@ -266,6 +266,33 @@ func BNBackwardSumsFromOutput(y, dy Tensor, gamma, beta []float32, c0, c1 int, s
 	}
 }
 
+// ChannelDyDev adds, for each channel c of one image, Σ dy to sum[c] and
+// Σ dy·(x − shift[c]) to dev[c]: the batch norm backward sums of one
+// image, for a caller that has it in cache (see BNSumsFromParts).
+func ChannelDyDev(x, dy []float32, s Shape, shift []float32, sum, dev []float64) {
+	hw := s.H * s.W
+	for c := range s.C {
+		a, b := normDyDev64(x[c*hw:(c+1)*hw], dy[c*hw:(c+1)*hw], float64(shift[c]))
+		sum[c] += a
+		dev[c] += b
+	}
+}
+
+// BNSumsFromParts is BNBackwardSumsFromOutput from per-image parts that
+// ChannelDyDev computed with shift beta: sum and dev hold n images' C
+// values each (image i's channel c at i*C+c), added in image order.
+func BNSumsFromParts(sum, dev []float64, n, C int, gamma []float32, c0, c1 int, sumDy, sumDyXhat []float32) {
+	for c := c0; c < c1; c++ {
+		var sd, sdx float64
+		for i := range n {
+			sd += sum[i*C+c]
+			sdx += dev[i*C+c]
+		}
+		sumDy[c] = float32(sd)
+		sumDyXhat[c] = float32(sdx / bnSafeGamma(gamma[c]))
+	}
+}
+
 // BNBackwardFromOutput is BNBackward computed from the output y of an
 // in-place batch norm: dx = k·dy - k·sumDy/count - k·sumDyXhat/count·x̂
 // with k = gamma·invstd and x̂ = (y-beta)/gamma.

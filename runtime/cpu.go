@@ -310,7 +310,7 @@ func (e *cpuExec) build() error {
 				// No buffer: the pointwise conv computes this per image.
 				op.out = kernels.Tensor{N: e.batch, S: kshape(o.Shape)}
 				op.pairedInto = true
-				maxPair = max(maxPair, o.Shape.Elems())
+				maxPair = max(maxPair, kernels.PairActLen(kshape(o.Shape)))
 			case k > 0 && bnInPlace(k-1):
 				op.out, op.bnInPlace = prev, true
 				// The conv computes each image's moments as it writes

@@ -567,11 +567,15 @@ func (op *cpuOp) bindPair(e *cpuExec) {
 		bias = P.Value(op.params[1])
 	}
 	n := pwIn.Elems()
+	var dwB []float32
+	if len(dwOp.params) > 1 {
+		dwB = P.Value(dwOp.params[1])
+	}
+	pair := kernels.DWPointwise{DW: dwOp.conv, PW: op.conv}
 	op.fwd = func(wk, lo, hi int) {
-		act := e.pairAct[wk][:n]
+		act := e.pairAct[wk][:kernels.PairActLen(pwIn)]
 		for i := lo; i < hi; i++ {
-			kernels.ConvForward(dwOp.conv, x.Img(i), dwIn, dwW, nil, act, e.scratch[wk])
-			kernels.ConvForwardPacked(op.conv, act, pwIn, pwW, op.packed, bias, y.Img(i), e.scratch[wk])
+			pair.Forward(x.Img(i), dwIn, dwW, dwB, pwW, op.packed, bias, act, y.Img(i), e.scratch[wk])
 			op.moments(e, y, i)
 		}
 	}
@@ -589,7 +593,7 @@ func (op *cpuOp) bindPair(e *cpuExec) {
 		}
 		act, grad := e.pairAct[wk][:n], e.pairGrad[wk][:n]
 		for i := lo; i < hi; i++ {
-			kernels.ConvForward(dwOp.conv, x.Img(i), dwIn, dwW, nil, act, e.scratch[wk])
+			kernels.ConvForward(dwOp.conv, x.Img(i), dwIn, dwW, dwB, act, e.scratch[wk])
 			kernels.ConvBackwardPacked(op.conv, act, pwIn, pwW, op.packedT, op.dout.Img(i), grad, false, gPW, gB, e.scratch[wk])
 			var dx []float32
 			if dwOp.dins[0].Data != nil {

@@ -205,11 +205,7 @@ func ConvForwardPacked(c Conv, x []float32, in Shape, w, packed, bias []float32,
 	g := c.geom(in)
 	p := g.oh * g.ow
 	if c.Depthwise {
-		if g.s == 1 {
-			convDWPlaneForward(g, in.C, x, w, bias, y, scratch, c.ReLU)
-			return
-		}
-		convDWPhaseForward(g, in.C, x, w, bias, y, scratch, c.ReLU)
+		c.dwForward(g, in, x, w, bias, dwDest{y: y}, scratch)
 		return
 	}
 	if packed != nil {
@@ -262,6 +258,18 @@ func ConvForwardPacked(c Conv, x []float32, in Shape, w, packed, bias []float32,
 		convIm2col(g, in.C, x, col)
 		Sgemm(false, false, cout, p, k, 1, w, max(k, 1), col, p, beta, y, p)
 	}
+}
+
+// dwForward is the depthwise forward pass into y.
+func (c Conv) dwForward(g convGeom, in Shape, x, w, bias []float32, y dwDest, scratch []float32) {
+	if g.oh*g.ow == 0 {
+		return
+	}
+	if g.s == 1 {
+		convDWPlaneForward(g, in.C, x, w, bias, y, scratch, c.ReLU)
+		return
+	}
+	convDWPhaseForward(g, in.C, x, w, bias, y, scratch, c.ReLU)
 }
 
 // ConvBackward computes one image's gradients given dy = ∂L/∂y. dw and

@@ -324,7 +324,7 @@ func TestConvScratchLen(t *testing.T) {
 		{Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8 * 9 * 10 * 9},
 		{Conv{KH: 1, KW: 7, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8 * 7 * 5 * 5},
 		{Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Same: true, Cin: 8, Cout: 8, Depthwise: true}, 3 * ((10+4)*(9+4) + vecSlack)}, // three padded planes, each with a vector of slack
-		{Conv{KH: 5, KW: 5, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 8, Depthwise: true}, 4*7*7 + 5*7},                   // four 7×7 phase planes and a 5-row flat output
+		{Conv{KH: 5, KW: 5, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 8, Depthwise: true}, 4*7*7 + 5*7 + vecSlack},        // four 7×7 phase planes, a 5-row flat output and a vector of slack
 	} {
 		if got := tt.c.ScratchLen(in); got != tt.want {
 			t.Errorf("%+v.ScratchLen(%v) = %d, want %d", tt.c, in, got, tt.want)

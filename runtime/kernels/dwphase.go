@@ -35,7 +35,7 @@ func dwPhasesOf(g convGeom) dwPhases {
 // phase planes and a flat output at their row width, or, for the input
 // gradient, the padded dy plane and a flat phase gradient.
 func (ph dwPhases) scratch(g convGeom) int {
-	fwd := ph.s*ph.s*ph.phaseLen + g.oh*ph.wq
+	fwd := ph.s*ph.s*ph.phaseLen + g.oh*ph.wq + vecSlack
 	dx := (ph.hq+ph.qh)*ph.wd + ph.hq*ph.wd
 	return max(fwd, dx)
 }
@@ -126,19 +126,18 @@ func gcd(a, b int) int {
 }
 
 // convDWPhaseForward is the strided depthwise forward pass.
-func convDWPhaseForward(g convGeom, ch int, x, w, bias, y, scratch []float32, relu bool) {
+func convDWPhaseForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scratch []float32, relu bool) {
 	ph := dwPhasesOf(g)
 	s := ph.s
 	planes := scratch[:s*s*ph.phaseLen]
 	yf := scratch[s*s*ph.phaseLen:]
-	hw, p, kk := g.h*g.w, g.oh*g.ow, g.kh*g.kw
+	hw, kk := g.h*g.w, g.kh*g.kw
 	l := flatLen(g.oh, g.ow, ph.wq)
 	dq := g.d / gcd(s, g.d)
 	var wb [5]float32
 	var runBuf [64]phaseRun
 	runs := ph.phaseRuns(g, runBuf[:0])
 	for c := range ch {
-		yc := y[c*p : (c+1)*p]
 		if l == 0 {
 			continue
 		}
@@ -153,9 +152,11 @@ func convDWPhaseForward(g convGeom, ch int, x, w, bias, y, scratch []float32, re
 				wb[i] = wk[r.kh*g.kw+r.kw0+i*r.kwStep]
 			}
 			plane := planes[(r.a*s+r.b)*ph.phaseLen:]
-			fusedTaps(yf[:l], plane[r.qh*ph.wq+r.q:], wb[:r.n], dq, i == 0, b)
+			// Whole vectors (vecLen): the values past l are dropped, and
+			// so is whatever they read past the last phase plane.
+			fusedTaps(yf[:vecLen(l)], plane[r.qh*ph.wq+r.q:], wb[:r.n], dq, i == 0, b)
 		}
-		unpadRows(yc, yf, g.oh, g.ow, ph.wq, false)
+		y.put(c, ch, yf, g.oh, g.ow, ph.wq)
 	}
 }
 

@@ -144,14 +144,13 @@ func dwTaps(g convGeom, yf, xp, wk []float32, wp int, flipped bool, b float32) {
 }
 
 // convDWPlaneForward is the stride-1 depthwise forward pass.
-func convDWPlaneForward(g convGeom, ch int, x, w, bias, y, scratch []float32, relu bool) {
+func convDWPlaneForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scratch []float32, relu bool) {
 	pl := dwPlaneOf(g)
 	xp, yf := scratch[:pl.n], scratch[pl.n:2*pl.n]
-	hw, p, kk := g.h*g.w, g.oh*g.ow, g.kh*g.kw
+	hw, kk := g.h*g.w, g.kh*g.kw
 	l := flatLen(g.oh, g.ow, pl.wp)
 	for c := range ch {
 		if l == 0 {
-			convFill(y[c*p:(c+1)*p], 0)
 			continue
 		}
 		b := float32(0)
@@ -160,9 +159,72 @@ func convDWPlaneForward(g convGeom, ch int, x, w, bias, y, scratch []float32, re
 		}
 		padPlane(xp, x[c*hw:(c+1)*hw], g.h, g.w, g.pt, g.pl, pl.wp, relu)
 		dwTaps(g, yf[:vecLen(l)], xp, w[c*kk:(c+1)*kk], pl.wp, false, b)
-		unpadRows(y[c*p:(c+1)*p], yf, g.oh, g.ow, pl.wp, false)
+		y.put(c, ch, yf, g.oh, g.ow, pl.wp)
 	}
 }
+
+// dwDest is where a depthwise forward pass puts each channel's output:
+// into y (C×OH×OW), or, with strips, into the 16-pixel strips that
+// tileGemm reads as its B (tilePackB's layout for all of B at once:
+// pixel 16s+j of channel c at (s·C + c)·16 + j, zeros past the last
+// pixel), which saves the 1×1 conv after it a pass over its input
+// (DWPointwise).
+type dwDest struct {
+	y      []float32
+	strips bool
+}
+
+// put writes channel c (of ch) from the flat plane yf (oh rows of ow
+// values at row width wp).
+func (d dwDest) put(c, ch int, yf []float32, oh, ow, wp int) {
+	p := oh * ow
+	if !d.strips {
+		unpadRows(d.y[c*p:(c+1)*p], yf, oh, ow, wp, false)
+		return
+	}
+	dst := d.y[c*tileCols:]
+	stride := ch * tileCols // from one strip of the channel to the next
+	switch {
+	case ow%tileCols == 0:
+		// Each row is ow/16 strips: run t of every row at once.
+		runs := ow / tileCols
+		for t := range runs {
+			stripRows(dst[t*stride:], yf[t*tileCols:], oh, tileCols, runs*stride, wp)
+		}
+	case tileCols%ow == 0 && oh%(tileCols/ow) == 0:
+		// Each strip is m = 16/ow whole rows: row q of every strip.
+		m := tileCols / ow
+		for q := range m {
+			stripRows(dst[q*ow:], yf[q*wp:], oh/m, ow, stride, m*wp)
+		}
+	default:
+		for i := range (p + tileCols - 1) / tileCols {
+			strip := dst[i*stride : i*stride+tileCols]
+			for j := range strip {
+				pix := i*tileCols + j
+				if pix >= p {
+					strip[j] = 0
+					continue
+				}
+				strip[j] = yf[pix/ow*wp+pix%ow]
+			}
+		}
+	}
+}
+
+// stripRows copies rows rows of w floats, srcStride apart in src, to
+// dst, dstStride apart.
+func stripRows(dst, src []float32, rows, w, dstStride, srcStride int) {
+	if rows == 0 || vecRows(dst, src, rows, w, dstStride, srcStride, rowCopy) {
+		return
+	}
+	for r := range rows {
+		copy(dst[r*dstStride:r*dstStride+w], src[r*srcStride:r*srcStride+w])
+	}
+}
+
+// stripsLen is the floats of ch channels of p pixels in strips of 16.
+func stripsLen(ch, p int) int { return ch * ((p + tileCols - 1) / tileCols * tileCols) }
 
 // flatLen is the length of a flat plane of h rows of w values at row width
 // wp, up to the last value used: (h-1)·wp + w, 0 when empty.

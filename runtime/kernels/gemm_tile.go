@@ -23,6 +23,8 @@ const (
 // backward pass of a ReLU whose input is the mask). packedA is op(A)
 // already packed by tilePackAllA (weights packed once for many images);
 // reluB rectifies B as it is packed (a ReLU in front of a 1×1 conv).
+// packedB is all of B already in strips (dwDest's layout; only for k ≤
+// tileK, one block of k), and then b is not read.
 type tileArgs struct {
 	bias       []float32
 	mask       []float32
@@ -30,6 +32,7 @@ type tileArgs struct {
 	accumulate bool
 	packedA    []float32
 	reluB      bool
+	packedB    []float32
 }
 
 // tilePackLen is the scratch tileGemm needs for an m×k op(A).
@@ -99,6 +102,9 @@ func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float
 		}
 		return
 	}
+	if o.packedB != nil && k > tileK {
+		panic("tileGemm: a packed B needs k ≤ tileK") // a caller bug: see DWPointwise
+	}
 	panels := (m + tileRows - 1) / tileRows
 	for k0 := 0; k0 < k; k0 += tileK {
 		kb := min(tileK, k-k0)
@@ -119,11 +125,18 @@ func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float
 		if k0 > 0 {
 			bias = nil // added once, with the first panel
 		}
-		bk := b[k0*ldb:]
-		_ = bk[(kb-1)*ldb+n-1]
+		var bk []float32
+		if o.packedB == nil {
+			bk = b[k0*ldb:]
+			_ = bk[(kb-1)*ldb+n-1]
+		}
 		for j0 := 0; j0 < n; j0 += tileNC {
 			nb := min(tileNC, n-j0)
-			tilePackB(pack, bk, ldb, j0, nb, kb, bp, o.reluB)
+			if o.packedB != nil {
+				bp = o.packedB[j0*kb : (j0+(nb+tileCols-1)/tileCols*tileCols)*kb]
+			} else {
+				tilePackB(pack, bk, ldb, j0, nb, kb, bp, o.reluB)
+			}
 			for s := 0; s*tileCols < nb; s++ {
 				j := j0 + s*tileCols
 				nt := min(tileCols, n-j)

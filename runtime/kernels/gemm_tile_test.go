@@ -32,6 +32,15 @@ func TestTileGemm(t *testing.T) {
 						name := fmt.Sprintf("m%d_n%d_k%d_t%v_mode%d", m, n, k, transA, mode)
 						checkTileGemm(t, r, name, asm, transA, m, n, k, tileCase{bias: mode&1 != 0, accumulate: mode&2 != 0, mask: mode&4 != 0, packedA: mode&16 != 0, reluB: mode&32 != 0})
 					}
+					// B in strips beforehand (one block of k only).
+					for mode := range 16 {
+						asm := mode&8 != 0
+						if k == 0 || k > tileK || asm && !tile.Available() {
+							continue
+						}
+						name := fmt.Sprintf("m%d_n%d_k%d_t%v_packedB_mode%d", m, n, k, transA, mode)
+						checkTileGemm(t, r, name, asm, transA, m, n, k, tileCase{bias: mode&1 != 0, accumulate: mode&2 != 0, mask: mode&4 != 0, packedB: true})
+					}
 				}
 			}
 		}
@@ -39,7 +48,7 @@ func TestTileGemm(t *testing.T) {
 }
 
 // tileCase is which of tileGemm's options a checkTileGemm case uses.
-type tileCase struct{ bias, accumulate, mask, packedA, reluB bool }
+type tileCase struct{ bias, accumulate, mask, packedA, reluB, packedB bool }
 
 func checkTileGemm(t *testing.T, r *rand.Rand, name string, asm, transA bool, m, n, k int, o tileCase) {
 	t.Helper()
@@ -97,6 +106,11 @@ func checkTileGemm(t *testing.T, r *rand.Rand, name string, asm, transA bool, m,
 	if o.packedA {
 		args.packedA = nanSlice(tilePackAllLen(m, k))
 		tilePackAllA(transA, m, k, a, lda, args.packedA)
+	}
+	if o.packedB {
+		args.packedB = nanSlice(k * (n + tileCols - 1) / tileCols * tileCols)
+		tilePackB(tile.PackStripsGo, b, ldb, 0, n, k, args.packedB, false)
+		b = nil // not to be read
 	}
 	tileGemmWith(asm, transA, m, n, k, a, lda, b, ldb, c, ldc, args, pack)
 	for i := range c {

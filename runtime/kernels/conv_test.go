@@ -71,6 +71,11 @@ var pathCases = []convCase{
 	{name: "dw3x3_d2", c: Conv{KH: 3, KW: 3, Stride: 1, Dilation: 2, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 8, 9}},
 	{name: "dw5x5_d2_s2", c: Conv{KH: 5, KW: 5, Stride: 2, Dilation: 2, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 12, 11}},
 	{name: "dw3x3_valid", c: Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 6, 7}},
+	// Rows wide enough for the stride-2 split's vector loop (vecStride2),
+	// with a scalar tail, for even and odd left padding.
+	{name: "dw5x5_s2_wide", c: Conv{KH: 5, KW: 5, Stride: 2, Dilation: 1, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 6, 37}},
+	{name: "dw3x3_s2_wide", c: Conv{KH: 3, KW: 3, Stride: 2, Dilation: 1, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 5, 34}},
+	{name: "dw7x7_s2_wide", c: Conv{KH: 7, KW: 7, Stride: 2, Dilation: 1, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 5, 41}},
 	{name: "dw5x5_valid_s2", c: Conv{KH: 5, KW: 5, Stride: 2, Dilation: 1, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 9, 10}},
 	{name: "dw3x3_s3", c: Conv{KH: 3, KW: 3, Stride: 3, Dilation: 1, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 10, 11}},
 	// Stride-1 depthwise runs on padded planes with vector loops of 32 and

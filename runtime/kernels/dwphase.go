@@ -65,12 +65,19 @@ func (ph dwPhases) split(g convGeom, x, planes []float32, relu bool) {
 				}
 				xr := x[ih*g.w+c0*s+b-g.pl : (ih+1)*g.w]
 				in := row[c0:c1]
+				k := 0
+				if s == 2 {
+					// The vectors also read the odd values after the row's
+					// end (the next row's, or none past the plane's end),
+					// and drop them.
+					k = vecStride2(in, x[ih*g.w+c0*s+b-g.pl:], relu)
+				}
 				if relu {
-					for c := range in {
+					for c := k; c < len(in); c++ {
 						in[c] = max(xr[c*s], 0)
 					}
 				} else {
-					for c := range in {
+					for c := k; c < len(in); c++ {
 						in[c] = xr[c*s]
 					}
 				}

@@ -421,6 +421,38 @@ func vecAffine(x []float32, m, a, b float32, y []float32) int {
 	return n
 }
 
+// vecStride2 writes dst[i] = src[2i], rectified (max(v, 0)) when relu,
+// for a prefix of whole vectors, and returns its length: the even or odd
+// columns of a row for a stride-2 depthwise conv's phase planes, two
+// loads and three shuffles per eight values.
+func vecStride2(dst, src []float32, relu bool) int {
+	n := min(len(dst), len(src)/2) &^ 7
+	if !haveAVX2() || n <= 0 {
+		return 0
+	}
+	stride2(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), n, relu)
+	return n
+}
+
+//go:noinline
+func stride2(pd, ps unsafe.Pointer, n int, relu bool) {
+	var zero archsimd.Float32x8
+	for i := 0; i < n; i += 8 {
+		// Constant shuffles only (an index vector built here stalled
+		// on its stores): the 128-bit quarters a0-3 b0-3 and a4-7 b4-7,
+		// then the even elements of each pair of halves.
+		a, b := vload(ps, 2*i), vload(ps, 2*i+8)
+		lo := a.Select128FromPair(0, 2, b)
+		hi := a.Select128FromPair(1, 3, b)
+		v := lo.SelectFromPairGrouped(0, 2, 4, 6, hi)
+		if relu {
+			v = zero.Max(v)
+		}
+		vstore(pd, i, v)
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
 // vecRows copies rows rows of w floats from src, rows srcStride apart, to
 // dst, rows dstStride apart, when w is a whole number of vectors, and
 // reports whether it did; op rowAdd adds them instead, rowReLU rectifies

@@ -43,7 +43,7 @@ per-step rates, and the overall rate), milliseconds per step, and peak
 memory twice: the plan's own figure (activations per image × batch, plus
 parameters, gradients and optimiser state) and the process's measured peak
 resident set (VmHWM), which also counts the Go runtime, the compiler's
-data and the executor's scratch.`,
+data, the executor's scratch and the 1×1 convs' packed weights.`,
 		Example: `  cellc bench specs/nasnet_a.cell --n 6 --filters 768 --batch 32 --workers 2
   cellc bench specs/nasnet_a.cell --n 6 --filters 768 --batch 64 --mode infer
   cellc bench specs/nasnet_a.cell --n 2 --base-filters 16 --batch 32 --steps 20`,
@@ -233,7 +233,7 @@ func writeBench(w io.Writer, b benchReport) {
 	if b.rssErr != nil {
 		fmt.Fprintf(w, "peak RSS:  unavailable (%v)\n", b.rssErr)
 	} else {
-		fmt.Fprintf(w, "peak RSS:  %s (VmHWM: the whole process, Go runtime and executor scratch included)\n", bytesIEC(b.rss))
+		fmt.Fprintf(w, "peak RSS:  %s (VmHWM: the whole process, Go runtime, executor scratch and packed weights included)\n", bytesIEC(b.rss))
 	}
 }
 

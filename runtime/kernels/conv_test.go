@@ -71,6 +71,10 @@ var pathCases = []convCase{
 	{name: "dw3x3_d2", c: Conv{KH: 3, KW: 3, Stride: 1, Dilation: 2, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 8, 9}},
 	{name: "dw5x5_d2_s2", c: Conv{KH: 5, KW: 5, Stride: 2, Dilation: 2, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 12, 11}},
 	{name: "dw3x3_valid", c: Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 6, 7}},
+	// Rows of whole vectors, where a fused ReLU's mask is applied as the
+	// input gradient is unpadded (vecMaskRows).
+	{name: "dw3x3_w16", c: Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 5, 16}},
+	{name: "dw5x5_w8", c: Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Same: true, Cin: 3, Cout: 3, Depthwise: true}, in: Shape{3, 6, 8}},
 	// Rows wide enough for the stride-2 split's vector loop (vecStride2),
 	// with a scalar tail, for even and odd left padding.
 	{name: "dw5x5_s2_wide", c: Conv{KH: 5, KW: 5, Stride: 2, Dilation: 1, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 6, 37}},

@@ -287,9 +287,13 @@ func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 			dwTaps(g, out[:vecLen(li)], dq, w[c*kk:(c+1)*kk], pl.wp, true, 0)
 			dxc := dx[c*hw : (c+1)*hw]
 			if relu {
-				t := scratch[3*pl.n : 3*pl.n+hw]
-				unpadRows(t, out, g.h, g.w, pl.wp, false)
-				ReLUBackward(x[c*hw:(c+1)*hw], t, dxc, accumulateDX)
+				// Through the ReLU's mask x > 0 as it is unpadded.
+				xc := x[c*hw : (c+1)*hw]
+				if !vecMaskRows(dxc, out, xc, g.h, g.w, g.w, pl.wp, accumulateDX) {
+					t := scratch[3*pl.n : 3*pl.n+hw]
+					unpadRows(t, out, g.h, g.w, pl.wp, false)
+					ReLUBackward(xc, t, dxc, accumulateDX)
+				}
 			} else {
 				unpadRows(dxc, out, g.h, g.w, pl.wp, true)
 			}

@@ -34,10 +34,13 @@ func vecAffine(x []float32, m, a, b float32, y []float32) int { return 0 }
 
 func vecRows(dst, src []float32, rows, w, dstStride, srcStride int, op rowOp) bool { return false }
 func vecStride2(dst, src []float32, relu bool) int                                 { return 0 }
-func vecSum(v []float32) (int, float64)                                            { return 0, 0 }
-func vecSqDev(v []float32, m float32) (int, float64)                               { return 0, 0 }
-func vecShiftedSums(v []float32, shift float32) (int, float64, float64)            { return 0, 0, 0 }
-func vecDyDev(x, dy []float32, m float32) (int, float64, float64)                  { return 0, 0, 0 }
+func vecMaskRows(dst, src, mask []float32, rows, w, dstStride, srcStride int, accumulate bool) bool {
+	return false
+}
+func vecSum(v []float32) (int, float64)                                 { return 0, 0 }
+func vecSqDev(v []float32, m float32) (int, float64)                    { return 0, 0 }
+func vecShiftedSums(v []float32, shift float32) (int, float64, float64) { return 0, 0, 0 }
+func vecDyDev(x, dy []float32, m float32) (int, float64, float64)       { return 0, 0, 0 }
 func vecBackApply(x, dy []float32, m, a, b, c float32, dx []float32, accumulate bool) int {
 	return 0
 }

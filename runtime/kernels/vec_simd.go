@@ -421,6 +421,38 @@ func vecAffine(x []float32, m, a, b float32, y []float32) int {
 	return n
 }
 
+// vecMaskRows writes to dst, or adds to it when accumulate, each value of
+// src where mask > 0 and 0 elsewhere, for rows rows of w floats (dst and
+// mask rows dstStride apart, src rows srcStride apart) when w is a whole
+// number of vectors, and reports whether it did: a ReLU's backward pass
+// fused with unpadding a depthwise conv's input gradient.
+func vecMaskRows(dst, src, mask []float32, rows, w, dstStride, srcStride int, accumulate bool) bool {
+	if !haveAVX2() || w&7 != 0 || w > 64 || rows == 0 {
+		return false
+	}
+	dst = dst[:(rows-1)*dstStride+w]
+	mask = mask[:(rows-1)*dstStride+w]
+	src = src[:(rows-1)*srcStride+w]
+	maskRows(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), unsafe.Pointer(&mask[0]), rows, w, dstStride, srcStride, accumulate)
+	return true
+}
+
+//go:noinline
+func maskRows(pd, ps, pm unsafe.Pointer, rows, w, dstStride, srcStride int, accumulate bool) {
+	var zero archsimd.Float32x8
+	for r := range rows {
+		d, s := r*dstStride, r*srcStride
+		for i := 0; i < w; i += 8 {
+			g := vload(ps, s+i).Masked(vload(pm, d+i).Greater(zero))
+			if accumulate {
+				g = g.Add(vload(pd, d+i))
+			}
+			vstore(pd, d+i, g)
+		}
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
 // vecStride2 writes dst[i] = src[2i], rectified (max(v, 0)) when relu,
 // for a prefix of whole vectors, and returns its length: the even or odd
 // columns of a row for a stride-2 depthwise conv's phase planes, two

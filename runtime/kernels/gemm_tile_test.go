@@ -18,7 +18,9 @@ func TestTileGemm(t *testing.T) {
 		t.Log("no AVX2+FMA on this CPU: checking the Go reference kernel only")
 	}
 	r := rand.New(rand.NewPCG(3, 4))
-	for _, m := range []int{1, 5, 6, 7, 13, 32} {
+	// The last panel of m rows has 1–6 of them (the kernel has loops
+	// for up to 2, up to 4, and 6 rows).
+	for _, m := range []int{1, 3, 5, 6, 7, 10, 13, 32} {
 		for _, n := range []int{1, 15, 16, 17, 40, tileNC + 21} {
 			for _, k := range []int{0, 1, 7, 32, tileK + 3} {
 				for _, transA := range []bool{false, true} {

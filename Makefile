@@ -51,9 +51,9 @@ vet:
 
 test: deps vet
 	$(GO) test ./...
-	@echo "== kernels and runtime again with SIMD loops and the BLAS the build uses ($(BLAS_TAGS))"
+	@echo "== kernels, runtime and the search controller again with SIMD loops and the BLAS the build uses ($(BLAS_TAGS))"
 	$(SIMD) $(GO) vet ./runtime/...
-	$(SIMD) $(GO) test -tags "$(BLAS_TAGS)" ./runtime/kernels/ ./runtime/
+	$(SIMD) $(GO) test -tags "$(BLAS_TAGS)" ./runtime/kernels/ ./runtime/ ./search/controller/
 
 # Longer fuzzing runs (the seed corpora already run in `make test`).
 fuzz:

@@ -193,7 +193,7 @@ func convDWPhaseBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 			planes := scratch[:s*s*ph.phaseLen]
 			dyf := scratch[s*s*ph.phaseLen:][:g.oh*ph.wq]
 			ph.split(g, x[c*hw:(c+1)*hw], planes, relu)
-			padPlane(dyf, dyp, g.oh, g.ow, 0, 0, ph.wq, false)
+			padPlane(dyf, dyp, g.oh, g.ow, 0, 0, ph.wq, false, false) // inputGrad below reuses this scratch
 			dwk := dw[c*kk : (c+1)*kk]
 			for _, r := range runs {
 				wb = [5]float32{}
@@ -222,7 +222,7 @@ func (ph dwPhases) inputGrad(g convGeom, dyp, wk, dxc, scratch []float32, runs [
 	s := ph.s
 	dn := (ph.hq + ph.qh) * ph.wd
 	dq, dpf := scratch[:dn], scratch[dn:dn+ph.hq*ph.wd]
-	padPlane(dq, dyp, g.oh, g.ow, ph.qh, ph.qw, ph.wd, false)
+	padPlane(dq, dyp, g.oh, g.ow, ph.qh, ph.qw, ph.wd, false, false) // the weight gradient's planes share this scratch
 	l := flatLen(ph.hq, ph.wq, ph.wd)
 	d := g.d / gcd(s, g.d)
 	var wb [5]float32

@@ -53,15 +53,19 @@ const (
 
 // padPlane writes src (h×w) into dst as a plane of row width wp, top rows
 // down and left columns across, with zeros everywhere else in dst; relu
-// rectifies src on the way.
-func padPlane(dst, src []float32, h, w, top, left, wp int, relu bool) {
+// rectifies src on the way. With padded, dst already holds such a plane
+// of the same geometry (the previous channel's: only its values are
+// written, never its padding), and the padding is not cleared again.
+func padPlane(dst, src []float32, h, w, top, left, wp int, relu, padded bool) {
 	if h == 0 || w == 0 {
 		clear(dst)
 		return
 	}
 	// One memclr of the whole plane is faster than clearing only the
 	// padding: its gaps between rows are 2–6 floats.
-	clear(dst)
+	if !padded {
+		clear(dst)
+	}
 	first := top*wp + left
 	op := rowCopy
 	if relu {
@@ -157,7 +161,7 @@ func convDWPlaneForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scra
 		if bias != nil {
 			b = bias[c]
 		}
-		padPlane(xp, x[c*hw:(c+1)*hw], g.h, g.w, g.pt, g.pl, pl.wp, relu)
+		padPlane(xp, x[c*hw:(c+1)*hw], g.h, g.w, g.pt, g.pl, pl.wp, relu, c > 0)
 		dwTaps(g, yf[:vecLen(l)], xp, w[c*kk:(c+1)*kk], pl.wp, false, b)
 		y.put(c, ch, yf, g.oh, g.ow, pl.wp)
 	}
@@ -257,6 +261,9 @@ func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 	if dx != nil && !accumulateDX && (!relu || lo == 0) {
 		clear(dx[:ch*hw])
 	}
+	// The planes' padding, once cleared, stays zero from channel to
+	// channel: only their values are written.
+	xpPadded, dqPadded := false, false
 	for c := range ch {
 		dyp := dy[c*p : (c+1)*p]
 		if dbias != nil {
@@ -265,10 +272,12 @@ func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 		if lo == 0 || dw == nil && dx == nil {
 			continue
 		}
-		padPlane(dq, dyp, g.oh, g.ow, top, left, pl.wp, false)
+		padPlane(dq, dyp, g.oh, g.ow, top, left, pl.wp, false, dqPadded)
+		dqPadded = true
 		if dw != nil {
 			// dw[t] = Σ dy · (x under tap t), against the padded x.
-			padPlane(xp, x[c*hw:(c+1)*hw], g.h, g.w, g.pt, g.pl, pl.wp, relu)
+			padPlane(xp, x[c*hw:(c+1)*hw], g.h, g.w, g.pt, g.pl, pl.wp, relu, xpPadded)
+			xpPadded = true
 			dwk := dw[c*kk : (c+1)*kk]
 			for kh := range g.kh {
 				for t0 := 0; t0 < g.kw; {

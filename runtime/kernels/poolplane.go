@@ -65,7 +65,7 @@ func avgPlaneForward(p Pool, x []float32, in Shape, y, scratch []float32) {
 	ones := boxOnes(g)
 	for c := range in.C {
 		yc := y[c*p2 : (c+1)*p2]
-		padPlane(xp, x[c*hw:(c+1)*hw], g.h, g.w, g.pt, g.pl, pl.wp, false)
+		padPlane(xp, x[c*hw:(c+1)*hw], g.h, g.w, g.pt, g.pl, pl.wp, false, c > 0)
 		dwTaps(g, yf[:vecLen(l)], xp, ones, pl.wp, false, 0)
 		unpadRows(yc, yf, g.oh, g.ow, pl.wp, false)
 		Div(yc, counts, yc)
@@ -92,7 +92,7 @@ func avgPlaneBackward(p Pool, in Shape, dy, dx []float32, accumulate bool, scrat
 		// dy/count goes into b's first p2 floats, then into the padded
 		// plane a; b is free again for the flat sums.
 		Div(dy[c*p2:(c+1)*p2], counts, b[:p2])
-		padPlane(a, b[:p2], g.oh, g.ow, g.kh-1-g.pt, g.kw-1-g.pl, pl.wp, false)
+		padPlane(a, b[:p2], g.oh, g.ow, g.kh-1-g.pt, g.kw-1-g.pl, pl.wp, false, c > 0)
 		dwTaps(g, b[:vecLen(li)], a, ones, pl.wp, true, 0)
 		unpadRows(dx[c*hw:(c+1)*hw], b, g.h, g.w, pl.wp, true)
 	}

@@ -41,8 +41,10 @@ func (ph dwPhases) scratch(g convGeom) int {
 }
 
 // split writes the s² phase planes of channel plane x (h×w), padded by
-// pt rows and pl columns, into planes; relu rectifies x on the way.
-func (ph dwPhases) split(g convGeom, x, planes []float32, relu bool) {
+// pt rows and pl columns, into planes; relu rectifies x on the way. With
+// padded, planes already hold the previous channel's split, whose
+// padding (the same for every channel) is not cleared again.
+func (ph dwPhases) split(g convGeom, x, planes []float32, relu, padded bool) {
 	s := ph.s
 	for a := range s {
 		for b := range s {
@@ -55,11 +57,15 @@ func (ph dwPhases) split(g convGeom, x, planes []float32, relu bool) {
 				row := p[r*ph.wq : (r+1)*ph.wq]
 				ih := r*s + a - g.pt
 				if ih < 0 || ih >= g.h {
-					clear(row)
+					if !padded {
+						clear(row)
+					}
 					continue
 				}
-				clear(row[:c0])
-				clear(row[c1:])
+				if !padded {
+					clear(row[:c0])
+					clear(row[c1:])
+				}
 				if c0 == c1 {
 					continue
 				}
@@ -152,7 +158,7 @@ func convDWPhaseForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scra
 		if bias != nil {
 			b = bias[c]
 		}
-		ph.split(g, x[c*hw:(c+1)*hw], planes, relu)
+		ph.split(g, x[c*hw:(c+1)*hw], planes, relu, c > 0)
 		wk := w[c*kk : (c+1)*kk]
 		for i, r := range runs {
 			for i := range r.n {
@@ -192,7 +198,7 @@ func convDWPhaseBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 		if dw != nil {
 			planes := scratch[:s*s*ph.phaseLen]
 			dyf := scratch[s*s*ph.phaseLen:][:g.oh*ph.wq]
-			ph.split(g, x[c*hw:(c+1)*hw], planes, relu)
+			ph.split(g, x[c*hw:(c+1)*hw], planes, relu, false)
 			padPlane(dyf, dyp, g.oh, g.ow, 0, 0, ph.wq, false, false) // inputGrad below reuses this scratch
 			dwk := dw[c*kk : (c+1)*kk]
 			for _, r := range runs {

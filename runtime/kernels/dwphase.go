@@ -252,18 +252,23 @@ func (ph dwPhases) inputGrad(g convGeom, dyp, wk, dxc, scratch []float32, runs [
 			if !any {
 				continue
 			}
-			// Scatter: phase pixel (r, c) is input pixel (r·s+a-pt, c·s+b-pl).
+			// Scatter: phase pixel (r, c) is input pixel (r·s+a-pt, c·s+b-pl),
+			// inside the row for c in [c0, c1).
+			c0 := min(max((g.pl-b+s-1)/s, 0), ph.wq)
+			c1 := min(max((g.pl-b+g.w+s-1)/s, c0), ph.wq)
+			if c0 == c1 {
+				continue
+			}
 			for r := range ph.hq {
 				ih := r*s + a - g.pt
 				if ih < 0 || ih >= g.h {
 					continue
 				}
-				src := dpf[r*ph.wd : r*ph.wd+ph.wq]
-				dst := dxc[ih*g.w : (ih+1)*g.w]
+				src := dpf[r*ph.wd+c0 : r*ph.wd+c1]
+				dst := dxc[ih*g.w+c0*s+b-g.pl : (ih+1)*g.w]
+				_ = dst[(len(src)-1)*s]
 				for c, v := range src {
-					if iw := c*s + b - g.pl; iw >= 0 && iw < g.w {
-						dst[iw] += v
-					}
+					dst[c*s] += v
 				}
 			}
 		}

@@ -158,8 +158,9 @@ func (e *cpuExec) Forward(x []float32, n int, progress float64) ([]float32, []fl
 		copy(in.Img(i), x[i*in.S.Elems():(i+1)*in.S.Elems()])
 	}
 	// The weights may have changed since the last pass (an optimiser
-	// step, a checkpoint loaded): packing them costs about as much as one
-	// image's products, and every image of the batch then reads them.
+	// step, a checkpoint loaded): packing them all costs less than one
+	// image's products (13 MiB copied for 6@768), and every image of the
+	// batch then reads them.
 	if len(e.packs) > 0 {
 		e.pool.run(len(e.packs), e.packFn)
 	}

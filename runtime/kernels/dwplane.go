@@ -169,10 +169,9 @@ func convDWPlaneForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scra
 
 // dwDest is where a depthwise forward pass puts each channel's output:
 // into y (C×OH×OW), or, with strips, into the 16-pixel strips that
-// tileGemm reads as its B (tilePackB's layout for all of B at once:
-// pixel 16s+j of channel c at (s·C + c)·16 + j, zeros past the last
-// pixel), which saves the 1×1 conv after it a pass over its input
-// (DWPointwise).
+// tileGemm reads as its B (stripBlock's layout: for C ≤ 256, pixel 16s+j
+// of channel c at (s·C + c)·16 + j; zeros past the last pixel), which
+// saves the 1×1 conv after it a pass over its input (DWPointwise).
 type dwDest struct {
 	y      []float32
 	strips bool
@@ -186,8 +185,11 @@ func (d dwDest) put(c, ch int, yf []float32, oh, ow, wp int) {
 		unpadRows(d.y[c*p:(c+1)*p], yf, oh, ow, wp, false)
 		return
 	}
-	dst := d.y[c*tileCols:]
-	stride := ch * tileCols // from one strip of the channel to the next
+	// The channel is row c of B, in the block of tileK rows it falls in;
+	// stride is from one of its strips to the next.
+	k0 := c / tileK * tileK
+	base, stride := stripBlock(k0, min(tileK, ch-k0), p)
+	dst := d.y[base+(c-k0)*tileCols:]
 	switch {
 	case ow%tileCols == 0:
 		// Each row is ow/16 strips: run t of every row at once.

@@ -14,10 +14,9 @@ type DWPointwise struct{ DW, PW Conv }
 func PairActLen(mid Shape) int { return max(mid.Elems(), stripsLen(mid.C, mid.H*mid.W)) }
 
 // strips reports whether the depthwise output goes into strips: the 1×1
-// conv has stride 1, no fused ReLU, packed weights, and reads at most
-// tileK channels (one block of k).
+// conv has stride 1, no fused ReLU and packed weights.
 func (f DWPointwise) strips(mid Shape, pwPacked []float32) bool {
-	return pwPacked != nil && f.PW.PackedLen(mid) > 0 && max(f.PW.Stride, 1) == 1 && !f.PW.ReLU && mid.C <= tileK
+	return pwPacked != nil && f.PW.PackedLen(mid) > 0 && max(f.PW.Stride, 1) == 1 && !f.PW.ReLU
 }
 
 // Forward computes y = pw(dw(x) [+ dwBias]) [+ pwBias] for one image.

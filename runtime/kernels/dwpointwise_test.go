@@ -10,7 +10,8 @@ import (
 // TestDWPointwise checks the fused separable conv against its two convs
 // run one after the other, on every layout of the strips the depthwise
 // conv writes (rows of 32 and 16 pixels, strips of 2 and 4 rows, the
-// general gather), strided, with a ReLU in front and with biases. Its
+// general gather), more channels than one block of k, strided, with a
+// ReLU in front and with biases. Its
 // buffers start as NaN, so a strip left unwritten shows.
 func TestDWPointwise(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
@@ -28,6 +29,7 @@ func TestDWPointwise(t *testing.T) {
 		{5, 1, true, Shape{3, 7, 9}, 4, true},
 		{5, 2, true, Shape{4, 16, 16}, 8, true},
 		{3, 2, false, Shape{2, 9, 11}, 3, false},
+		{3, 1, true, Shape{300, 4, 8}, 5, true}, // two blocks of k (tileK = 256)
 	} {
 		name := fmt.Sprintf("k%d_s%d_relu%v_%dx%dx%d_to%d", tc.k, tc.s, tc.relu, tc.in.C, tc.in.H, tc.in.W, tc.cout)
 		t.Run(name, func(t *testing.T) {

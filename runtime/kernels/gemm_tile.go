@@ -23,8 +23,8 @@ const (
 // backward pass of a ReLU whose input is the mask). packedA is op(A)
 // already packed by tilePackAllA (weights packed once for many images);
 // reluB rectifies B as it is packed (a ReLU in front of a 1×1 conv).
-// packedB is all of B already in strips (dwDest's layout; only for k ≤
-// tileK, one block of k), and then b is not read.
+// packedB is all of B already in strips (stripBlock's layout, as
+// dwDest writes it), and then b is not read.
 type tileArgs struct {
 	bias       []float32
 	mask       []float32
@@ -102,9 +102,6 @@ func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float
 		}
 		return
 	}
-	if o.packedB != nil && k > tileK {
-		panic("tileGemm: a packed B needs k ≤ tileK") // a caller bug: see DWPointwise
-	}
 	panels := (m + tileRows - 1) / tileRows
 	for k0 := 0; k0 < k; k0 += tileK {
 		kb := min(tileK, k-k0)
@@ -133,7 +130,8 @@ func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float
 		for j0 := 0; j0 < n; j0 += tileNC {
 			nb := min(tileNC, n-j0)
 			if o.packedB != nil {
-				bp = o.packedB[j0*kb : (j0+(nb+tileCols-1)/tileCols*tileCols)*kb]
+				base, _ := stripBlock(k0, kb, n)
+				bp = o.packedB[base+j0*kb : base+(j0+(nb+tileCols-1)/tileCols*tileCols)*kb]
 			} else {
 				tilePackB(pack, bk, ldb, j0, nb, kb, bp, o.reluB)
 			}
@@ -206,6 +204,16 @@ func tilePackB(packStrips func(dst, src *float32, ldb, rows, strips, relu int), 
 			}
 		}
 	}
+}
+
+// stripBlock places the block of kb rows of B starting at row k0 (a
+// multiple of tileK) in all of a k×n B packed at once (tileArgs.packedB):
+// the block starts at base, B's columns rounded up to whole strips times
+// k0, and holds its strips one after another, each kb rows of 16 floats
+// (stride floats apart), as tilePackB packs one block. For k ≤ tileK
+// that is one block of strips: column 16s+j of row r at (s·k + r)·16 + j.
+func stripBlock(k0, kb, n int) (base, stride int) {
+	return k0 * ((n + tileCols - 1) / tileCols * tileCols), kb * tileCols
 }
 
 // biasAt is &bias[i], or nil when there is no bias.

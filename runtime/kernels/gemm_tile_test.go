@@ -34,10 +34,10 @@ func TestTileGemm(t *testing.T) {
 						name := fmt.Sprintf("m%d_n%d_k%d_t%v_mode%d", m, n, k, transA, mode)
 						checkTileGemm(t, r, name, asm, transA, m, n, k, tileCase{bias: mode&1 != 0, accumulate: mode&2 != 0, mask: mode&4 != 0, packedA: mode&16 != 0, reluB: mode&32 != 0})
 					}
-					// B in strips beforehand (one block of k only).
+					// All of B in strips beforehand.
 					for mode := range 16 {
 						asm := mode&8 != 0
-						if k == 0 || k > tileK || asm && !tile.Available() {
+						if k == 0 || asm && !tile.Available() {
 							continue
 						}
 						name := fmt.Sprintf("m%d_n%d_k%d_t%v_packedB_mode%d", m, n, k, transA, mode)
@@ -110,8 +110,12 @@ func checkTileGemm(t *testing.T, r *rand.Rand, name string, asm, transA bool, m,
 		tilePackAllA(transA, m, k, a, lda, args.packedA)
 	}
 	if o.packedB {
-		args.packedB = nanSlice(k * (n + tileCols - 1) / tileCols * tileCols)
-		tilePackB(tile.PackStripsGo, b, ldb, 0, n, k, args.packedB, false)
+		args.packedB = nanSlice(stripsLen(k, n))
+		for k0 := 0; k0 < k; k0 += tileK {
+			kb := min(tileK, k-k0)
+			base, _ := stripBlock(k0, kb, n)
+			tilePackB(tile.PackStripsGo, b[k0*ldb:], ldb, 0, n, kb, args.packedB[base:], false)
+		}
 		b = nil // not to be read
 	}
 	tileGemmWith(asm, transA, m, n, k, a, lda, b, ldb, c, ldc, args, pack)

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"fmt"
-	"math/rand/v2"
 	goruntime "runtime"
 
 	"cellc/compiler/ir"
@@ -23,25 +22,16 @@ func (CPU) Compile(p *plan.Plan, batch int, opts Options) (Executable, error) {
 	if batch < 1 {
 		return nil, fmt.Errorf("batch size %d: must be at least 1", batch)
 	}
-	if opts.Workers <= 0 {
-		opts.Workers = goruntime.GOMAXPROCS(0)
-	}
-	if opts.BatchNormEpsilon == 0 {
-		opts.BatchNormEpsilon = 1e-3
-	}
-	if opts.BatchNormDecay == 0 {
-		opts.BatchNormDecay = 0.9997
-	}
+	opts = opts.WithDefaults(goruntime.GOMAXPROCS(0))
 	e := &cpuExec{
 		p:      p,
 		batch:  batch,
 		opts:   opts,
 		params: NewParams(p.Params, p.Training),
 		pool:   newWorkers(opts.Workers),
-		src:    rand.NewPCG(opts.Seed, 0x64726f70),
+		masks:  NewMasks(opts.Seed),
 		train:  p.Training,
 	}
-	e.rng = rand.New(e.src)
 	e.perImage = perImagePlan(p)
 	if e.perImage {
 		e.logits = make([]float32, batch*p.Output.Shape.Elems())
@@ -71,8 +61,7 @@ type cpuExec struct {
 	opts   Options
 	params *Params
 	pool   *workers
-	rng    *rand.Rand // drop path and dropout masks, drawn from src
-	src    *rand.PCG
+	masks  *Masks
 
 	bufs, gbufs [][]float32
 	steps       []*cpuStep
@@ -110,14 +99,11 @@ func (e *cpuExec) SetTraining(on bool) { e.train = on && e.p.Training }
 
 // RandState is the state of the generator that draws drop path and
 // dropout masks, for a checkpoint.
-func (e *cpuExec) RandState() ([]byte, error) { return e.src.MarshalBinary() }
+func (e *cpuExec) RandState() ([]byte, error) { return e.masks.State() }
 
 // SetRandState restores a state RandState returned.
 func (e *cpuExec) SetRandState(b []byte) error {
-	if err := e.src.UnmarshalBinary(b); err != nil {
-		return fmt.Errorf("random state: %v", err)
-	}
-	return nil
+	return e.masks.SetState(b)
 }
 
 func (e *cpuExec) Close() error {

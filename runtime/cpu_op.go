@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"fmt"
-	"math"
 
 	"cellc/compiler/ir"
 	"cellc/runtime/kernels"
@@ -462,26 +461,9 @@ func (op *cpuOp) forward(e *cpuExec) {
 			kernels.UpdateMoving(e.params.Value(op.params[3]), op.variance, decay)
 		}
 	case ir.DropPath:
-		if !e.train {
-			// Evaluation keeps every path and draws nothing, so that it
-			// leaves the mask generator where training left it.
-			for i := 0; i < n; i++ {
-				op.scale[i] = 1
-			}
-			break
-		}
-		// ScheduledDropPath: the layer's keep probability decays linearly
-		// with training progress (TF-slim _apply_drop_path).
-		kp := float32(1 - math.Min(1, e.progress)*(1-op.attrs.Keep))
-		for i := 0; i < n; i++ {
-			op.scale[i] = kernels.DropPathMask(kp, float32(e.rng.Float64()))
-		}
+		e.masks.DropPath(op.scale[:n], op.attrs.Keep, e.progress, e.train)
 	case ir.Dropout:
-		keep := float32(op.attrs.Keep)
-		if !e.train {
-			keep = 1
-		}
-		kernels.DropoutMask(op.mask[:n*op.ins[0].S.Elems()], keep, e.rng)
+		e.masks.Dropout(op.mask[:n*op.ins[0].S.Elems()], op.attrs.Keep, e.train)
 	}
 	e.pool.run(n, op.fwd)
 }

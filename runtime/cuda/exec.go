@@ -1,0 +1,406 @@
+package cuda
+
+import (
+	"errors"
+	"fmt"
+
+	"cellc/compiler/ir"
+	"cellc/compiler/plan"
+	"cellc/runtime"
+)
+
+// executable is a plan compiled for the device: every buffer of the plan, the
+// intermediates of fused chains, the parameters, their gradients and the
+// scratch the kernels need, allocated once in Compile.
+//
+// Parameters live on the device. The optimiser and the checkpoints still
+// work on runtime.Params on the host, so Forward uploads the parameters
+// and a training Forward downloads the batch norms' moving statistics it
+// updated; Backward downloads the gradients. That keeps one optimiser and
+// one checkpoint format for both backends at the price of a copy of the
+// parameters each way per step (13 MiB for NASNet-A 6@768).
+type executable struct {
+	dev    device
+	k      kernelSet
+	p      *plan.Plan
+	batch  int
+	n      int
+	opts   runtime.Options
+	params *runtime.Params
+	masks  *runtime.Masks
+
+	dparams, dgrads dptr
+	bufs, gbufs     []dptr
+	chainGrad       [2]dptr
+	// work is scratch for im2col matrices and per-image weight-gradient
+	// partials, the largest any conv needs.
+	work   dptr
+	allocs []dptr
+
+	steps  [][]*op
+	gradTo []float32 // downloaded gradients, added into params.Grad
+	out    []float32 // downloaded logits
+	aux    []float32
+
+	progress float64
+	train    bool
+	closed   bool
+}
+
+func newExec(b *Backend, p *plan.Plan, batch int, opts runtime.Options) (runtime.Executable, error) {
+	opts = opts.WithDefaults(1)
+	ks, err := loadKernels(b.dev)
+	if err != nil {
+		return nil, err
+	}
+	e := &executable{
+		dev: b.dev, k: ks, p: p, batch: batch, opts: opts,
+		params: runtime.NewParams(p.Params, p.Training),
+		masks:  runtime.NewMasks(opts.Seed),
+		train:  p.Training,
+	}
+	e.params.Init(opts.Seed)
+	if err := e.build(); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// alloc returns n float32 values of zeroed device memory, freed by Close.
+func (e *executable) alloc(n int) (dptr, error) {
+	p, err := e.dev.Alloc(int64(4 * max(n, 1)))
+	if err != nil {
+		return 0, err
+	}
+	e.allocs = append(e.allocs, p)
+	return p, nil
+}
+
+// view is a tensor on the device: image i's values start at p + i·stride.
+type view struct {
+	p      dptr
+	stride int
+	s      ir.Shape
+}
+
+func (v view) elems() int { return v.s.Elems() }
+
+func (e *executable) view(v plan.View) view {
+	return view{p: e.bufs[v.Buffer].add(v.Offset), stride: v.Stride, s: v.Shape}
+}
+
+func (e *executable) gradView(v plan.View) view {
+	return view{p: e.gbufs[v.Buffer].add(v.Offset), stride: v.Stride, s: v.Shape}
+}
+
+func (e *executable) build() error {
+	var err error
+	if e.dparams, err = e.alloc(len(e.params.Data)); err != nil {
+		return err
+	}
+	if e.p.Training {
+		if e.dgrads, err = e.alloc(len(e.params.Grad)); err != nil {
+			return err
+		}
+		e.gradTo = make([]float32, len(e.params.Grad))
+	}
+	e.bufs = make([]dptr, len(e.p.Buffers))
+	for i, b := range e.p.Buffers {
+		if e.bufs[i], err = e.alloc(int(b.Elems) * e.batch); err != nil {
+			return err
+		}
+	}
+	if e.p.Training {
+		e.gbufs = make([]dptr, len(e.p.GradBuffers))
+		for i, b := range e.p.GradBuffers {
+			if e.gbufs[i], err = e.alloc(int(b.Elems) * e.batch); err != nil {
+				return err
+			}
+		}
+	}
+	maxChain, maxWork := 0, 0
+	for i := range e.p.Steps {
+		st := &e.p.Steps[i]
+		var ops []*op
+		var prev view
+		for k, o := range st.Ops {
+			x := &op{kind: o.Kind, attrs: o.Attrs, params: st.Params[k], scope: st.Scope}
+			if k == 0 {
+				for _, v := range st.Inputs {
+					x.ins = append(x.ins, e.view(v))
+				}
+			} else {
+				x.ins = []view{prev}
+			}
+			if k == len(st.Ops)-1 {
+				x.out = e.view(st.Output)
+			} else {
+				// A chain's intermediates get buffers of their own: the
+				// backward pass reads them.
+				p, err := e.alloc(o.Shape.Elems() * e.batch)
+				if err != nil {
+					return err
+				}
+				x.out = view{p: p, stride: o.Shape.Elems(), s: o.Shape}
+				maxChain = max(maxChain, o.Shape.Elems())
+			}
+			if err := x.prepare(e); err != nil {
+				return fmt.Errorf("step s%d (%s): %v", st.ID, st.Scope, err)
+			}
+			maxWork = max(maxWork, x.workLen(e))
+			ops = append(ops, x)
+			prev = x.out
+		}
+		e.steps = append(e.steps, ops)
+	}
+	if e.work, err = e.alloc(maxWork); err != nil {
+		return err
+	}
+	if !e.p.Training {
+		return nil
+	}
+	for j := range e.chainGrad {
+		if e.chainGrad[j], err = e.alloc(maxChain * e.batch); err != nil {
+			return err
+		}
+	}
+	// Each op's gradient views: the step's own at the ends of the chain,
+	// two ping-pong buffers inside it.
+	for _, gs := range e.p.Backward {
+		ops := e.steps[gs.Step]
+		last := len(ops) - 1
+		for k, x := range ops {
+			if k == last {
+				x.dout = e.gradView(gs.OutGrad)
+			} else {
+				x.dout = view{p: e.chainGrad[k%2], stride: x.out.s.Elems(), s: x.out.s}
+			}
+			if k == 0 {
+				x.dins = make([]view, len(gs.InGrads))
+				x.acc = append([]bool(nil), gs.Accumulate...)
+				for j, v := range gs.InGrads {
+					if v != nil {
+						x.dins[j] = e.gradView(*v)
+					}
+				}
+			} else {
+				in := x.ins[0].s
+				x.dins = []view{{p: e.chainGrad[(k+1)%2], stride: in.Elems(), s: in}}
+				x.acc = []bool{false}
+			}
+		}
+	}
+	return nil
+}
+
+func (e *executable) Params() *runtime.Params { return e.params }
+func (e *executable) Training() bool          { return e.p.Training }
+func (e *executable) SetTraining(on bool)     { e.train = on && e.p.Training }
+
+// RandState and SetRandState save and restore the mask generator, as the
+// CPU backend's do (runtime.RandStater).
+func (e *executable) RandState() ([]byte, error) { return e.masks.State() }
+func (e *executable) SetRandState(b []byte) error {
+	return e.masks.SetState(b)
+}
+
+// Forward runs the plan. The interface has no error return, so a device
+// failure (which leaves the device unusable) panics with the error;
+// Run-level callers recover it (see run).
+func (e *executable) Forward(x []float32, n int, progress float64) ([]float32, []float32) {
+	if err := e.forward(x, n, progress); err != nil {
+		panic(deviceError{err})
+	}
+	return e.out, e.aux
+}
+
+// Backward runs the reverse schedule and adds the gradients to
+// Params().Grad.
+func (e *executable) Backward(dLogits, dAux []float32) {
+	if err := e.backward(dLogits, dAux); err != nil {
+		panic(deviceError{err})
+	}
+}
+
+// deviceError is what Forward and Backward panic with when the device
+// fails: the Executable interface, shared with the CPU backend whose
+// kernels cannot fail, returns no errors.
+type deviceError struct{ err error }
+
+func (d deviceError) Error() string { return "cuda: " + d.err.Error() }
+func (d deviceError) Unwrap() error { return d.err }
+
+func (e *executable) forward(x []float32, n int, progress float64) error {
+	if e.closed {
+		return errors.New("executable is closed")
+	}
+	n = min(n, e.batch)
+	e.n, e.progress = n, progress
+	if err := e.dev.Upload(e.dparams, e.params.Data); err != nil {
+		return err
+	}
+	in := e.view(e.p.Input)
+	if err := e.uploadView(in, x[:n*in.elems()], n); err != nil {
+		return err
+	}
+	for _, ops := range e.steps {
+		for _, o := range ops {
+			if err := o.forward(e); err != nil {
+				return fmt.Errorf("%s (%s): %w", o.kind, o.scope, err)
+			}
+		}
+	}
+	var err error
+	if e.out, err = e.downloadView(e.out, e.view(e.p.Output), n); err != nil {
+		return err
+	}
+	if e.p.AuxOutput != nil {
+		if e.aux, err = e.downloadView(e.aux, e.view(*e.p.AuxOutput), n); err != nil {
+			return err
+		}
+	}
+	if e.train {
+		// The batch norms updated their moving statistics on the device.
+		for _, ops := range e.steps {
+			for _, o := range ops {
+				if o.kind != ir.BatchNorm {
+					continue
+				}
+				for _, id := range o.params[2:4] {
+					v := e.params.Value(id)
+					if err := e.dev.Download(v, e.dparams.add(e.params.Off[id])); err != nil {
+						return err
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func (e *executable) backward(dLogits, dAux []float32) error {
+	if !e.p.Training {
+		return nil
+	}
+	n := e.n
+	if err := e.dev.Zero(e.dgrads, int64(4*len(e.params.Grad))); err != nil {
+		return err
+	}
+	g := e.gradView(*e.p.OutputGrad)
+	if err := e.uploadView(g, dLogits[:n*g.elems()], n); err != nil {
+		return err
+	}
+	if e.p.AuxOutputGrad != nil {
+		ga := e.gradView(*e.p.AuxOutputGrad)
+		if dAux != nil {
+			if err := e.uploadView(ga, dAux[:n*ga.elems()], n); err != nil {
+				return err
+			}
+		} else if err := e.zeroView(ga, n); err != nil {
+			return err
+		}
+	}
+	for _, gs := range e.p.Backward {
+		ops := e.steps[gs.Step]
+		for k := len(ops) - 1; k >= 0; k-- {
+			if err := ops[k].backward(e); err != nil {
+				return fmt.Errorf("%s (%s) backward: %w", ops[k].kind, ops[k].scope, err)
+			}
+		}
+	}
+	if err := e.dev.Download(e.gradTo, e.dgrads); err != nil {
+		return err
+	}
+	for i, v := range e.gradTo {
+		e.params.Grad[i] += v
+	}
+	return nil
+}
+
+// uploadView copies n dense images from the host into v.
+func (e *executable) uploadView(v view, x []float32, n int) error {
+	s := v.elems()
+	if v.stride == s {
+		return e.dev.Upload(v.p, x[:n*s])
+	}
+	for i := 0; i < n; i++ {
+		if err := e.dev.Upload(v.p.add(i*v.stride), x[i*s:(i+1)*s]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// downloadView copies v's first n images to the host, densely, into dst
+// (grown as needed).
+func (e *executable) downloadView(dst []float32, v view, n int) ([]float32, error) {
+	s := v.elems()
+	if cap(dst) < e.batch*s {
+		dst = make([]float32, e.batch*s)
+	}
+	dst = dst[:n*s]
+	if v.stride == s {
+		return dst, e.dev.Download(dst, v.p)
+	}
+	for i := 0; i < n; i++ {
+		if err := e.dev.Download(dst[i*s:(i+1)*s], v.p.add(i*v.stride)); err != nil {
+			return nil, err
+		}
+	}
+	return dst, nil
+}
+
+func (e *executable) zeroView(v view, n int) error {
+	return e.launch(e.k.zero, n*v.elems(), argInt(n), argInt(v.elems()), argPtr(v.p), argInt(v.stride))
+}
+
+func (e *executable) Close() error {
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	var first error
+	for _, p := range e.allocs {
+		if err := e.dev.Free(p); err != nil && first == nil {
+			first = err
+		}
+	}
+	e.allocs = nil
+	return first
+}
+
+// param is parameter id's values on the device.
+func (e *executable) param(id int) dptr { return e.dparams.add(e.params.Off[id]) }
+
+// grad is parameter id's gradient on the device.
+func (e *executable) grad(id int) dptr { return e.dgrads.add(e.params.Off[id]) }
+
+// launch runs an elementwise kernel over total items: blocks of 256
+// threads, the grid capped (the kernels loop over the rest).
+func (e *executable) launch(k kernel, total int, args ...uint64) error {
+	if total <= 0 {
+		return nil
+	}
+	blocks := min((total+255)/256, 1<<16)
+	return e.dev.Launch(k, d1(blocks), d1(256), args)
+}
+
+// reduce runs a reduction kernel: one block per group (capped), the
+// device's reduction width of threads per block.
+func (e *executable) reduce(k kernel, groups int, args ...uint64) error {
+	if groups <= 0 {
+		return nil
+	}
+	return e.dev.Launch(k, d1(min(groups, 1<<16)), d1(reduceThreads(e.dev)), args)
+}
+
+// reduceThreads is the block size of reductions: 256 on a GPU (the
+// kernels' __shared__ arrays hold 256), 8 in the emulator, where each
+// thread of a reducing block is a fiber and fewer fibers run faster.
+func reduceThreads(d device) int {
+	if _, ok := d.(*emulator); ok {
+		return 8
+	}
+	return 256
+}

@@ -1,0 +1,222 @@
+package cuda
+
+import (
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"cellc/compiler"
+	"cellc/compiler/plan"
+	"cellc/lang"
+	"cellc/runtime"
+)
+
+// emulated opens the host emulator, skipping the test when the machine
+// has no C++ compiler to build it with.
+func emulated(t testing.TB) *Backend {
+	t.Helper()
+	b, err := OpenEmulated()
+	if err != nil {
+		if _, ok := err.(noCompilerError); ok {
+			t.Skipf("%v (Debian: apt-get install clang)", err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+// smallPlan compiles a spec into a tiny network: N=1, few filters, 10x10 (odd sizes after the reductions).
+func smallPlan(t testing.TB, spec string, training bool, mutate func(*compiler.Config)) *plan.Plan {
+	t.Helper()
+	src, err := os.ReadFile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, diags := lang.Parse(spec, src)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	cfg, _ := compiler.Preset("cifar")
+	cfg.N, cfg.BaseFilters, cfg.Filters = 1, 4, 0
+	cfg.ImageSize, cfg.Classes = 10, 5
+	cfg.StemMultiplier = 2
+	cfg.Training = training
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	res, diags := compiler.Build(f, cfg, compiler.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p, err := plan.Lower(res.Graph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// maxRelErr is max |a-b| / max(|b|, floor) over the two slices.
+// scaled compares relative to the largest magnitude in b: logits near
+// zero differ in their last bits by summation order alone.
+func scaled(a, b []float32) (float64, int) {
+	m := 1e-6
+	for _, v := range b {
+		m = math.Max(m, math.Abs(float64(v)))
+	}
+	return maxRelErr(a, b, m)
+}
+
+func maxRelErr(a, b []float32, floor float64) (float64, int) {
+	worst, at := 0.0, -1
+	for i := range b {
+		d := math.Abs(float64(a[i])-float64(b[i])) / math.Max(math.Abs(float64(b[i])), floor)
+		if d > worst || math.IsNaN(d) {
+			worst, at = d, i
+		}
+	}
+	return worst, at
+}
+
+// TestNetworkParity runs a small network from every spec forward and
+// backward on the emulated device and on the CPU backend, from the same
+// parameters and inputs, and compares the logits, the aux logits, every
+// parameter gradient and the updated batch-norm moving statistics; then
+// evaluates both in evaluation mode. Drop path is on, so the masks the
+// two backends draw must match too.
+func TestNetworkParity(t *testing.T) {
+	b := emulated(t)
+	specs, _ := filepath.Glob("../../specs/*.cell")
+	if len(specs) == 0 {
+		t.Fatal("no specs")
+	}
+	for _, spec := range specs {
+		t.Run(filepath.Base(spec), func(t *testing.T) {
+			p := smallPlan(t, spec, true, func(c *compiler.Config) {
+				c.DropPathKeepProb, c.DenseDropoutKeepProb = 0.7, 0.8
+			})
+			compareBackends(t, b, p, 3)
+		})
+	}
+}
+
+// TestInferenceParity compares the BN-folded inference plans.
+func TestInferenceParity(t *testing.T) {
+	b := emulated(t)
+	specs, _ := filepath.Glob("../../specs/*.cell")
+	for _, spec := range specs {
+		t.Run(filepath.Base(spec), func(t *testing.T) {
+			compareBackends(t, b, smallPlan(t, spec, false, nil), 3)
+		})
+	}
+}
+
+func compareBackends(t *testing.T, b *Backend, p *plan.Plan, batch int) {
+	t.Helper()
+	opts := runtime.Options{BatchNormDecay: 0.9, BatchNormEpsilon: 1e-3, Workers: 1, Seed: 11}
+	cpu, err := runtime.CPU{}.Compile(p, batch, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cpu.Close()
+	gpu, err := b.Compile(p, batch, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gpu.Close()
+	// The same parameters on both, perturbed from TF-slim's
+	// initialisation so that batch-norm parameters are not all 1 and 0.
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range cpu.Params().Data {
+		cpu.Params().Data[i] += 0.05 * float32(r.NormFloat64())
+	}
+	for i, s := range cpu.Params().Specs {
+		if s.Kind == plan.MovingVariance {
+			v := cpu.Params().Value(i)
+			for j := range v {
+				v[j] = 0.5 + float32(r.Float64())
+			}
+		}
+	}
+	copy(gpu.Params().Data, cpu.Params().Data)
+	x := make([]float32, batch*p.Input.Shape.Elems())
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	steps := 1
+	if p.Training {
+		steps = 2
+	}
+	for step := 0; step < steps; step++ {
+		lc, ac := cpu.Forward(x, batch, 0.5)
+		lg, ag := gpu.Forward(x, batch, 0.5)
+		if e, i := scaled(lg, lc); e > 1e-4 {
+			t.Fatalf("step %d: logits differ: max relative error %.3g at %d (gpu %g, cpu %g)", step, e, i, lg[i], lc[i])
+		}
+		if ac != nil {
+			if e, i := scaled(ag, ac); e > 1e-4 {
+				t.Fatalf("step %d: aux logits differ: max relative error %.3g at %d", step, e, i)
+			}
+		}
+		if !p.Training {
+			return
+		}
+		dl := make([]float32, len(lc))
+		for i := range dl {
+			dl[i] = float32(r.NormFloat64())
+		}
+		var da []float32
+		if ac != nil {
+			da = make([]float32, len(ac))
+			for i := range da {
+				da[i] = float32(r.NormFloat64())
+			}
+		}
+		cpu.Params().ZeroGrad()
+		gpu.Params().ZeroGrad()
+		cpu.Backward(dl, da)
+		gpu.Backward(dl, da)
+		P := cpu.Params()
+		// Each tensor is compared relative to its largest entry, but a
+		// tensor whose entries are all below 1e-4 of the network's
+		// largest gradient is zero up to rounding (a batch norm's beta
+		// under a layer norm, which removes any shift).
+		global := 0.0
+		for _, v := range P.Grad {
+			global = math.Max(global, math.Abs(float64(v)))
+		}
+		for i, s := range P.Specs {
+			if !s.Trainable {
+				continue
+			}
+			gc, gg := P.Gradient(i), gpu.Params().Gradient(i)
+			scale := 1e-4 * global
+			for _, v := range gc {
+				scale = math.Max(scale, math.Abs(float64(v)))
+			}
+			if e, j := maxRelErr(gg, gc, scale); e > 2e-3 {
+				t.Errorf("step %d: gradient of %s (%s) differs: %.3g relative to its largest entry, at %d (gpu %g, cpu %g)", step, s.Name, s.Kind, e, j, gg[j], gc[j])
+			}
+		}
+		for i, s := range P.Specs {
+			if s.Kind == plan.MovingMean || s.Kind == plan.MovingVariance {
+				if e, j := maxRelErr(gpu.Params().Value(i), P.Value(i), 1e-3); e > 1e-4 {
+					t.Errorf("step %d: %s differs after the step: %.3g at %d", step, s.Name, e, j)
+				}
+			}
+		}
+		if t.Failed() {
+			return
+		}
+	}
+	// Evaluation mode on the training plan: moving statistics, no masks.
+	cpu.SetTraining(false)
+	gpu.SetTraining(false)
+	lc, _ := cpu.Forward(x, batch, 1)
+	lg, _ := gpu.Forward(x, batch, 1)
+	if e, i := scaled(lg, lc); e > 1e-4 {
+		t.Fatalf("evaluation logits differ: %.3g at %d", e, i)
+	}
+}

@@ -26,6 +26,7 @@ type benchFlags struct {
 	steps      int
 	warmup     int
 	workers    int
+	device     string
 	cpuprofile string
 }
 
@@ -35,17 +36,20 @@ func newBenchCmd() *cobra.Command {
 		Use:   "bench FILE",
 		Short: "Time training steps or inference passes of a network on random data",
 		Long: `Bench compiles the network FILE declares (the same flags as build) for the
-CPU backend and times it on random images: --mode train runs whole training
-steps (forward, loss, backward and the CIFAR recipe's SGD update), --mode
-infer the inference plan's forward pass. It runs --warmup untimed steps,
-then --steps timed ones, and prints images per second (the median of the
+backend --device picks (cpu, the default; cuda or cuda:N, an NVIDIA GPU)
+and times it on random images: --mode train runs whole training steps
+(forward, loss, backward and the CIFAR recipe's SGD update), --mode infer
+the inference plan's forward pass. It runs --warmup untimed steps, then
+--steps timed ones, and prints images per second (the median of the
 per-step rates, and the overall rate), milliseconds per step, and peak
 memory twice: the plan's own figure (activations per image × batch, plus
 parameters, gradients and optimiser state) and the process's measured peak
 resident set (VmHWM), which also counts the Go runtime, the compiler's
-data, the executor's scratch and the 1×1 convs' packed weights.`,
+data, the executor's scratch and the 1×1 convs' packed weights. On a GPU
+it also prints the most device memory the backend held at once.`,
 		Example: `  cellc bench specs/nasnet_a.cell --n 6 --filters 768 --batch 32 --workers 2
   cellc bench specs/nasnet_a.cell --n 6 --filters 768 --batch 64 --mode infer
+  cellc bench specs/nasnet_a.cell --n 6 --filters 768 --batch 32 --device cuda
   cellc bench specs/nasnet_a.cell --n 2 --base-filters 16 --batch 32 --steps 20`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runBench(cmd, &fl, args[0]) },
@@ -56,6 +60,7 @@ data, the executor's scratch and the 1×1 convs' packed weights.`,
 	f.IntVar(&fl.steps, "steps", 5, "timed steps")
 	f.IntVar(&fl.warmup, "warmup", 1, "untimed steps before the timed ones")
 	f.IntVar(&fl.workers, "workers", 0, "compute workers (0 = all cores)")
+	addDeviceFlag(cmd, &fl.device)
 	f.StringVar(&fl.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed steps to `file`")
 	_ = f.MarkHidden("cpuprofile")
 	return cmd
@@ -80,6 +85,12 @@ func runBench(cmd *cobra.Command, fl *benchFlags, path string) error {
 	default:
 		return usagef("--mode %q: want train or infer", fl.net.mode)
 	}
+	// The device opens first: a missing GPU fails before the compile.
+	backend, closeDevice, err := openDevice(fl.device)
+	if err != nil {
+		return err
+	}
+	defer closeDevice()
 	res, _, err := compileFile(cmd, &fl.net, path, func(c *compiler.Config) error {
 		c.Training = training
 		return nil
@@ -96,7 +107,6 @@ func runBench(cmd *cobra.Command, fl *benchFlags, path string) error {
 	if workers == 0 {
 		workers = goruntime.GOMAXPROCS(0)
 	}
-	var backend runtime.Backend = runtime.CPU{}
 	exec, err := backend.Compile(p, fl.batch, runtime.Options{
 		BatchNormDecay:   float32(cfg.BatchNormDecay),
 		BatchNormEpsilon: float32(cfg.BatchNormEpsilon),
@@ -185,11 +195,16 @@ func runBench(cmd *cobra.Command, fl *benchFlags, path string) error {
 		mode = "train"
 	}
 	rss, rssErr := peakRSS()
-	writeBench(cmd.OutOrStdout(), benchReport{
+	report := benchReport{
 		network: fmt.Sprintf("%s %d @ %d (base filters %d), %s %dx%d, %s plan", displayName(res.Network.Name), cfg.N, res.Filters, res.BaseFilters, cfg.Dataset, cfg.ImageSize, cfg.ImageSize, mode),
 		backend: backend.Name(), workers: workers, batch: fl.batch, warmup: fl.warmup,
 		times: times, total: total, mem: m, rss: rss, rssErr: rssErr,
-	})
+	}
+	// A GPU backend reports its device memory.
+	if d, ok := backend.(interface{ PeakBytes() int64 }); ok {
+		report.gpu, report.gpuPeak = true, d.PeakBytes()
+	}
+	writeBench(cmd.OutOrStdout(), report)
 	return nil
 }
 
@@ -207,6 +222,8 @@ type benchReport struct {
 	times                  []time.Duration
 	total                  time.Duration
 	mem                    benchMemory
+	gpu                    bool  // the backend is a GPU, with
+	gpuPeak                int64 // its peak device memory
 	rss                    int64
 	rssErr                 error
 }
@@ -230,6 +247,9 @@ func writeBench(w io.Writer, b benchReport) {
 		fmt.Fprintf(w, " + grads %s + optimizer %s", bytesIEC(m.grads), bytesIEC(m.opt))
 	}
 	fmt.Fprintln(w)
+	if b.gpu {
+		fmt.Fprintf(w, "peak GPU:  %.2f GiB (the most device memory the backend held at once)\n", float64(b.gpuPeak)/(1<<30))
+	}
 	if b.rssErr != nil {
 		fmt.Fprintf(w, "peak RSS:  unavailable (%v)\n", b.rssErr)
 	} else {

@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"bytes"
 	"os"
+	"strings"
 	"testing"
+	"time"
 
 	"cellc/compiler"
 	"cellc/compiler/plan"
@@ -77,5 +80,24 @@ func TestPeakRSS(t *testing.T) {
 	// terabytes.
 	if rss < 1<<20 || rss > 1<<40 {
 		t.Errorf("peak RSS %d bytes is implausible", rss)
+	}
+}
+
+// A GPU backend's peak device memory is one more line, in GiB, after the
+// plan's figure; the CPU's report has none.
+func TestWriteBenchGPU(t *testing.T) {
+	b := benchReport{network: "n", backend: "cpu (x)", workers: 1, batch: 2,
+		times: []time.Duration{time.Millisecond}, total: time.Millisecond, mem: benchMemory{perImage: 1, batch: 2}, rss: 1 << 20}
+	var cpu bytes.Buffer
+	writeBench(&cpu, b)
+	if strings.Contains(cpu.String(), "GPU") {
+		t.Errorf("the CPU report mentions a GPU:\n%s", cpu.String())
+	}
+	b.backend, b.gpu, b.gpuPeak = "cuda (H100)", true, 3<<29
+	var gpu bytes.Buffer
+	writeBench(&gpu, b)
+	want := "plan peak: 2 B = activations 1 B/image × 2 + params 0 B\npeak GPU:  1.50 GiB (the most device memory the backend held at once)\npeak RSS:  "
+	if !strings.Contains(gpu.String(), want) || !strings.Contains(gpu.String(), "backend:   cuda (H100), 1 workers\n") {
+		t.Errorf("GPU report:\n%s\nwant it to contain:\n%s", gpu.String(), want)
 	}
 }

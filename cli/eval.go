@@ -32,8 +32,9 @@ type loaded struct {
 }
 
 // loadCheckpoint rebuilds the network a checkpoint was trained as (its
-// spec text and config are inside) and loads its weights.
-func loadCheckpoint(path string, batch int) (*loaded, error) {
+// spec text and config are inside), compiles it on backend and loads its
+// weights.
+func loadCheckpoint(path string, batch int, backend runtime.Backend) (*loaded, error) {
 	tensors, meta, err := checkpoint.Load(path)
 	if err != nil {
 		return nil, fail(err)
@@ -63,7 +64,7 @@ func loadCheckpoint(path string, batch int) (*loaded, error) {
 	if err != nil {
 		return nil, failf("%v", err)
 	}
-	exec, err := runtime.CPU{}.Compile(p, batch, runtime.Options{BatchNormEpsilon: float32(cfg.BatchNormEpsilon), BatchNormDecay: float32(cfg.BatchNormDecay)})
+	exec, err := backend.Compile(p, batch, runtime.Options{BatchNormEpsilon: float32(cfg.BatchNormEpsilon), BatchNormDecay: float32(cfg.BatchNormDecay)})
 	if err != nil {
 		return nil, failf("%v", err)
 	}
@@ -84,12 +85,18 @@ func loadCheckpoint(path string, batch int) (*loaded, error) {
 func newEvalCmd() *cobra.Command {
 	var df dataFlags
 	var batch int
+	var device string
 	cmd := &cobra.Command{
 		Use:   "eval CHECKPOINT",
 		Short: "Print top-1 and top-5 accuracy of a checkpoint on a data set's test split",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := loadCheckpoint(args[0], batch)
+			backend, closeDevice, err := openDevice(device)
+			if err != nil {
+				return err
+			}
+			defer closeDevice()
+			l, err := loadCheckpoint(args[0], batch, backend)
 			if err != nil {
 				return err
 			}
@@ -115,17 +122,24 @@ func newEvalCmd() *cobra.Command {
 	}
 	addDataFlags(cmd, &df)
 	cmd.Flags().IntVar(&batch, "batch", 64, "evaluation batch size")
+	addDeviceFlag(cmd, &device)
 	return cmd
 }
 
 func newPredictCmd() *cobra.Command {
 	var top int
+	var device string
 	cmd := &cobra.Command{
 		Use:   "predict CHECKPOINT IMAGE...",
 		Short: "Print the top classes a checkpoint predicts for PNG or JPEG images",
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			l, err := loadCheckpoint(args[0], 1)
+			backend, closeDevice, err := openDevice(device)
+			if err != nil {
+				return err
+			}
+			defer closeDevice()
+			l, err := loadCheckpoint(args[0], 1, backend)
 			if err != nil {
 				return err
 			}
@@ -159,6 +173,7 @@ func newPredictCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&top, "top", 3, "how many classes to print")
+	addDeviceFlag(cmd, &device)
 	return cmd
 }
 

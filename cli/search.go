@@ -17,13 +17,15 @@ import (
 	"cellc/search/space"
 )
 
-// natsFlags reach a NATS server or cluster.
+// natsFlags reach a NATS server or cluster and say how this process
+// trains the children it takes.
 type natsFlags struct {
 	url, creds     string
 	tlsCA, tlsCert string
 	tlsKey         string
 	childWorkers   int
 	dataDir        string
+	device         string
 }
 
 func addNATSFlags(cmd *cobra.Command, fl *natsFlags, what string) {
@@ -35,6 +37,7 @@ func addNATSFlags(cmd *cobra.Command, fl *natsFlags, what string) {
 	f.StringVar(&fl.tlsKey, "tls-key", "", "client key `file` (PEM; with --tls-cert)")
 	f.IntVar(&fl.childWorkers, "child-workers", 0, "compute workers per child (0 = the recipe's)")
 	f.StringVar(&fl.dataDir, "data-dir", "", "where the children's data set lives (replaces the recipe's data_dir)")
+	addDeviceFlag(cmd, &fl.device)
 }
 
 func (fl *natsFlags) connOptions() queue.ConnOptions {
@@ -52,7 +55,19 @@ func (fl *natsFlags) check() error {
 	if fl.childWorkers < 0 {
 		return usagef("--child-workers must not be negative")
 	}
-	return nil
+	_, err := parseDevice(fl.device)
+	return err
+}
+
+// trainer opens --device once for the process and returns the trainer
+// that runs every child on it; closeDevice releases it when the workers
+// are done.
+func (fl *natsFlags) trainer() (tr *searchrun.Trainer, closeDevice func() error, err error) {
+	backend, closeDevice, err := openDevice(fl.device)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &searchrun.Trainer{Backend: backend, Workers: fl.childWorkers, DataDir: fl.dataDir}, closeDevice, nil
 }
 
 type searchFlags struct {
@@ -85,13 +100,17 @@ crash or Ctrl-C with no result lost or counted twice.
 
 Without --nats, an embedded NATS server keeps its store in DIR/jetstream
 and listens on --listen; DIR/nats.url names it for 'cellc worker'. The
-search runs --workers local worker slots itself (0 = none).
+search runs --workers local worker slots itself (0 = none); they and the
+final retraining train on the backend --device picks (cpu by default;
+cuda or cuda:N, an NVIDIA GPU), opened once for all of them. Each
+'cellc worker' picks its own with its --device.
 
 After the last architecture the best retrain.top architectures are
 trained again with the retrain recipe (DIR/ranking.txt, DIR/best.cell).`,
 		Example: `  cellc search runs/tiny --space specs/search/tiny.yaml
   cellc search runs/ppo --space specs/search/small.yaml --architectures 20
   cellc search runs/ppo --resume
+  cellc search runs/gpu --space specs/search/small.yaml --device cuda --workers 4
   cellc search runs/rs --space specs/search/small.yaml --strategy random --workers 0 --listen 0.0.0.0:4222
   cellc search status runs/ppo
   cellc search best runs/ppo -o best.cell
@@ -132,8 +151,7 @@ func runSearch(cmd *cobra.Command, fl *searchFlags, dir string) error {
 		NATS: fl.nats.url, Listen: fl.listen, Conn: fl.nats.connOptions(),
 		Queue:   queue.Config{AckWait: fl.ackWait},
 		Workers: fl.workers, Window: fl.window, MaxSteps: fl.maxSteps, Retrain: fl.retrain,
-		Trainer: &searchrun.Trainer{Workers: fl.nats.childWorkers, DataDir: fl.nats.dataDir},
-		Log:     cmd.ErrOrStderr(),
+		Log: cmd.ErrOrStderr(),
 	}
 	if fl.resume {
 		for _, name := range []string{"space", "strategy", "seed"} {
@@ -163,6 +181,12 @@ func runSearch(cmd *cobra.Command, fl *searchFlags, dir string) error {
 		}
 		opts.Space = sp
 	}
+	tr, closeDevice, err := fl.nats.trainer()
+	if err != nil {
+		return err
+	}
+	defer closeDevice()
+	opts.Trainer = tr
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sum, err := searchrun.Search(ctx, opts)

@@ -29,6 +29,7 @@ type trainFlags struct {
 	out     string
 	resume  bool
 	workers int
+	device  string
 	r       runtime.Recipe // flag targets, applied when changed
 }
 
@@ -38,17 +39,19 @@ func newTrainCmd() *cobra.Command {
 		Use:   "train FILE",
 		Short: "Train a network on a data set with the paper's recipe",
 		Long: `Train compiles the network FILE declares (the same flags as build) and
-trains it on the CPU with the paper's recipe: --recipe cifar (SGD momentum
-0.9, L2 5e-4, cosine decay from 0.025, batch 32, aux weight 0.4, gradient
-clipping 5, ScheduledDropPath) or --recipe imagenet (RMSProp, exponential
-decay 0.97 every 2.4 epochs, label smoothing 0.1, EMA 0.9999). Every field
-can be set by flag or by --recipe-config YAML.
+trains it with the paper's recipe: --recipe cifar (SGD momentum 0.9, L2
+5e-4, cosine decay from 0.025, batch 32, aux weight 0.4, gradient clipping
+5, ScheduledDropPath) or --recipe imagenet (RMSProp, exponential decay 0.97
+every 2.4 epochs, label smoothing 0.1, EMA 0.9999). Every field can be set
+by flag or by --recipe-config YAML. --device picks the backend: cpu (the
+default), cuda or cuda:N (an NVIDIA GPU).
 
 The image size, channels and classes follow the data set unless given.
 Checkpoints (safetensors, with the spec and config inside) are written to
 --out every epoch and on Ctrl-C; --resume continues exactly where it was.`,
 		Example: `  cellc train specs/nasnet_a.cell --n 2 --filters 96 --data fashion-mnist --epochs 10 --out runs/fmnist
   cellc train specs/nasnet_a.cell --preset cifar --data cifar10 --data-dir ~/cifar-10-batches-bin --out runs/c10
+  cellc train specs/nasnet_a.cell --preset cifar --data cifar10 --data-dir ~/cifar-10-batches-bin --device cuda --out runs/c10
   cellc train specs/nasnet_a.cell --n 1 --base-filters 4 --data synthetic --epochs 2 --out /tmp/run`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runTrain(cmd, &fl, args[0]) },
@@ -61,6 +64,7 @@ Checkpoints (safetensors, with the spec and config inside) are written to
 	f.StringVarP(&fl.out, "out", "o", "run", "directory for checkpoints, metrics.jsonl and curves.png")
 	f.BoolVar(&fl.resume, "resume", false, "continue from the checkpoint in --out")
 	f.IntVar(&fl.workers, "workers", 0, "compute workers (0 = all cores)")
+	addDeviceFlag(cmd, &fl.device)
 	f.IntVar(&fl.r.Epochs, "epochs", 0, "epochs to train")
 	f.IntVar(&fl.r.BatchSize, "batch", 0, "batch size")
 	f.Float64Var(&fl.r.LR, "lr", 0, "initial learning rate")
@@ -124,6 +128,13 @@ func runTrain(cmd *cobra.Command, fl *trainFlags, path string) error {
 	if err != nil {
 		return err
 	}
+	// The device opens before the data is read and --out is written: a
+	// missing GPU fails at once and leaves nothing behind.
+	backend, closeDevice, err := openDevice(fl.device)
+	if err != nil {
+		return err
+	}
+	defer closeDevice()
 	trainSet, val, test, aug, err := openData(&fl.data, probe.ImageSize, max(probe.Channels, 1), probe.Classes)
 	if err != nil {
 		return fail(err)
@@ -165,12 +176,12 @@ func runTrain(cmd *cobra.Command, fl *trainFlags, path string) error {
 	}
 	stderr := cmd.ErrOrStderr()
 	fmt.Fprintf(stderr, "training %s (%d @ %d, %s params) on %s: %d images, %d epochs of batch %d, %s\n",
-		res.Network.Name, res.Config.N, res.Filters, commas(trainableParams(p)), fl.data.name, trainSet.Len(), r.Epochs, r.BatchSize, runtime.CPU{}.Name())
+		res.Network.Name, res.Config.N, res.Filters, commas(trainableParams(p)), fl.data.name, trainSet.Len(), r.Epochs, r.BatchSize, backend.Name())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	out, err := train.Run(ctx, train.Job{
-		Plan: p, Backend: runtime.CPU{},
+		Plan: p, Backend: backend,
 		Options: runtime.Options{BatchNormDecay: float32(res.Config.BatchNormDecay), BatchNormEpsilon: float32(res.Config.BatchNormEpsilon), Workers: fl.workers, Seed: r.Seed},
 		Recipe:  r, Train: trainSet, Val: val, Test: test, Augment: aug,
 		Dir: fl.out, Resume: fl.resume, Meta: meta,

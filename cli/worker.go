@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"cellc/search/queue"
-	searchrun "cellc/search/run"
 )
 
 type workerFlags struct {
@@ -33,8 +32,11 @@ func newWorkerCmd() *cobra.Command {
 prints and writes to DIR/nats.url, or a shared cluster) and trains the
 jobs it queues, --concurrency at a time, until interrupted; a job it holds
 then goes back to the queue. With one search on the server --search is
-not needed.`,
+not needed. --device picks the backend the children train on (cpu by
+default; cuda or cuda:N, an NVIDIA GPU): it is opened once, and the
+--concurrency children share it.`,
 		Example: `  cellc worker --nats nats://10.0.0.5:4222 --concurrency 2
+  cellc worker --nats nats://10.0.0.5:4222 --device cuda:1 --concurrency 4
   cellc worker --nats tls://nats.example.org --creds me.creds --tls-ca ca.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runWorker(cmd, &fl) },
@@ -58,6 +60,13 @@ func runWorker(cmd *cobra.Command, fl *workerFlags) error {
 	if fl.concurrency < 1 {
 		return usagef("--concurrency must be at least 1")
 	}
+	// The device opens once, before the queue is reached, and closes
+	// after the last child is done.
+	tr, closeDevice, err := fl.nats.trainer()
+	if err != nil {
+		return err
+	}
+	defer closeDevice()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	opts := fl.nats.connOptions()
@@ -74,7 +83,6 @@ func runWorker(cmd *cobra.Command, fl *workerFlags) error {
 			return err
 		}
 	}
-	tr := &searchrun.Trainer{Workers: fl.nats.childWorkers, DataDir: fl.nats.dataDir}
 	job := tr.JobFunc()
 	var mu sync.Mutex
 	last, busy, done := time.Now(), 0, 0

@@ -33,8 +33,13 @@ type JobRecipe struct {
 }
 
 // Trainer trains children. It caches the data sets it opens, so a worker
-// reads them once. It is safe for concurrent use.
+// reads them once. It is safe for concurrent use: children trained at once
+// share its Backend.
 type Trainer struct {
+	// Backend runs the children; nil = runtime.CPU{}. The Trainer does
+	// not close it: whoever opened it does, once the workers are done.
+	// Its Compile must be safe to call from several goroutines.
+	Backend runtime.Backend
 	// DataDir, when set, replaces the recipes' data_dir (a worker whose
 	// copy of the data lives elsewhere).
 	DataDir string
@@ -150,8 +155,12 @@ func (t *Trainer) train(ctx context.Context, text string, r space.Recipe, maxSte
 	if withTest {
 		test = ds.test
 	}
+	backend := t.Backend
+	if backend == nil {
+		backend = runtime.CPU{}
+	}
 	tr, err := train.Run(ctx, train.Job{
-		Plan: p, Backend: runtime.CPU{},
+		Plan: p, Backend: backend,
 		Options: runtime.Options{BatchNormDecay: float32(res.Config.BatchNormDecay), BatchNormEpsilon: float32(res.Config.BatchNormEpsilon), Workers: r.Workers, Seed: r.Seed},
 		Recipe:  r.TrainRecipe(), Train: ds.train, Val: ds.val, Test: test, Augment: ds.aug,
 		Dir: dir, Log: io.Discard, MaxSteps: maxSteps,

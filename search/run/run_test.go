@@ -8,9 +8,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"cellc/compiler/plan"
+	"cellc/runtime"
 	"cellc/search/queue"
 	"cellc/search/space"
 )
@@ -191,6 +195,41 @@ func TestDivergence(t *testing.T) {
 	out, err = (&Trainer{}).Train(context.Background(), "network x { normal: nope }", sp.Child, 0)
 	if err != nil || !out.Failed {
 		t.Errorf("uncompilable: %+v, %v", out, err)
+	}
+}
+
+// countingBackend is the CPU backend, counting the plans compiled on it.
+type countingBackend struct {
+	runtime.CPU
+	compiled atomic.Int32
+}
+
+func (b *countingBackend) Compile(p *plan.Plan, batch int, o runtime.Options) (runtime.Executable, error) {
+	b.compiled.Add(1)
+	return b.CPU.Compile(p, batch, o)
+}
+
+// A Trainer trains every child on its Backend, several at once.
+func TestTrainerBackend(t *testing.T) {
+	sp := tinySpace(space.Random, 1)
+	text, err := sp.CellText(make(space.Arch, sp.NumDecisions()), "sampled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &countingBackend{}
+	tr := &Trainer{Backend: b}
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() {
+			out, err := tr.Train(context.Background(), text, sp.Child, 2)
+			if err != nil || out.Failed {
+				t.Errorf("Train = %+v, %v", out, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := b.compiled.Load(); n < 3 {
+		t.Errorf("%d plans compiled on the Trainer's backend, want one per child (3)", n)
 	}
 }
 

@@ -10,7 +10,7 @@ BLAS_TAGS = $$(ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so' && echo openb
 # AVX2+FMA loops; without it they are plain Go. Both are tested.
 SIMD  := GOEXPERIMENT=simd
 
-.PHONY: all build demo train-demo test deps vet fuzz bench golden clean
+.PHONY: all build demo train-demo test deps vet fuzz bench golden clean gpu-check-build
 
 all: build
 
@@ -54,6 +54,15 @@ test: deps vet
 	@echo "== kernels, runtime and the search controller again with SIMD loops and the BLAS the build uses ($(BLAS_TAGS))"
 	$(SIMD) $(GO) vet ./runtime/...
 	$(SIMD) $(GO) test -tags "$(BLAS_TAGS)" ./runtime/kernels/ ./runtime/ ./search/controller/
+
+# What scripts/gpu-check.sh needs on a GPU machine without Go: a CGO-free
+# cellc (the CUDA libraries are loaded at run time), the runtime/cuda test
+# binary (its parity suites run on the GPU with CELLC_TEST_DEVICE=cuda)
+# and the PyTorch anchor.
+gpu-check-build:
+	CGO_ENABLED=0 $(SIMD) $(GO) build -ldflags="-s -w" -o $(BIN) ./cmd/cellc
+	CGO_ENABLED=0 $(GO) test -c -ldflags="-s -w" -o bin/cuda.test ./runtime/cuda
+	cp ../shared/bench/torch_nasnet.py bin/
 
 # Longer fuzzing runs (the seed corpora already run in `make test`).
 fuzz:

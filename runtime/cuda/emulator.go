@@ -1,8 +1,6 @@
 package cuda
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -76,8 +74,7 @@ func openEmulator() (device, error) {
 }
 
 // buildHostLibrary compiles src into a shared library, or reuses the one
-// an earlier call built from the same source (cached under the user's
-// cache folder by the source's hash).
+// an earlier call built from the same source and compiler (cachedBuild).
 func buildHostLibrary(src string) (string, error) {
 	var cxx string
 	for _, c := range hostCompilers {
@@ -89,37 +86,23 @@ func buildHostLibrary(src string) (string, error) {
 	if cxx == "" {
 		return "", noCompilerError{}
 	}
-	sum := sha256.Sum256([]byte(cxx + "\x00" + src))
 	dir, err := cacheDir()
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(dir, "emulator-"+hex.EncodeToString(sum[:12])+".so")
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("cuda emulator: %v", err)
-	}
-	tmp, err := os.CreateTemp(dir, "emulator-*.cc")
+	path, err := cachedBuild(dir, cacheKey("emulator", cxx, src), ".so", func(out string) error {
+		srcFile := out + ".cc"
+		defer os.Remove(srcFile)
+		if err := os.WriteFile(srcFile, []byte(src), 0o644); err != nil {
+			return err
+		}
+		msg, err := exec.Command(cxx, "-std=c++17", "-O2", "-fPIC", "-shared", "-o", out, srcFile).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s failed: %v\n%s", filepath.Base(cxx), err, msg)
+		}
+		return nil
+	})
 	if err != nil {
-		return "", fmt.Errorf("cuda emulator: %v", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.WriteString(src); err != nil {
-		tmp.Close()
-		return "", fmt.Errorf("cuda emulator: %v", err)
-	}
-	tmp.Close()
-	so := tmp.Name() + ".so"
-	defer os.Remove(so)
-	out, err := exec.Command(cxx, "-std=c++17", "-O2", "-fPIC", "-shared", "-o", so, tmp.Name()).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("cuda emulator: %s failed: %v\n%s", filepath.Base(cxx), err, out)
-	}
-	// Rename is atomic: a concurrent build of the same source leaves one
-	// complete library either way.
-	if err := os.Rename(so, path); err != nil {
 		return "", fmt.Errorf("cuda emulator: %v", err)
 	}
 	return path, nil
@@ -130,19 +113,6 @@ type noCompilerError struct{}
 
 func (noCompilerError) Error() string {
 	return fmt.Sprintf("cuda emulator: no C++ compiler (looked for %v on PATH); install clang or g++", hostCompilers)
-}
-
-// cacheDir is where compiled kernels are kept: $CELLC_CACHE_DIR, or the
-// user's cache folder.
-func cacheDir() (string, error) {
-	if d := os.Getenv("CELLC_CACHE_DIR"); d != "" {
-		return d, nil
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "cellc-cache"), nil
-	}
-	return filepath.Join(d, "cellc", "kernels"), nil
 }
 
 func (e *emulator) Name() string { return "host emulator" }

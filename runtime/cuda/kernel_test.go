@@ -123,7 +123,7 @@ func (c convCase) String() string {
 // TestKernelsAgainstCPU compares convolutions, depthwise convolutions and
 // pools, forward and backward, with the CPU kernels.
 func TestKernelsAgainstCPU(t *testing.T) {
-	b := emulated(t)
+	b := testBackend(t)
 	cases := []convCase{
 		{kind: ir.Conv, c: 3, h: 7, w: 6, cout: 5, kh: 3, kw: 3, s: 1, d: 1},
 		{kind: ir.Conv, c: 3, h: 7, w: 7, cout: 4, kh: 3, kw: 3, s: 2, d: 1, bias: true},

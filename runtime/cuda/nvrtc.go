@@ -8,7 +8,6 @@ package cuda
 //
 //	cacheDir() (string, error)
 //		$CELLC_CACHE_DIR if set, else <os.UserCacheDir>/cellc/kernels
-//		(in emulator.go, which came first)
 //	cacheKey(parts ...string) string
 //		hex SHA-256 of the parts: source, target, compiler and driver versions
 //	cachePath(dir, key, ext string) string
@@ -246,4 +245,17 @@ func atomicWrite(dir, path string, write func(tmp string) error) error {
 		return err
 	}
 	return nil
+}
+
+// cacheDir is where compiled kernels are kept: $CELLC_CACHE_DIR, or the
+// user's cache folder.
+func cacheDir() (string, error) {
+	if d := os.Getenv("CELLC_CACHE_DIR"); d != "" {
+		return d, nil
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "cellc-cache"), nil
+	}
+	return filepath.Join(d, "cellc", "kernels"), nil
 }

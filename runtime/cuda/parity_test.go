@@ -13,10 +13,20 @@ import (
 	"cellc/runtime"
 )
 
-// emulated opens the host emulator, skipping the test when the machine
-// has no C++ compiler to build it with.
-func emulated(t testing.TB) *Backend {
+// testBackend opens the device the tests run on: the host emulator,
+// skipped when the machine has no C++ compiler to build it with, or the
+// GPU when CELLC_TEST_DEVICE=cuda (scripts/gpu-check.sh runs the same
+// tests there, against the CPU backend in the same process).
+func testBackend(t testing.TB) *Backend {
 	t.Helper()
+	if os.Getenv("CELLC_TEST_DEVICE") == "cuda" {
+		b, err := Open(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		return b
+	}
 	b, err := OpenEmulated()
 	if err != nil {
 		if _, ok := err.(noCompilerError); ok {
@@ -87,7 +97,7 @@ func maxRelErr(a, b []float32, floor float64) (float64, int) {
 // evaluates both in evaluation mode. Drop path is on, so the masks the
 // two backends draw must match too.
 func TestNetworkParity(t *testing.T) {
-	b := emulated(t)
+	b := testBackend(t)
 	specs, _ := filepath.Glob("../../specs/*.cell")
 	if len(specs) == 0 {
 		t.Fatal("no specs")
@@ -104,7 +114,7 @@ func TestNetworkParity(t *testing.T) {
 
 // TestInferenceParity compares the BN-folded inference plans.
 func TestInferenceParity(t *testing.T) {
-	b := emulated(t)
+	b := testBackend(t)
 	specs, _ := filepath.Glob("../../specs/*.cell")
 	for _, spec := range specs {
 		t.Run(filepath.Base(spec), func(t *testing.T) {

@@ -19,7 +19,9 @@ build: deps
 
 # System packages, installed only when running as root and missing:
 # graphviz renders `cellc draw -o x.svg`; dataset-fashion-mnist is the real
-# data set the training tests and the demo run use. Without them those
+# data set the training tests and the demo run use; clang compiles the GPU
+# kernels to PTX (the compile check) and, like g++, the host emulator the
+# GPU backend's tests run on. Without them those
 # tests skip with a message; everything else works.
 deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -27,6 +29,7 @@ deps:
 		command -v dot >/dev/null 2>&1 || need="$$need graphviz"; \
 		[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need="$$need dataset-fashion-mnist"; \
 		ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so' || need="$$need libopenblas-dev"; \
+		command -v clang >/dev/null 2>&1 || need="$$need clang"; \
 		if [ -n "$$need" ]; then \
 			echo "installing:$$need"; \
 			apt-get install -y -q $$need >/dev/null 2>&1 || \

@@ -34,6 +34,17 @@ type device interface {
 	Sync() error
 	// PeakBytes is the most device memory the backend has held at once.
 	PeakBytes() int64
+	// SetTF32 lets the GEMMs round their inputs to TF32 (tensor cores).
+	SetTF32(on bool) error
+	// BeginCapture starts recording launches, GEMMs and Zero into a graph
+	// instead of running them; EndCapture returns it, LaunchGraph runs it
+	// (CUDA graphs: one launch replays a whole pass). Nothing that waits
+	// on the device (Upload, Download, Alloc, Free, Sync) may be called
+	// while capturing.
+	BeginCapture() error
+	EndCapture() (graphExec, error)
+	LaunchGraph(g graphExec) error
+	DestroyGraph(g graphExec) error
 	Close() error
 }
 

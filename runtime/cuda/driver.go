@@ -558,10 +558,10 @@ func (d *driverDevice) Gemm(g gemm) error {
 	})
 }
 
-// setTF32 lets cuBLAS round GEMM inputs to TF32 on tensor cores (faster
+// SetTF32 lets cuBLAS round GEMM inputs to TF32 on tensor cores (faster
 // from sm_80 on, about 3 decimal digits instead of FP32's 7). Off by
 // default, so results match the CPU backend's.
-func (d *driverDevice) setTF32(on bool) error {
+func (d *driverDevice) SetTF32(on bool) error {
 	mode := int32(blasDefaultMath)
 	if on {
 		mode = blasTF32Math
@@ -636,20 +636,20 @@ func (d *driverDevice) release() error {
 // graphExec is an instantiated CUDA graph (CUgraphExec).
 type graphExec uintptr
 
-// beginCapture starts recording the stream's work into a graph instead
+// BeginCapture starts recording the stream's work into a graph instead
 // of running it. Relaxed mode: the global and thread-local modes guard
 // by OS thread, which means nothing to goroutines, and would fail
 // another device's allocations in the same process meanwhile. Nothing
 // that waits on the stream (Upload, Download, Alloc, Sync) may be called
-// until endCapture.
-func (d *driverDevice) beginCapture() error {
+// until EndCapture.
+func (d *driverDevice) BeginCapture() error {
 	return d.call(func() error {
 		return d.cu.check("cuStreamBeginCapture_v2", d.cu.cuStreamBeginCapture_v2(d.stream, streamCaptureRelaxed))
 	})
 }
 
-// endCapture stops recording and returns the graph, ready to launch.
-func (d *driverDevice) endCapture() (graphExec, error) {
+// EndCapture stops recording and returns the graph, ready to launch.
+func (d *driverDevice) EndCapture() (graphExec, error) {
 	var exec uintptr
 	err := d.call(func() error {
 		var graph uintptr
@@ -664,21 +664,21 @@ func (d *driverDevice) endCapture() (graphExec, error) {
 		return errors.Join(err, d.cu.check("cuGraphDestroy", d.cu.cuGraphDestroy(graph)))
 	})
 	if err != nil && exec != 0 {
-		d.destroyGraph(graphExec(exec))
+		d.DestroyGraph(graphExec(exec))
 		exec = 0
 	}
 	return graphExec(exec), err
 }
 
-// launchGraph queues the recorded work on the stream.
-func (d *driverDevice) launchGraph(g graphExec) error {
+// LaunchGraph queues the recorded work on the stream.
+func (d *driverDevice) LaunchGraph(g graphExec) error {
 	return d.call(func() error {
 		return d.cu.check("cuGraphLaunch", d.cu.cuGraphLaunch(uintptr(g), d.stream))
 	})
 }
 
-// destroyGraph frees a graph from endCapture.
-func (d *driverDevice) destroyGraph(g graphExec) error {
+// DestroyGraph frees a graph from EndCapture.
+func (d *driverDevice) DestroyGraph(g graphExec) error {
 	return d.call(func() error {
 		return d.cu.check("cuGraphExecDestroy", d.cu.cuGraphExecDestroy(uintptr(g)))
 	})

@@ -512,22 +512,22 @@ func TestDriverFake(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect("gemm", "gemm 1 1 0 2 3 4 1.5 a0 5 8589934592 b0 6 -7 0.25 c0 8 9 10")
-	if err := d.setTF32(true); err != nil {
+	if err := d.SetTF32(true); err != nil {
 		t.Fatal(err)
 	}
 	expect("setTF32", "math 3")
 
-	if err := d.beginCapture(); err != nil {
+	if err := d.BeginCapture(); err != nil {
 		t.Fatal(err)
 	}
-	ge, err := d.endCapture()
+	ge, err := d.EndCapture()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.launchGraph(ge); err != nil {
+	if err := d.LaunchGraph(ge); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.destroyGraph(ge); err != nil {
+	if err := d.DestroyGraph(ge); err != nil {
 		t.Fatal(err)
 	}
 	expect("graph", "capture 1 2", "instantiate 0x91 0", "graph destroy 0x91", "graph launch 0x92 1", "graph exec destroy 0x92")

@@ -33,6 +33,74 @@ type emulator struct {
 	sizes      map[dptr]int64
 	live, peak int64
 	closed     bool
+
+	// A graph is the list of work recorded between BeginCapture and
+	// EndCapture; recording is non-nil while capturing. graphs[i] is
+	// graph i+1 (0 is no graph).
+	recording []func() error
+	capturing bool
+	graphs    [][]func() error
+	tf32      bool
+}
+
+// errCapturing is what a call that would wait on the device returns
+// while a graph is being captured, as CUDA refuses it.
+var errCapturing = fmt.Errorf("cuda emulator: the stream is capturing a graph")
+
+// record queues f in the graph being captured, or runs it now.
+func (e *emulator) record(f func() error) error {
+	if e.capturing {
+		e.recording = append(e.recording, f)
+		return nil
+	}
+	return f()
+}
+
+func (e *emulator) BeginCapture() error {
+	if e.capturing {
+		return fmt.Errorf("cuda emulator: already capturing")
+	}
+	e.capturing, e.recording = true, nil
+	return nil
+}
+
+func (e *emulator) EndCapture() (graphExec, error) {
+	if !e.capturing {
+		return 0, fmt.Errorf("cuda emulator: not capturing")
+	}
+	e.capturing = false
+	e.graphs = append(e.graphs, e.recording)
+	e.recording = nil
+	return graphExec(len(e.graphs)), nil
+}
+
+func (e *emulator) LaunchGraph(g graphExec) error {
+	if g == 0 || int(g) > len(e.graphs) || e.graphs[g-1] == nil {
+		return fmt.Errorf("cuda emulator: no graph %d", g)
+	}
+	if e.capturing {
+		return fmt.Errorf("cuda emulator: launching a graph while capturing")
+	}
+	for _, f := range e.graphs[g-1] {
+		if err := f(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (e *emulator) DestroyGraph(g graphExec) error {
+	if g == 0 || int(g) > len(e.graphs) || e.graphs[g-1] == nil {
+		return fmt.Errorf("cuda emulator: no graph %d", g)
+	}
+	e.graphs[g-1] = nil
+	return nil
+}
+
+// SetTF32 is accepted; the emulator's GEMMs stay float32.
+func (e *emulator) SetTF32(on bool) error {
+	e.tf32 = on
+	return nil
 }
 
 // emulatorMu serialises launches and GEMMs: the emulator library keeps
@@ -118,6 +186,9 @@ func (noCompilerError) Error() string {
 func (e *emulator) Name() string { return "host emulator" }
 
 func (e *emulator) Alloc(bytes int64) (dptr, error) {
+	if e.capturing {
+		return 0, errCapturing
+	}
 	p := e.alloc(uintptr(bytes))
 	if p == 0 {
 		return 0, fmt.Errorf("cuda emulator: out of memory allocating %d bytes", bytes)
@@ -131,6 +202,9 @@ func (e *emulator) Alloc(bytes int64) (dptr, error) {
 }
 
 func (e *emulator) Free(p dptr) error {
+	if e.capturing {
+		return errCapturing
+	}
 	e.mu.Lock()
 	n, ok := e.sizes[p]
 	delete(e.sizes, p)
@@ -144,6 +218,9 @@ func (e *emulator) Free(p dptr) error {
 }
 
 func (e *emulator) Upload(dst dptr, src []float32) error {
+	if e.capturing {
+		return errCapturing
+	}
 	if len(src) > 0 {
 		e.upload(uintptr(dst), unsafe.Pointer(&src[0]), uintptr(4*len(src)))
 	}
@@ -151,6 +228,9 @@ func (e *emulator) Upload(dst dptr, src []float32) error {
 }
 
 func (e *emulator) Download(dst []float32, src dptr) error {
+	if e.capturing {
+		return errCapturing
+	}
 	if len(dst) > 0 {
 		e.download(unsafe.Pointer(&dst[0]), uintptr(src), uintptr(4*len(dst)))
 	}
@@ -158,8 +238,10 @@ func (e *emulator) Download(dst []float32, src dptr) error {
 }
 
 func (e *emulator) Zero(p dptr, bytes int64) error {
-	e.zero(uintptr(p), uintptr(bytes))
-	return nil
+	return e.record(func() error {
+		e.zero(uintptr(p), uintptr(bytes))
+		return nil
+	})
 }
 
 func (e *emulator) Kernel(name string) (kernel, error) {
@@ -175,6 +257,13 @@ func (e *emulator) Launch(k kernel, grid, block dim3, args []uint64) error {
 	if len(args) != e.nargs[i] {
 		return fmt.Errorf("cuda emulator: %s takes %d arguments, launched with %d", e.decls[i].Name, e.nargs[i], len(args))
 	}
+	// A recorded launch keeps its own copy of the arguments, as CUDA's
+	// graph nodes do.
+	args = append([]uint64(nil), args...)
+	return e.record(func() error { return e.launch(i, grid, block, args) })
+}
+
+func (e *emulator) launch(i int, grid, block dim3, args []uint64) error {
 	dims := [6]uint32{grid.X, grid.Y, grid.Z, block.X, block.Y, block.Z}
 	ptrs := argPointers(args)
 	var p *unsafe.Pointer
@@ -195,6 +284,10 @@ func (e *emulator) Launch(k kernel, grid, block dim3, args []uint64) error {
 }
 
 func (e *emulator) Gemm(g gemm) error {
+	return e.record(func() error { return e.gemm(g) })
+}
+
+func (e *emulator) gemm(g gemm) error {
 	emulatorMu.Lock()
 	defer emulatorMu.Unlock()
 	e.sgemm(b2i(g.TransA), b2i(g.TransB), int32(g.M), int32(g.N), int32(g.K), g.Alpha,
@@ -210,7 +303,12 @@ func b2i(b bool) int32 {
 	return 0
 }
 
-func (e *emulator) Sync() error { return nil }
+func (e *emulator) Sync() error {
+	if e.capturing {
+		return errCapturing
+	}
+	return nil
+}
 
 func (e *emulator) PeakBytes() int64 {
 	e.mu.Lock()

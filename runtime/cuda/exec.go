@@ -3,6 +3,7 @@ package cuda
 import (
 	"errors"
 	"fmt"
+	"os"
 
 	"cellc/compiler/ir"
 	"cellc/compiler/plan"
@@ -20,6 +21,7 @@ import (
 // one checkpoint format for both backends at the price of a copy of the
 // parameters each way per step (13 MiB for NASNet-A 6@768).
 type executable struct {
+	b      *Backend
 	dev    device
 	k      kernelSet
 	p      *plan.Plan
@@ -42,9 +44,24 @@ type executable struct {
 	out    []float32 // downloaded logits
 	aux    []float32
 
+	// Each pass's launches are captured once per batch size (and, for
+	// the forward pass, mode) into a CUDA graph and replayed: one launch
+	// instead of thousands. graphsOff (CELLC_CUDA_GRAPHS=0, or a capture
+	// that failed: graphErr says why) runs them one by one instead.
+	fwdGraphs map[graphKey]graphExec
+	bwdGraphs map[graphKey]graphExec
+	graphsOff bool
+	graphErr  error
+	captures  int
+
 	progress float64
 	train    bool
 	closed   bool
+}
+
+type graphKey struct {
+	n     int
+	train bool
 }
 
 func newExec(b *Backend, p *plan.Plan, batch int, opts runtime.Options) (runtime.Executable, error) {
@@ -54,7 +71,9 @@ func newExec(b *Backend, p *plan.Plan, batch int, opts runtime.Options) (runtime
 		return nil, err
 	}
 	e := &executable{
-		dev: b.dev, k: ks, p: p, batch: batch, opts: opts,
+		b: b, dev: b.dev, k: ks, p: p, batch: batch, opts: opts,
+		fwdGraphs: map[graphKey]graphExec{}, bwdGraphs: map[graphKey]graphExec{},
+		graphsOff: os.Getenv("CELLC_CUDA_GRAPHS") == "0",
 		params: runtime.NewParams(p.Params, p.Training),
 		masks:  runtime.NewMasks(opts.Seed),
 		train:  p.Training,
@@ -235,6 +254,10 @@ func (e *executable) forward(x []float32, n int, progress float64) error {
 	if e.closed {
 		return errors.New("executable is closed")
 	}
+	// One pass at a time on the device: a graph being captured must see
+	// only its own executable's work on the stream.
+	e.b.mu.Lock()
+	defer e.b.mu.Unlock()
 	n = min(n, e.batch)
 	e.n, e.progress = n, progress
 	if err := e.dev.Upload(e.dparams, e.params.Data); err != nil {
@@ -244,14 +267,28 @@ func (e *executable) forward(x []float32, n int, progress float64) error {
 	if err := e.uploadView(in, x[:n*in.elems()], n); err != nil {
 		return err
 	}
+	// The masks are drawn on the host in plan order, as the CPU backend
+	// draws them, and uploaded before the pass's kernels run.
 	for _, ops := range e.steps {
 		for _, o := range ops {
-			if err := o.forward(e); err != nil {
-				return fmt.Errorf("%s (%s): %w", o.kind, o.scope, err)
+			if err := o.drawMask(e); err != nil {
+				return err
 			}
 		}
 	}
-	var err error
+	err := e.run(e.fwdGraphs, graphKey{n, e.train}, func() error {
+		for _, ops := range e.steps {
+			for _, o := range ops {
+				if err := o.forward(e); err != nil {
+					return fmt.Errorf("%s (%s): %w", o.kind, o.scope, err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	if e.out, err = e.downloadView(e.out, e.view(e.p.Output), n); err != nil {
 		return err
 	}
@@ -261,28 +298,47 @@ func (e *executable) forward(x []float32, n int, progress float64) error {
 		}
 	}
 	if e.train {
-		// The batch norms updated their moving statistics on the device.
-		for _, ops := range e.steps {
-			for _, o := range ops {
-				if o.kind != ir.BatchNorm {
-					continue
-				}
-				for _, id := range o.params[2:4] {
-					v := e.params.Value(id)
-					if err := e.dev.Download(v, e.dparams.add(e.params.Off[id])); err != nil {
-						return err
-					}
-				}
-			}
-		}
+		// The batch norms updated their moving statistics on the device:
+		// one copy of all parameters costs less than one per batch norm.
+		return e.dev.Download(e.params.Data, e.dparams)
 	}
 	return nil
+}
+
+// run runs a pass's launches: from its graph for key when there is one,
+// else capturing them into one first. A capture that fails turns graphs
+// off for the executable and runs the launches directly.
+func (e *executable) run(graphs map[graphKey]graphExec, key graphKey, launches func() error) error {
+	if e.graphsOff {
+		return launches()
+	}
+	if g, ok := graphs[key]; ok {
+		return e.dev.LaunchGraph(g)
+	}
+	if err := e.dev.BeginCapture(); err != nil {
+		e.graphsOff, e.graphErr = true, err
+		return launches()
+	}
+	runErr := launches()
+	g, err := e.dev.EndCapture()
+	if runErr != nil || err != nil {
+		if g != 0 {
+			e.dev.DestroyGraph(g)
+		}
+		e.graphsOff, e.graphErr = true, errors.Join(runErr, err)
+		return launches()
+	}
+	e.captures++
+	graphs[key] = g
+	return e.dev.LaunchGraph(g)
 }
 
 func (e *executable) backward(dLogits, dAux []float32) error {
 	if !e.p.Training {
 		return nil
 	}
+	e.b.mu.Lock()
+	defer e.b.mu.Unlock()
 	n := e.n
 	if err := e.dev.Zero(e.dgrads, int64(4*len(e.params.Grad))); err != nil {
 		return err
@@ -301,13 +357,19 @@ func (e *executable) backward(dLogits, dAux []float32) error {
 			return err
 		}
 	}
-	for _, gs := range e.p.Backward {
-		ops := e.steps[gs.Step]
-		for k := len(ops) - 1; k >= 0; k-- {
-			if err := ops[k].backward(e); err != nil {
-				return fmt.Errorf("%s (%s) backward: %w", ops[k].kind, ops[k].scope, err)
+	err := e.run(e.bwdGraphs, graphKey{n: n}, func() error {
+		for _, gs := range e.p.Backward {
+			ops := e.steps[gs.Step]
+			for k := len(ops) - 1; k >= 0; k-- {
+				if err := ops[k].backward(e); err != nil {
+					return fmt.Errorf("%s (%s) backward: %w", ops[k].kind, ops[k].scope, err)
+				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := e.dev.Download(e.gradTo, e.dgrads); err != nil {
 		return err
@@ -361,6 +423,13 @@ func (e *executable) Close() error {
 	}
 	e.closed = true
 	var first error
+	for _, gs := range []map[graphKey]graphExec{e.fwdGraphs, e.bwdGraphs} {
+		for _, g := range gs {
+			if err := e.dev.DestroyGraph(g); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
 	for _, p := range e.allocs {
 		if err := e.dev.Free(p); err != nil && first == nil {
 			first = err

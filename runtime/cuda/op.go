@@ -171,17 +171,8 @@ func (o *op) forward(e *executable) error {
 	case ir.GlobalAvg:
 		return e.launch(e.k.gapFwd, n*in.C, argInt(n), argInt(in.C), argInt(hw), argPtr(x.p), argInt(x.stride), argPtr(y.p), argInt(y.stride))
 	case ir.DropPath:
-		e.masks.DropPath(o.host[:n], o.attrs.Keep, e.progress, e.train)
-		if err := e.dev.Upload(o.mask, o.host[:n]); err != nil {
-			return err
-		}
 		return e.copyView(x, y, o.mask, 0, false)
 	case ir.Dropout:
-		m := o.host[:n*in.Elems()]
-		e.masks.Dropout(m, o.attrs.Keep, e.train)
-		if err := e.dev.Upload(o.mask, m); err != nil {
-			return err
-		}
 		return e.copyView(x, y, 0, o.mask, false)
 	case ir.AvgPool, ir.MaxPool:
 		args := append([]uint64{argInt(n), argInt(in.C)}, o.geo.args(false)...)
@@ -201,6 +192,22 @@ func (o *op) forward(e *executable) error {
 		return o.gnForward(e)
 	}
 	return fmt.Errorf("no forward kernel for %s", o.kind)
+}
+
+// drawMask draws a drop path or dropout op's masks for the next forward
+// pass and uploads them.
+func (o *op) drawMask(e *executable) error {
+	n := e.n
+	switch o.kind {
+	case ir.DropPath:
+		e.masks.DropPath(o.host[:n], o.attrs.Keep, e.progress, e.train)
+		return e.dev.Upload(o.mask, o.host[:n])
+	case ir.Dropout:
+		m := o.host[:n*o.ins[0].elems()]
+		e.masks.Dropout(m, o.attrs.Keep, e.train)
+		return e.dev.Upload(o.mask, m)
+	}
+	return nil
 }
 
 func (o *op) backward(e *executable) error {

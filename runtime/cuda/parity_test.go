@@ -171,6 +171,7 @@ func compareBackends(t *testing.T, b *Backend, p *plan.Plan, batch int) {
 			}
 		}
 		if !p.Training {
+			checkGraphs(t, gpu, 1)
 			return
 		}
 		dl := make([]float32, len(lc))
@@ -229,4 +230,30 @@ func compareBackends(t *testing.T, b *Backend, p *plan.Plan, batch int) {
 	if e, i := scaled(lg, lc); e > 1e-4 {
 		t.Fatalf("evaluation logits differ: %.3g at %d", e, i)
 	}
+	checkGraphs(t, gpu, 3) // training forward, backward, evaluation forward
+}
+
+// checkGraphs checks that the executable ran its passes from CUDA graphs,
+// capturing each kind of pass once and replaying it after.
+func checkGraphs(t *testing.T, ex runtime.Executable, want int) {
+	t.Helper()
+	e := ex.(*executable)
+	if e.graphsOff {
+		if os.Getenv("CELLC_CUDA_GRAPHS") == "0" {
+			return
+		}
+		t.Fatalf("graphs turned off: %v", e.graphErr)
+	}
+	if e.captures != want {
+		t.Errorf("%d graphs captured, want %d", e.captures, want)
+	}
+}
+
+// TestWithoutGraphs runs one network with CUDA graphs off, launch by
+// launch.
+func TestWithoutGraphs(t *testing.T) {
+	t.Setenv("CELLC_CUDA_GRAPHS", "0")
+	b := testBackend(t)
+	p := smallPlan(t, "../../specs/nasnet_a.cell", true, func(c *compiler.Config) { c.DropPathKeepProb = 0.7 })
+	compareBackends(t, b, p, 2)
 }

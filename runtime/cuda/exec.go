@@ -74,9 +74,9 @@ func newExec(b *Backend, p *plan.Plan, batch int, opts runtime.Options) (runtime
 		b: b, dev: b.dev, k: ks, p: p, batch: batch, opts: opts,
 		fwdGraphs: map[graphKey]graphExec{}, bwdGraphs: map[graphKey]graphExec{},
 		graphsOff: os.Getenv("CELLC_CUDA_GRAPHS") == "0",
-		params: runtime.NewParams(p.Params, p.Training),
-		masks:  runtime.NewMasks(opts.Seed),
-		train:  p.Training,
+		params:    runtime.NewParams(p.Params, p.Training),
+		masks:     runtime.NewMasks(opts.Seed),
+		train:     p.Training,
 	}
 	e.params.Init(opts.Seed)
 	if err := e.build(); err != nil {

@@ -27,6 +27,7 @@ type benchFlags struct {
 	warmup     int
 	workers    int
 	device     string
+	precision  string
 	cpuprofile string
 }
 
@@ -61,6 +62,7 @@ it also prints the most device memory the backend held at once.`,
 	f.IntVar(&fl.warmup, "warmup", 1, "untimed steps before the timed ones")
 	f.IntVar(&fl.workers, "workers", 0, "compute workers (0 = all cores)")
 	addDeviceFlag(cmd, &fl.device)
+	addPrecisionFlag(cmd, &fl.precision)
 	f.StringVar(&fl.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed steps to `file`")
 	_ = f.MarkHidden("cpuprofile")
 	return cmd
@@ -84,6 +86,9 @@ func runBench(cmd *cobra.Command, fl *benchFlags, path string) error {
 	case "infer", "inference":
 	default:
 		return usagef("--mode %q: want train or infer", fl.net.mode)
+	}
+	if err := checkPrecision(fl.precision); err != nil {
+		return err
 	}
 	// The device opens first: a missing GPU fails before the compile.
 	backend, closeDevice, err := openDevice(fl.device)
@@ -112,6 +117,7 @@ func runBench(cmd *cobra.Command, fl *benchFlags, path string) error {
 		BatchNormEpsilon: float32(cfg.BatchNormEpsilon),
 		Workers:          workers,
 		Seed:             1,
+		Precision:        fl.precision,
 	})
 	if err != nil {
 		return failf("%v", err)

@@ -16,6 +16,19 @@ func addDeviceFlag(cmd *cobra.Command, device *string) {
 	cmd.Flags().StringVar(device, "device", "cpu", "backend: cpu, cuda (the first NVIDIA GPU) or cuda:N (GPU N)")
 }
 
+// addPrecisionFlag registers --precision, the arithmetic of the backend.
+func addPrecisionFlag(cmd *cobra.Command, precision *string) {
+	cmd.Flags().StringVar(precision, "precision", "fp32", "arithmetic: fp32, or on --device cuda tf32 (GEMMs on tensor cores); bf16 is not implemented yet")
+}
+
+// checkPrecision is --precision's usage check.
+func checkPrecision(p string) error {
+	if err := runtime.CheckPrecision(p); err != nil {
+		return usagef("--precision: %v", err)
+	}
+	return nil
+}
+
 // deviceSpec is a parsed --device value.
 type deviceSpec struct {
 	cuda    bool // false: the CPU

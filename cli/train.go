@@ -30,6 +30,7 @@ type trainFlags struct {
 	resume  bool
 	workers int
 	device  string
+	prec    string
 	r       runtime.Recipe // flag targets, applied when changed
 }
 
@@ -65,6 +66,7 @@ Checkpoints (safetensors, with the spec and config inside) are written to
 	f.BoolVar(&fl.resume, "resume", false, "continue from the checkpoint in --out")
 	f.IntVar(&fl.workers, "workers", 0, "compute workers (0 = all cores)")
 	addDeviceFlag(cmd, &fl.device)
+	addPrecisionFlag(cmd, &fl.prec)
 	f.IntVar(&fl.r.Epochs, "epochs", 0, "epochs to train")
 	f.IntVar(&fl.r.BatchSize, "batch", 0, "batch size")
 	f.Float64Var(&fl.r.LR, "lr", 0, "initial learning rate")
@@ -128,6 +130,9 @@ func runTrain(cmd *cobra.Command, fl *trainFlags, path string) error {
 	if err != nil {
 		return err
 	}
+	if err := checkPrecision(fl.prec); err != nil {
+		return err
+	}
 	// The device opens before the data is read and --out is written: a
 	// missing GPU fails at once and leaves nothing behind.
 	backend, closeDevice, err := openDevice(fl.device)
@@ -182,7 +187,7 @@ func runTrain(cmd *cobra.Command, fl *trainFlags, path string) error {
 	defer stop()
 	out, err := train.Run(ctx, train.Job{
 		Plan: p, Backend: backend,
-		Options: runtime.Options{BatchNormDecay: float32(res.Config.BatchNormDecay), BatchNormEpsilon: float32(res.Config.BatchNormEpsilon), Workers: fl.workers, Seed: r.Seed},
+		Options: runtime.Options{BatchNormDecay: float32(res.Config.BatchNormDecay), BatchNormEpsilon: float32(res.Config.BatchNormEpsilon), Workers: fl.workers, Seed: r.Seed, Precision: fl.prec},
 		Recipe:  r, Train: trainSet, Val: val, Test: test, Augment: aug,
 		Dir: fl.out, Resume: fl.resume, Meta: meta,
 		Log: stderr, Progress: metrics.IsTerminal(os.Stderr),

@@ -9,6 +9,7 @@
 package runtime
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 
@@ -29,6 +30,19 @@ type Options struct {
 	BatchNormEpsilon float32
 	Workers          int // parallel workers; 0 = GOMAXPROCS
 	Seed             uint64
+	// Precision is the arithmetic: "" or "fp32" (every backend), "tf32"
+	// (GPU GEMMs on tensor cores with inputs rounded to TF32) or "bf16".
+	// A backend that cannot compute in it refuses the plan.
+	Precision string
+}
+
+// CheckPrecision reports a Precision value no backend knows.
+func CheckPrecision(p string) error {
+	switch p {
+	case "", "fp32", "tf32", "bf16":
+		return nil
+	}
+	return fmt.Errorf("unknown precision %q (want fp32, tf32 or bf16)", p)
 }
 
 // Executable is a plan ready to run on a backend.

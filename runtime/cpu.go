@@ -22,6 +22,12 @@ func (CPU) Compile(p *plan.Plan, batch int, opts Options) (Executable, error) {
 	if batch < 1 {
 		return nil, fmt.Errorf("batch size %d: must be at least 1", batch)
 	}
+	if err := CheckPrecision(opts.Precision); err != nil {
+		return nil, err
+	}
+	if opts.Precision != "" && opts.Precision != "fp32" {
+		return nil, fmt.Errorf("precision %s: the CPU backend computes in fp32 only (%s needs --device cuda)", opts.Precision, opts.Precision)
+	}
 	opts = opts.WithDefaults(goruntime.GOMAXPROCS(0))
 	e := &cpuExec{
 		p:      p,

@@ -55,5 +55,11 @@ func (b *Backend) Compile(p *plan.Plan, batch int, opts runtime.Options) (runtim
 	if batch < 1 {
 		return nil, fmt.Errorf("batch size %d: must be at least 1", batch)
 	}
+	if err := runtime.CheckPrecision(opts.Precision); err != nil {
+		return nil, err
+	}
+	if opts.Precision == "bf16" {
+		return nil, fmt.Errorf("precision bf16: not implemented in the CUDA backend yet (use fp32 or tf32)")
+	}
 	return newExec(b, p, batch, opts)
 }

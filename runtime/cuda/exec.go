@@ -260,6 +260,9 @@ func (e *executable) forward(x []float32, n int, progress float64) error {
 	defer e.b.mu.Unlock()
 	n = min(n, e.batch)
 	e.n, e.progress = n, progress
+	if err := e.setMath(); err != nil {
+		return err
+	}
 	if err := e.dev.Upload(e.dparams, e.params.Data); err != nil {
 		return err
 	}
@@ -305,6 +308,13 @@ func (e *executable) forward(x []float32, n int, progress float64) error {
 	return nil
 }
 
+// setMath sets the GEMMs' math mode for this executable's precision:
+// executables of different precisions may share the device, and a graph
+// captures the mode its GEMMs were queued with.
+func (e *executable) setMath() error {
+	return e.dev.SetTF32(e.opts.Precision == "tf32")
+}
+
 // run runs a pass's launches: from its graph for key when there is one,
 // else capturing them into one first. A capture that fails turns graphs
 // off for the executable and runs the launches directly.
@@ -340,6 +350,9 @@ func (e *executable) backward(dLogits, dAux []float32) error {
 	e.b.mu.Lock()
 	defer e.b.mu.Unlock()
 	n := e.n
+	if err := e.setMath(); err != nil {
+		return err
+	}
 	if err := e.dev.Zero(e.dgrads, int64(4*len(e.params.Grad))); err != nil {
 		return err
 	}

@@ -257,3 +257,25 @@ func TestWithoutGraphs(t *testing.T) {
 	p := smallPlan(t, "../../specs/nasnet_a.cell", true, func(c *compiler.Config) { c.DropPathKeepProb = 0.7 })
 	compareBackends(t, b, p, 2)
 }
+
+// TestPrecision: tf32 compiles and sets the GEMMs' math mode for its
+// passes; bf16 is refused, not run as fp32.
+func TestPrecision(t *testing.T) {
+	b := testBackend(t)
+	p := smallPlan(t, "../../specs/nasnet_a.cell", false, nil)
+	ex, err := b.Compile(p, 2, runtime.Options{Precision: "tf32"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	ex.Forward(make([]float32, 2*p.Input.Shape.Elems()), 2, 1)
+	if em, ok := b.dev.(*emulator); ok && !em.tf32 {
+		t.Error("a tf32 pass left the GEMMs in fp32 mode")
+	}
+	if _, err := b.Compile(p, 2, runtime.Options{Precision: "bf16"}); err == nil {
+		t.Error("bf16 compiled; it is not implemented and must be refused")
+	}
+	if _, err := b.Compile(p, 2, runtime.Options{Precision: "fp64"}); err == nil {
+		t.Error("an unknown precision compiled")
+	}
+}

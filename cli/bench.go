@@ -190,7 +190,7 @@ func runBench(cmd *cobra.Command, fl *benchFlags, path string) error {
 	}
 
 	m := benchMemory{
-		perImage: p.Memory.Forward + p.Memory.Gradients,
+		perImage: p.Memory.Total(),
 		batch:    int64(fl.batch),
 		params:   int64(len(exec.Params().Data)) * 4,
 		grads:    int64(len(exec.Params().Grad)) * 4,

@@ -163,12 +163,15 @@ func writeSummary(w io.Writer, res *compiler.Result, p *plan.Plan, path string) 
 	}
 
 	// Activation memory from the plan. A training plan keeps every
-	// forward value for the backward pass and adds the gradient buffers.
+	// forward value for the backward pass and adds the gradient buffers;
+	// both add the fused steps' intermediates the plan decided to keep.
 	if p != nil {
-		peak := p.Memory.Forward + p.Memory.Gradients
+		peak := p.Memory.Total()
 		fmt.Fprintf(w, "\nPeak activation memory: %s per image, %s at batch %d\n", plan.Bytes(peak), plan.Bytes(peak*summaryBatch), summaryBatch)
 		if p.Training {
-			fmt.Fprintf(w, "  (forward values %s: those the backward pass reads, and buffers the rest share; + gradients %s)\n", plan.Bytes(p.Memory.Forward), plan.Bytes(p.Memory.Gradients))
+			fmt.Fprintf(w, "  (forward values %s: those the backward pass reads, and buffers the rest share; + gradients %s; + fused steps' intermediates %s)\n", plan.Bytes(p.Memory.Forward), plan.Bytes(p.Memory.Gradients), plan.Bytes(p.Memory.Intermediates))
+		} else {
+			fmt.Fprintf(w, "  (values %s, buffers shared by liveness; + fused steps' intermediates %s)\n", plan.Bytes(p.Memory.Forward), plan.Bytes(p.Memory.Intermediates))
 		}
 		fmt.Fprintf(w, "Parameter memory: %s (float32, after passes)\n", plan.Bytes(p.Memory.Params))
 	}

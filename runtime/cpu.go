@@ -92,6 +92,10 @@ type cpuExec struct {
 	packs  []*cpuOp
 	packFn func(w, lo, hi int)
 
+	// intermediates is the bytes allocated for fused steps' intermediates,
+	// which the plan's Memory.Intermediates predicts (per image).
+	intermediates int64
+
 	progress float64
 	closed   bool
 	// train is the behaviour of the next Forward (see SetTraining).
@@ -222,19 +226,6 @@ func (e *cpuExec) build() error {
 	// of the chain has read them, so every chain shares two ping-pong
 	// buffers; training keeps them for the backward pass.
 	var shared [2][]float32
-	// The highest resolution of a depthwise output: in training, only
-	// the depthwise convs at that resolution (a NASNet's first stage,
-	// which holds over half of its activations) are recomputed in
-	// backward; the others keep their outputs, which saves their second
-	// forward pass for less memory than the first stage's would take.
-	maxDWPixels := 0
-	for _, st := range e.p.Steps {
-		for _, o := range st.Ops {
-			if o.Kind == ir.DWConv {
-				maxDWPixels = max(maxDWPixels, o.Shape.H*o.Shape.W)
-			}
-		}
-	}
 	if !e.p.Training {
 		for _, st := range e.p.Steps {
 			for _, o := range st.Ops[:len(st.Ops)-1] {
@@ -243,48 +234,24 @@ func (e *cpuExec) build() error {
 		}
 		shared[0] = make([]float32, maxChain*e.batch)
 		shared[1] = make([]float32, maxChain*e.batch)
+		e.intermediates += int64(8 * maxChain * e.batch)
 	}
 	for i := range e.p.Steps {
 		st := &e.p.Steps[i]
 		cs := &cpuStep{step: st}
 		var prev kernels.Tensor
-		// A ReLU followed by a conv stores no output: the conv kernel
-		// applies the ReLU as it reads each image (depthwise ones while
-		// copying their padded planes) and back-propagates through its
-		// mask, which saves a pass over memory and, in training, a
-		// full-batch buffer. Inside an inference chain the ping-pong
-		// buffers would make the conv read and write one buffer, so there
-		// only a chain's leading ReLU is fused.
-		fuseReLU := func(k int) bool {
-			return k+1 < len(st.Ops) && st.Ops[k].Kind == ir.ReLU &&
-				(st.Ops[k+1].Kind == ir.Conv || st.Ops[k+1].Kind == ir.DWConv) &&
-				(k == 0 || e.p.Training)
-		}
-		// A depthwise conv followed by a pointwise one (the two halves of
-		// a separable conv) runs as a pair per image: the depthwise output
-		// lives in a one-image worker buffer, still in cache when the
-		// pointwise conv reads it, and in training is recomputed in
-		// backward, so no full-batch buffer holds it. The
-		// depthwise conv must read the step input or a fused ReLU's input,
-		// so that its input gradient is not the ping-pong buffer the
-		// pointwise conv's output gradient is in.
-		paired := func(k int) bool {
-			if e.p.Training && st.Ops[k].Shape.H*st.Ops[k].Shape.W < maxDWPixels {
-				return false
-			}
-			return k+1 < len(st.Ops) && st.Ops[k].Kind == ir.DWConv &&
-				st.Ops[k+1].Kind == ir.Conv && st.Ops[k+1].Attrs.KH == 1 && st.Ops[k+1].Attrs.KW == 1 &&
-				(k == 0 || fuseReLU(k-1))
-		}
-		// In training, a batch norm after a conv normalises the conv's
-		// output in place and back-propagates from its own output (the
-		// normalised values give back x̂), so the pre-norm values need no
-		// buffer of their own; a chain's last conv writes straight into
-		// the step's output.
-		bnInPlace := func(k int) bool {
-			return e.p.Training && k+1 < len(st.Ops) && st.Ops[k+1].Kind == ir.BatchNorm &&
-				(st.Ops[k].Kind == ir.Conv || st.Ops[k].Kind == ir.DWConv)
-		}
+		// The plan decides what fuses (plan.OpExec, compiler/plan/fusion.go):
+		// a fused ReLU's conv applies it while reading each image
+		// (depthwise ones while copying their padded planes) and
+		// back-propagates through its mask; a paired depthwise conv's
+		// output lives in a one-image worker buffer, still in cache when
+		// the pointwise conv reads it, and is recomputed in backward; an
+		// in-place batch norm normalises its conv's output where it lies
+		// and back-propagates from its own output, and a chain's last conv
+		// writes straight into the step's output.
+		fuseReLU := func(k int) bool { return st.Exec[k].ReLUIntoNext }
+		paired := func(k int) bool { return st.Exec[k].PairedIntoNext }
+		bnInPlace := func(k int) bool { return k+1 < len(st.Ops) && st.Exec[k+1].InPlace }
 		for k, o := range st.Ops {
 			op := &cpuOp{kind: o.Kind, attrs: o.Attrs, params: st.Params[k], last: k == len(st.Ops)-1}
 			if k == 0 {
@@ -318,6 +285,7 @@ func (e *cpuExec) build() error {
 				buf := shared[k%2]
 				if e.p.Training {
 					buf = make([]float32, s.Elems()*e.batch)
+					e.intermediates += int64(4 * len(buf))
 				}
 				op.out = kernels.Dense(buf, e.batch, s)
 				if e.perImage {
@@ -368,6 +336,7 @@ func (e *cpuExec) build() error {
 	if e.p.Training {
 		e.chainGrad[0] = make([]float32, maxChain*e.batch)
 		e.chainGrad[1] = make([]float32, maxChain*e.batch)
+		e.intermediates += int64(8 * maxChain * e.batch)
 		// Wire each op's gradient tensors: the step's own gradient views
 		// at the ends of the chain, ping-pong buffers inside it.
 		for _, gs := range e.p.Backward {

@@ -19,6 +19,7 @@ func Lower(g *ir.Graph) (*Plan, error) {
 	l.values()
 	l.assignBuffers()
 	l.steps()
+	l.decideExec()
 	if g.Training {
 		l.backward()
 	}

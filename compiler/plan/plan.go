@@ -46,7 +46,16 @@ type Memory struct {
 	Gradients int64 `json:"gradient_bytes_per_image,omitempty"`
 	// Params is the parameter memory (all params, not per image).
 	Params int64 `json:"param_bytes"`
+	// Intermediates is the memory of values inside fused steps that the
+	// steps' Exec decisions leave in buffers of their own: in training
+	// every kept intermediate and two ping-pong buffers for gradients
+	// inside a chain, in inference two ping-pong buffers all chains share.
+	Intermediates int64 `json:"intermediate_bytes_per_image,omitempty"`
 }
+
+// Total is the activation memory per image: forward buffers, gradient
+// buffers and fused steps' intermediates.
+func (m Memory) Total() int64 { return m.Forward + m.Gradients + m.Intermediates }
 
 // Buffer is an activation buffer of Elems float32 values per image; the
 // batch is outermost. Values of different shapes share a buffer at
@@ -113,6 +122,30 @@ type Step struct {
 	Cell   int     `json:"cell"`
 	// Free lists buffers whose last reader is this step (forward only).
 	Free []int `json:"free,omitempty"`
+	// Exec says, per op in Ops, how a backend runs it (fusion.go).
+	Exec []OpExec `json:"exec"`
+}
+
+// OpExec is the compiler's decision of how one op of a fused step runs,
+// which every backend follows, so that the plan's memory figures are what
+// a backend allocates.
+type OpExec struct {
+	// ReLUIntoNext: a ReLU that stores nothing; the conv after it reads
+	// max(x, 0) and back-propagates through the mask x > 0 into the
+	// ReLU's input gradient.
+	ReLUIntoNext bool `json:"relu_into_next,omitempty"`
+	// PairedIntoNext: a depthwise conv whose output the 1×1 conv after it
+	// computes image by image (a separable conv's two halves), kept in
+	// per-worker scratch, not in a batch buffer; training recomputes it
+	// in the backward pass.
+	PairedIntoNext bool `json:"paired_into_next,omitempty"`
+	// InPlace: a training batch norm after a conv that normalises the
+	// conv's output where it lies and back-propagates from its own output
+	// (x̂ = (y-β)/γ), so the pre-norm values need no buffer.
+	InPlace bool `json:"in_place,omitempty"`
+	// Buffer: the op's output is an intermediate of its own (Elems per
+	// image), neither fused away, in place, nor the step's output.
+	Buffer bool `json:"buffer,omitempty"`
 }
 
 // GradStep runs one step's gradient kernel: it reads the gradient of the

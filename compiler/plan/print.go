@@ -32,6 +32,7 @@ func Fprint(w io.Writer, p *Plan) {
 	if p.Training {
 		fmt.Fprintf(w, ", gradients %s", Bytes(p.Memory.Gradients))
 	}
+	fmt.Fprintf(w, ", intermediates %s", Bytes(p.Memory.Intermediates))
 	fmt.Fprintf(w, "; params %s\n", Bytes(p.Memory.Params))
 	fmt.Fprintf(w, "input %v output %v", p.Input, p.Output)
 	if p.AuxOutput != nil {
@@ -48,7 +49,7 @@ func Fprint(w io.Writer, p *Plan) {
 		}
 		ops := make([]string, len(s.Ops))
 		for i, o := range s.Ops {
-			ops[i] = ir.StepString(o.Kind, o.Attrs)
+			ops[i] = ir.StepString(o.Kind, o.Attrs) + execTag(s, i)
 		}
 		fmt.Fprintf(w, "s%d %s {%s} %s -> %v %v", s.ID, s.Kernel, strings.Join(ops, "; "), strings.Join(ins, ", "), s.Output, s.Output.Shape)
 		if ps := paramList(s.Params); ps != "" {
@@ -129,4 +130,22 @@ func Bytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// execTag marks an op's Exec decision: [into next] for a ReLU the conv
+// after it applies, [paired] for a depthwise conv the 1×1 conv after it
+// computes per image, [in place] for a batch norm over its input.
+func execTag(s Step, i int) string {
+	if i >= len(s.Exec) {
+		return ""
+	}
+	switch x := s.Exec[i]; {
+	case x.ReLUIntoNext:
+		return " [into next]"
+	case x.PairedIntoNext:
+		return " [paired]"
+	case x.InPlace:
+		return " [in place]"
+	}
+	return ""
 }

@@ -14,15 +14,12 @@ func (o *op) convForward(e *executable) error {
 	n, x, y := e.n, o.ins[0], o.out
 	in := x.s
 	K, P, cout := in.C*o.geo.kh*o.geo.kw, o.geo.oh*o.geo.ow, y.s.C
-	a, lda, sa := x.p, P, int64(x.stride)
-	if !o.direct() {
-		if err := o.im2col(e, e.work); err != nil {
-			return err
-		}
-		a, sa = e.work, int64(K*P)
+	a, sa, err := o.operand(e)
+	if err != nil {
+		return err
 	}
-	err := e.dev.Gemm(gemm{M: P, N: cout, K: K, Alpha: 1,
-		A: a, LDA: lda, StrideA: sa,
+	err = e.dev.Gemm(gemm{M: P, N: cout, K: K, Alpha: 1,
+		A: a, LDA: P, StrideA: sa,
 		B: e.param(o.params[0]), LDB: K,
 		C: y.p, LDC: P, StrideC: int64(y.stride), Batch: n})
 	if err != nil || len(o.params) < 2 {
@@ -31,33 +28,43 @@ func (o *op) convForward(e *executable) error {
 	return e.launch(e.k.biasAdd, n*y.elems(), argInt(n), argInt(cout), argInt(P), argPtr(e.param(o.params[1])), argPtr(y.p), argInt(y.stride))
 }
 
-func (o *op) im2col(e *executable, col dptr) error {
+// operand prepares the conv's GEMM operand, the batch's K×P matrices,
+// and returns it and the stride between images: the input itself for a
+// 1×1 stride-1 conv, its rectified copy when a ReLU is fused in, else the
+// im2col matrices (which apply a fused ReLU as they gather).
+func (o *op) operand(e *executable) (dptr, int64, error) {
 	n, x := e.n, o.ins[0]
 	in := x.s
+	switch {
+	case o.direct() && !o.reluIn:
+		return x.p, int64(x.stride), nil
+	case o.direct():
+		err := e.launch(e.k.relu, n*in.Elems(), argInt(n), argInt(in.Elems()), argPtr(x.p), argInt(x.stride), argPtr(e.work), argInt(in.Elems()))
+		return e.work, int64(in.Elems()), err
+	}
 	args := append([]uint64{argInt(n), argInt(in.C)}, o.geo.args(true)...)
-	args = append(args, argPtr(x.p), argInt(x.stride), argPtr(col))
-	return e.launch(e.k.im2col, n*in.C*o.geo.kh*o.geo.kw*o.geo.oh*o.geo.ow, args...)
+	args = append(args, argPtr(x.p), argInt(x.stride), argInt(b2int(o.reluIn)), argPtr(e.work))
+	K, P := in.C*o.geo.kh*o.geo.kw, o.geo.oh*o.geo.ow
+	return e.work, int64(K * P), e.launch(e.k.im2col, n*K*P, args...)
 }
 
 // convBackward: the weight gradient per image, dWᵀ (K×Cout) = col (K×P
 // as the transpose of the column-major P×K) · dYᵀ (P×Cout), into
 // partials summed in image order (deterministic, unlike atomics); then
 // the input gradient dcolᵀ (P×K) = dYᵀ (P×Cout) · W (Cout×K), scattered
-// back by col2im, or written straight into dx for a 1×1 stride-1 conv.
+// back by col2im, or for a 1×1 stride-1 conv written straight into dx
+// (through scratch and the ReLU's mask when one is fused in).
 func (o *op) convBackward(e *executable) error {
 	n, x, dy, dx := e.n, o.ins[0], o.dout, o.dins[0]
 	in := x.s
 	K, P, cout := in.C*o.geo.kh*o.geo.kw, o.geo.oh*o.geo.ow, o.out.s.C
-	col, sCol := x.p, int64(x.stride)
-	part := e.work
-	if !o.direct() {
-		col, sCol = e.work, int64(K*P)
-		part = e.work.add(n * K * P)
-		if err := o.im2col(e, col); err != nil {
-			return err
-		}
+	col, sCol, err := o.operand(e)
+	if err != nil {
+		return err
 	}
-	err := e.dev.Gemm(gemm{TransA: true, M: K, N: cout, K: P, Alpha: 1,
+	partOff, dxOff, _ := o.workLayout(e.batch)
+	part := e.work.add(partOff)
+	err = e.dev.Gemm(gemm{TransA: true, M: K, N: cout, K: P, Alpha: 1,
 		A: col, LDA: P, StrideA: sCol,
 		B: dy.p, LDB: P, StrideB: int64(dy.stride),
 		C: part, LDC: K, StrideC: int64(K * cout), Batch: n})
@@ -75,25 +82,34 @@ func (o *op) convBackward(e *executable) error {
 	if dx.p == 0 {
 		return nil
 	}
-	if o.direct() {
-		beta := float32(0)
-		if o.acc[0] {
-			beta = 1
-		}
+	acc := b2int(o.acc[0])
+	if o.direct() && !o.reluIn {
 		return e.dev.Gemm(gemm{TransB: true, M: P, N: K, K: cout, Alpha: 1,
 			A: dy.p, LDA: P, StrideA: int64(dy.stride),
 			B: e.param(o.params[0]), LDB: K,
-			Beta: beta, C: dx.p, LDC: P, StrideC: int64(dx.stride), Batch: n})
+			Beta: float32(acc), C: dx.p, LDC: P, StrideC: int64(dx.stride), Batch: n})
+	}
+	// The input gradient of the product goes to scratch first: the
+	// im2col matrices (col2im scatters them back), or for a 1×1 conv the
+	// space after the partials, masked into dx by the fused ReLU.
+	dcol, sdcol := col, int64(K*P)
+	if o.direct() {
+		dcol, sdcol = e.work.add(dxOff), int64(in.Elems())
 	}
 	err = e.dev.Gemm(gemm{TransB: true, M: P, N: K, K: cout, Alpha: 1,
 		A: dy.p, LDA: P, StrideA: int64(dy.stride),
 		B: e.param(o.params[0]), LDB: K,
-		C: col, LDC: P, StrideC: int64(K * P), Batch: n})
+		C: dcol, LDC: P, StrideC: sdcol, Batch: n})
 	if err != nil {
 		return err
 	}
+	if o.direct() {
+		// ew_relu_grad masks by its first operand > 0: x > 0 is where
+		// the ReLU passed its input.
+		return e.launch(e.k.reluGrad, n*in.Elems(), argInt(n), argInt(in.Elems()), argPtr(x.p), argInt(x.stride), argPtr(dcol), argInt(in.Elems()), argPtr(dx.p), argInt(dx.stride), argInt(acc))
+	}
 	args := append([]uint64{argInt(n), argInt(in.C)}, o.geo.args(true)...)
-	args = append(args, argPtr(col), argPtr(dx.p), argInt(dx.stride), argInt(b2int(o.acc[0])))
+	args = append(args, argPtr(col), argPtr(x.p), argInt(x.stride), argInt(b2int(o.reluIn)), argPtr(dx.p), argInt(dx.stride), argInt(acc))
 	return e.launch(e.k.col2im, n*in.Elems(), args...)
 }
 

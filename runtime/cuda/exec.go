@@ -38,6 +38,9 @@ type executable struct {
 	// partials, the largest any conv needs.
 	work   dptr
 	allocs []dptr
+	// intermediates is the bytes allocated for fused steps'
+	// intermediates, which plan.Memory.Intermediates predicts per image.
+	intermediates int64
 
 	steps  [][]*op
 	gradTo []float32 // downloaded gradients, added into params.Grad
@@ -138,38 +141,93 @@ func (e *executable) build() error {
 			}
 		}
 	}
-	maxChain, maxWork := 0, 0
+	// Sizes first: the ping-pong buffers of chain intermediates, the
+	// paired depthwise convs' scratch.
+	maxChain, maxPair := 0, 0
+	for _, st := range e.p.Steps {
+		for k, o := range st.Ops[:len(st.Ops)-1] {
+			maxChain = max(maxChain, o.Shape.Elems())
+			if st.Exec[k].PairedIntoNext {
+				maxPair = max(maxPair, o.Shape.Elems())
+			}
+		}
+	}
+	// Inference chains share two ping-pong buffers; training keeps each
+	// intermediate the plan gives a buffer, for the backward pass.
+	var shared [2]dptr
+	if !e.p.Training {
+		for j := range shared {
+			if shared[j], err = e.alloc(maxChain * e.batch); err != nil {
+				return err
+			}
+			e.intermediates += int64(4 * maxChain * e.batch)
+		}
+	}
+	var pairAct, pairGrad dptr
+	if maxPair > 0 {
+		if pairAct, err = e.alloc(maxPair * e.batch); err != nil {
+			return err
+		}
+		if e.p.Training {
+			if pairGrad, err = e.alloc(maxPair * e.batch); err != nil {
+				return err
+			}
+		}
+	}
+	maxWork := 0
 	for i := range e.p.Steps {
 		st := &e.p.Steps[i]
 		var ops []*op
-		var prev view
+		last := len(st.Ops) - 1
 		for k, o := range st.Ops {
-			x := &op{kind: o.Kind, attrs: o.Attrs, params: st.Params[k], scope: st.Scope}
+			x := &op{kind: o.Kind, attrs: o.Attrs, params: st.Params[k], scope: st.Scope, exec: st.Exec[k]}
 			if k == 0 {
 				for _, v := range st.Inputs {
 					x.ins = append(x.ins, e.view(v))
 				}
 			} else {
-				x.ins = []view{prev}
+				x.ins = []view{ops[k-1].out}
 			}
-			if k == len(st.Ops)-1 {
-				x.out = e.view(st.Output)
-			} else {
-				// A chain's intermediates get buffers of their own: the
-				// backward pass reads them.
+			dense := func(p dptr) view { return view{p: p, stride: o.Shape.Elems(), s: o.Shape} }
+			switch {
+			case x.exec.ReLUIntoNext, x.exec.InPlace && k > 0:
+				// The next op reads the ReLU's input; a batch norm in
+				// place normalises its conv's output where it lies.
+				x.out = x.ins[0]
+			case x.exec.PairedIntoNext:
+				x.out = dense(pairAct)
+				x.pairGrad = dense(pairGrad)
+			case x.exec.Buffer && e.p.Training:
 				p, err := e.alloc(o.Shape.Elems() * e.batch)
 				if err != nil {
 					return err
 				}
-				x.out = view{p: p, stride: o.Shape.Elems(), s: o.Shape}
-				maxChain = max(maxChain, o.Shape.Elems())
+				e.intermediates += int64(4 * o.Shape.Elems() * e.batch)
+				x.out = dense(p)
+			case x.exec.Buffer:
+				x.out = dense(shared[k%2])
+			default: // the step's output, or a conv whose in-place batch norm ends the step
+				x.out = e.view(st.Output)
+			}
+			if k > 0 && ops[k-1].exec.ReLUIntoNext {
+				x.reluIn = true
+				x.ins = ops[k-1].ins
+			}
+			if k > 0 && ops[k-1].exec.PairedIntoNext {
+				x.pairDW = ops[k-1]
+			}
+			if x.exec.ReLUIntoNext {
+				// Its input's shape, which the conv reads.
+				x.out = view{p: x.ins[0].p, stride: x.ins[0].stride, s: o.Shape}
 			}
 			if err := x.prepare(e); err != nil {
 				return fmt.Errorf("step s%d (%s): %v", st.ID, st.Scope, err)
 			}
 			maxWork = max(maxWork, x.workLen(e))
 			ops = append(ops, x)
-			prev = x.out
+		}
+		if ops[last].exec.ReLUIntoNext || ops[last].exec.PairedIntoNext {
+			return fmt.Errorf("step s%d (%s): its last op is fused into a next op that does not exist", st.ID, st.Scope)
 		}
 		e.steps = append(e.steps, ops)
 	}
@@ -183,19 +241,27 @@ func (e *executable) build() error {
 		if e.chainGrad[j], err = e.alloc(maxChain * e.batch); err != nil {
 			return err
 		}
+		e.intermediates += int64(4 * maxChain * e.batch)
 	}
 	// Each op's gradient views: the step's own at the ends of the chain,
-	// two ping-pong buffers inside it.
+	// two ping-pong buffers inside it (a paired depthwise conv's in its
+	// scratch). An op's input gradient is the previous op's output
+	// gradient, except after a fused ReLU, whose input gradient the conv
+	// writes through the ReLU's mask.
 	for _, gs := range e.p.Backward {
 		ops := e.steps[gs.Step]
 		last := len(ops) - 1
 		for k, x := range ops {
-			if k == last {
+			switch {
+			case k == last:
 				x.dout = e.gradView(gs.OutGrad)
-			} else {
+			case x.exec.PairedIntoNext:
+				x.dout = x.pairGrad
+			default:
 				x.dout = view{p: e.chainGrad[k%2], stride: x.out.s.Elems(), s: x.out.s}
 			}
-			if k == 0 {
+			switch {
+			case k == 0:
 				x.dins = make([]view, len(gs.InGrads))
 				x.acc = append([]bool(nil), gs.Accumulate...)
 				for j, v := range gs.InGrads {
@@ -203,9 +269,11 @@ func (e *executable) build() error {
 						x.dins[j] = e.gradView(*v)
 					}
 				}
-			} else {
-				in := x.ins[0].s
-				x.dins = []view{{p: e.chainGrad[(k+1)%2], stride: in.Elems(), s: in}}
+			case ops[k-1].exec.ReLUIntoNext:
+				x.dins, x.acc = ops[k-1].dins, ops[k-1].acc
+			default:
+				d := ops[k-1].dout
+				x.dins = []view{{p: d.p, stride: d.stride, s: x.ins[0].s}}
 				x.acc = []bool{false}
 			}
 		}

@@ -147,12 +147,19 @@ func TestKernelsAgainstCPU(t *testing.T) {
 	}
 	for _, tc := range cases {
 		for _, acc := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%v_acc%v", tc, acc), func(t *testing.T) { runConvCase(t, b, tc, acc) })
+			for _, relu := range []bool{false, true} {
+				if relu && tc.pool {
+					continue
+				}
+				t.Run(fmt.Sprintf("%v_acc%v_relu%v", tc, acc, relu), func(t *testing.T) { runConvCase(t, b, tc, acc, relu) })
+			}
 		}
 	}
 }
 
-func runConvCase(t *testing.T, b *Backend, tc convCase, acc bool) {
+// runConvCase runs one case; relu fuses a ReLU in front of a conv (the
+// plan's ReLUIntoNext), against the CPU kernels' Conv.ReLU.
+func runConvCase(t *testing.T, b *Backend, tc convCase, acc, relu bool) {
 	const batch = 2
 	rng := rand.New(rand.NewPCG(uint64(tc.h*131+tc.kh), uint64(tc.s)))
 	in := ir.Shape{C: tc.c, H: tc.h, W: tc.w}
@@ -160,7 +167,7 @@ func runConvCase(t *testing.T, b *Backend, tc convCase, acc bool) {
 	if tc.valid {
 		a.Pad = ir.Valid
 	}
-	kc := kernels.Conv{KH: tc.kh, KW: tc.kw, Stride: tc.s, Dilation: tc.d, Same: !tc.valid, Cin: tc.c, Cout: tc.cout, Depthwise: tc.kind == ir.DWConv}
+	kc := kernels.Conv{KH: tc.kh, KW: tc.kw, Stride: tc.s, Dilation: tc.d, Same: !tc.valid, Cin: tc.c, Cout: tc.cout, Depthwise: tc.kind == ir.DWConv, ReLU: relu}
 	kp := kernels.Pool{Max: tc.kind == ir.MaxPool, KH: tc.kh, KW: tc.kw, Stride: tc.s, Same: !tc.valid}
 	ks := kernels.Shape{C: tc.c, H: tc.h, W: tc.w}
 	var outK kernels.Shape
@@ -193,7 +200,7 @@ func runConvCase(t *testing.T, b *Backend, tc convCase, acc bool) {
 	yv, _ := r.slice(out, nil)
 	dyv, _ := r.slice(out, dy)
 	dxv, _ := r.slice(in, dx0)
-	o := &op{kind: tc.kind, attrs: a, ins: []view{xv}, out: yv, dout: dyv, dins: []view{dxv}, acc: []bool{acc}}
+	o := &op{kind: tc.kind, attrs: a, ins: []view{xv}, out: yv, dout: dyv, dins: []view{dxv}, acc: []bool{acc}, reluIn: relu}
 	for i := range specs {
 		o.params = append(o.params, i)
 	}

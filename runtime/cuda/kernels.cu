@@ -116,7 +116,7 @@ KERNEL gap_grad(int n, int C, int HW, const float* __restrict__ dy, int dys, flo
 // pt, pl: padding before (top, left); the rest of SAME's padding is after.
 
 KERNEL dw_fwd(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int s, int d, int pt, int pl,
-		const float* __restrict__ x, int xs, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int ys) {
+		const float* __restrict__ x, int xs, int relu, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int ys) {
 	int e = C * OH * OW;
 	LOOP(i, n * e) {
 		int b = i / e, j = i - b * e;
@@ -130,7 +130,9 @@ KERNEL dw_fwd(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int s,
 			for (int kw = 0; kw < KW; kw++) {
 				int ww = ow * s - pl + kw * d;
 				if (ww < 0 || ww >= W) continue;
-				acc += xp[h * W + ww] * wp[kh * KW + kw];
+				float v = xp[h * W + ww];
+				if (relu && v < 0) v = 0;
+				acc += v * wp[kh * KW + kw];
 			}
 		}
 		if (bias) acc += bias[c];
@@ -138,9 +140,10 @@ KERNEL dw_fwd(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int s,
 	}
 }
 
-// dw_grad_x gathers, for each input pixel, the output pixels it fed.
+// dw_grad_x gathers, for each input pixel, the output pixels it fed;
+// with relu (a fused ReLU before the conv) through the mask x > 0.
 KERNEL dw_grad_x(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int s, int d, int pt, int pl,
-		const float* __restrict__ dy, int dys, const float* __restrict__ w, float* dx, int dxs, int acc) {
+		const float* __restrict__ dy, int dys, const float* __restrict__ w, const float* __restrict__ x, int xs, int relu, float* dx, int dxs, int acc) {
 	int e = C * H * W;
 	LOOP(i, n * e) {
 		int b = i / e, j = i - b * e;
@@ -161,6 +164,7 @@ KERNEL dw_grad_x(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int
 				g += gp[oh * OW + ow] * wp[kh * KW + kw];
 			}
 		}
+		if (relu && !(x[b * xs + j] > 0)) g = 0;
 		float* p = &dx[b * dxs + j];
 		*p = acc ? *p + g : g;
 	}
@@ -169,7 +173,7 @@ KERNEL dw_grad_x(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int
 // dw_grad_w: one block per (channel, tap) reduces over images and output
 // pixels, and adds the sum to dw.
 KERNEL dw_grad_w(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int s, int d, int pt, int pl,
-		const float* __restrict__ x, int xs, const float* __restrict__ dy, int dys, float* dw) {
+		const float* __restrict__ x, int xs, int relu, const float* __restrict__ dy, int dys, float* dw) {
 	__shared__ double part[REDUCE_THREADS];
 	for (int q = blockIdx.x; q < C * KH * KW; q += gridDim.x) {
 		int c = q / (KH * KW), kh = (q / KW) % KH, kw = q % KW;
@@ -180,7 +184,9 @@ KERNEL dw_grad_w(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int
 			int oh = p / OW, ow = p - oh * OW;
 			int h = oh * s - pt + kh * d, ww = ow * s - pl + kw * d;
 			if (h < 0 || h >= H || ww < 0 || ww >= W) continue;
-			sum += (double)x[b * xs + c * H * W + h * W + ww] * dy[b * dys + c * P + p];
+			float v = x[b * xs + c * H * W + h * W + ww];
+			if (relu && v < 0) v = 0;
+			sum += (double)v * dy[b * dys + c * P + p];
 		}
 		part[threadIdx.x] = sum;
 		__syncthreads();
@@ -197,7 +203,7 @@ KERNEL dw_grad_w(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int
 // col holds, per image, the [C*KH*KW][OH*OW] matrix of input taps.
 
 KERNEL im2col(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int s, int d, int pt, int pl,
-		const float* __restrict__ x, int xs, float* __restrict__ col) {
+		const float* __restrict__ x, int xs, int relu, float* __restrict__ col) {
 	int P = OH * OW, e = C * KH * KW * P;
 	LOOP(i, n * e) {
 		int b = i / e, j = i - b * e;
@@ -205,13 +211,15 @@ KERNEL im2col(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int s,
 		int kw = r % KW, kh = (r / KW) % KH, c = r / (KH * KW);
 		int oh = p / OW, ow = p - oh * OW;
 		int h = oh * s - pt + kh * d, w = ow * s - pl + kw * d;
-		col[i] = (h >= 0 && h < H && w >= 0 && w < W) ? x[b * xs + (c * H + h) * W + w] : 0;
+		float v = (h >= 0 && h < H && w >= 0 && w < W) ? x[b * xs + (c * H + h) * W + w] : 0;
+		col[i] = relu && v < 0 ? 0 : v;
 	}
 }
 
-// col2im gathers, for each input pixel, its taps' gradients.
+// col2im gathers, for each input pixel, its taps' gradients (through
+// the mask x > 0 of a fused ReLU when relu).
 KERNEL col2im(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int s, int d, int pt, int pl,
-		const float* __restrict__ col, float* dx, int dxs, int acc) {
+		const float* __restrict__ col, const float* __restrict__ x, int xs, int relu, float* dx, int dxs, int acc) {
 	int e = C * H * W, P = OH * OW, ce = C * KH * KW * P;
 	LOOP(i, n * e) {
 		int b = i / e, j = i - b * e;
@@ -231,6 +239,7 @@ KERNEL col2im(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int s,
 				g += cp[(kh * KW + kw) * P + oh * OW + ow];
 			}
 		}
+		if (relu && !(x[b * xs + j] > 0)) g = 0;
 		float* p = &dx[b * dxs + j];
 		*p = acc ? *p + g : g;
 	}
@@ -389,7 +398,9 @@ KERNEL bn_scale(int C, const float* __restrict__ var, const float* __restrict__ 
 	LOOP(c, C) { a[c] = (float)((double)gamma[c] / cc_sqrt((double)var[c] + (double)eps)); }
 }
 
-KERNEL affine_fwd(int n, int C, int HW, const float* __restrict__ x, int xs,
+// affine_fwd may run in place (x == y: a training batch norm after a
+// conv), so x and y are not __restrict__.
+KERNEL affine_fwd(int n, int C, int HW, const float* x, int xs,
 		const float* __restrict__ m, int msn, int msc, const float* __restrict__ a, int asn, int asc,
 		const float* __restrict__ beta, float* y, int ys) {
 	int e = C * HW;
@@ -449,17 +460,23 @@ KERNEL dy_dev(int n, int C, int HW, int per_image, const float* __restrict__ x, 
 }
 
 // bn_grad_coef: batch norm's backward coefficients from the batch sums,
-// and its parameter gradients dgamma += Σdy·x̂, dbeta += Σdy.
-KERNEL bn_grad_coef(int C, int count, const float* __restrict__ var, const float* __restrict__ gamma, float eps,
+// and its parameter gradients dgamma += Σdy·x̂, dbeta += Σdy. The sums
+// are over x - mean, or for a batch norm computed in place (from_output)
+// over its output y - beta, where x̂ = (y - beta)/gamma; then the
+// coefficients apply to y - beta too. A gamma within 1e-12 of zero is
+// divided by as ±1e-12, as the CPU backend does.
+KERNEL bn_grad_coef(int C, int count, int from_output, const float* __restrict__ var, const float* __restrict__ gamma, float eps,
 		const double* __restrict__ sd, const double* __restrict__ sdx, float* dgamma, float* dbeta, float* k, float* bb, float* off) {
 	LOOP(c, C) {
 		double inv = 1 / cc_sqrt((double)var[c] + (double)eps);
-		float sumDy = (float)sd[c], sumDyXhat = (float)(sdx[c] * inv);
+		double g = gamma[c], kk = g * inv;
+		double safe = g < 0 ? (g > -1e-12 ? -1e-12 : g) : (g < 1e-12 ? 1e-12 : g);
+		float sumDy = (float)sd[c];
+		float sumDyXhat = (float)(from_output ? sdx[c] / safe : sdx[c] * inv);
 		if (dgamma) dgamma[c] += sumDyXhat;
 		if (dbeta) dbeta[c] += sumDy;
-		double kk = (double)gamma[c] * inv;
 		k[c] = (float)kk;
-		bb[c] = (float)(-kk * inv * (double)sumDyXhat / count);
+		bb[c] = (float)(from_output ? -kk * (double)sumDyXhat / ((double)count * safe) : -kk * inv * (double)sumDyXhat / count);
 		off[c] = (float)(-kk * (double)sumDy / count);
 	}
 }

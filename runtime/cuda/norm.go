@@ -36,16 +36,22 @@ func (o *op) bnForward(e *executable) error {
 
 // bnBackward is the gradient through the batch statistics of the last
 // forward pass (training plans run their backward only after a training
-// forward).
+// forward). A batch norm computed in place back-propagates from its
+// output y: x̂ = (y - beta)/gamma, so the sums and the coefficients are
+// taken over y - beta.
 func (o *op) bnBackward(e *executable) error {
 	n, x, dy, dx := e.n, o.ins[0], o.dout, o.dins[0]
 	in := x.s
 	hw := in.H * in.W
+	m := o.mean
+	if o.exec.InPlace {
+		x, m = o.out, e.param(o.params[1])
+	}
 	if err := e.reduce(e.k.dyDev, in.C, argInt(n), argInt(in.C), argInt(hw), argInt(0), argPtr(x.p), argInt(x.stride), argPtr(dy.p), argInt(dy.stride),
-		argPtr(o.mean), argInt(0), argInt(1), argPtr(o.sd), argPtr(o.sdx)); err != nil {
+		argPtr(m), argInt(0), argInt(1), argPtr(o.sd), argPtr(o.sdx)); err != nil {
 		return err
 	}
-	if err := e.launch(e.k.bnGradCoef, in.C, argInt(in.C), argInt(n*hw), argPtr(o.vari), argPtr(e.param(o.params[0])), argFloat(e.opts.BatchNormEpsilon),
+	if err := e.launch(e.k.bnGradCoef, in.C, argInt(in.C), argInt(n*hw), argInt(b2int(o.exec.InPlace)), argPtr(o.vari), argPtr(e.param(o.params[0])), argFloat(e.opts.BatchNormEpsilon),
 		argPtr(o.sd), argPtr(o.sdx), argPtr(e.grad(o.params[0])), argPtr(e.grad(o.params[1])), argPtr(o.coefK), argPtr(o.coefB), argPtr(o.coefOff)); err != nil {
 		return err
 	}
@@ -53,7 +59,7 @@ func (o *op) bnBackward(e *executable) error {
 		return nil
 	}
 	return e.launch(e.k.affineGrad, n*in.Elems(), argInt(n), argInt(in.C), argInt(hw), argPtr(x.p), argInt(x.stride), argPtr(dy.p), argInt(dy.stride),
-		argPtr(o.mean), argInt(0), argInt(1), argPtr(o.coefK), argPtr(o.coefB), argPtr(o.coefOff), argInt(0), argPtr(dx.p), argInt(dx.stride), argInt(b2int(o.acc[0])))
+		argPtr(m), argInt(0), argInt(1), argPtr(o.coefK), argPtr(o.coefB), argPtr(o.coefOff), argInt(0), argPtr(dx.p), argInt(dx.stride), argInt(b2int(o.acc[0])))
 }
 
 // gnShape returns the groups a layer norm (one per image) or instance

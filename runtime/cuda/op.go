@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"cellc/compiler/ir"
+	"cellc/compiler/plan"
 	"cellc/runtime/kernels"
 )
 
@@ -14,6 +15,15 @@ type op struct {
 	attrs  ir.Attrs
 	params []int
 	scope  string
+	exec   plan.OpExec // the compiler's fusion decision for the op
+
+	// reluIn: a conv that applies the fused ReLU before it (its ins and
+	// dins are the ReLU's). pairDW, on a 1×1 conv, is the paired
+	// depthwise conv before it, whose output (in shared scratch) backward
+	// recomputes; pairGrad is that conv's output-gradient scratch.
+	reluIn   bool
+	pairDW   *op
+	pairGrad view
 
 	ins  []view
 	out  view
@@ -30,6 +40,7 @@ type op struct {
 	mask                                     dptr
 	host                                     []float32 // drop path scales or dropout mask, drawn on the host
 	usedBatchStats                           bool
+	training                                 bool // the plan is a training plan
 }
 
 // geom is a convolution's or pool's geometry, TF SAME or VALID.
@@ -69,6 +80,7 @@ func (o *op) direct() bool {
 }
 
 func (o *op) prepare(e *executable) error {
+	o.training = e.p.Training
 	in := o.ins[0].s
 	var err error
 	switch o.kind {
@@ -114,25 +126,45 @@ func (e *executable) allocAll(n int, ps ...*dptr) error {
 	return nil
 }
 
-// workLen is the scratch a conv needs: the batch's im2col matrices, and
-// in training the per-image weight-gradient partials after them.
+// workLen is the scratch a conv needs (see workLayout).
 func (o *op) workLen(e *executable) int {
 	if o.kind != ir.Conv {
 		return 0
 	}
+	_, _, end := o.workLayout(e.batch)
+	return end
+}
+
+// workLayout places a conv's scratch in the work buffer: first its GEMM
+// operand (the batch's im2col matrices, or for a 1×1 stride-1 conv with a
+// fused ReLU the rectified input; nothing for a plain one), then in
+// training the per-image weight-gradient partials, then for a fused ReLU
+// on a 1×1 stride-1 conv the input gradient before the ReLU's mask.
+// It returns where the last two parts start and the total, in floats.
+func (o *op) workLayout(batch int) (partials, dx, end int) {
 	in := o.ins[0].s
 	k := in.C * o.geo.kh * o.geo.kw
-	n := 0
-	if !o.direct() {
-		n = e.batch * k * o.geo.oh * o.geo.ow
+	switch {
+	case !o.direct():
+		end = batch * k * o.geo.oh * o.geo.ow
+	case o.reluIn:
+		end = batch * in.Elems()
 	}
-	if e.p.Training {
-		n += e.batch * k * o.out.s.C
+	partials = end
+	if o.training {
+		end += batch * k * o.out.s.C
 	}
-	return n
+	dx = end
+	if o.training && o.direct() && o.reluIn {
+		end += batch * in.Elems()
+	}
+	return partials, dx, end
 }
 
 func (o *op) forward(e *executable) error {
+	if o.exec.ReLUIntoNext {
+		return nil // the conv after it applies it
+	}
 	n := e.n
 	x, y := o.ins[0], o.out
 	in := x.s
@@ -180,7 +212,7 @@ func (o *op) forward(e *executable) error {
 		return e.launch(e.k.poolFwd, n*y.elems(), args...)
 	case ir.DWConv:
 		args := append([]uint64{argInt(n), argInt(in.C)}, o.geo.args(true)...)
-		args = append(args, argPtr(x.p), argInt(x.stride), argPtr(e.param(o.params[0])), argPtr(o.bias(e)), argPtr(y.p), argInt(y.stride))
+		args = append(args, argPtr(x.p), argInt(x.stride), argInt(b2int(o.reluIn)), argPtr(e.param(o.params[0])), argPtr(o.bias(e)), argPtr(y.p), argInt(y.stride))
 		return e.launch(e.k.dwFwd, n*y.elems(), args...)
 	case ir.Conv:
 		return o.convForward(e)
@@ -211,6 +243,15 @@ func (o *op) drawMask(e *executable) error {
 }
 
 func (o *op) backward(e *executable) error {
+	if o.exec.ReLUIntoNext {
+		return nil // the conv after it back-propagated through its mask
+	}
+	if o.pairDW != nil {
+		// The paired depthwise conv's output was scratch; recompute it.
+		if err := o.pairDW.forward(e); err != nil {
+			return err
+		}
+	}
 	n := e.n
 	x, dy := o.ins[0], o.dout
 	in := x.s
@@ -268,7 +309,7 @@ func (o *op) backward(e *executable) error {
 		return e.launch(e.k.poolGrad, n*in.Elems(), args...)
 	case ir.DWConv:
 		geo := append([]uint64{argInt(n), argInt(in.C)}, o.geo.args(true)...)
-		if err := e.reduce(e.k.dwGradW, in.C*o.geo.kh*o.geo.kw, append(geo, argPtr(x.p), argInt(x.stride), argPtr(dy.p), argInt(dy.stride), argPtr(e.grad(o.params[0])))...); err != nil {
+		if err := e.reduce(e.k.dwGradW, in.C*o.geo.kh*o.geo.kw, append(geo, argPtr(x.p), argInt(x.stride), argInt(b2int(o.reluIn)), argPtr(dy.p), argInt(dy.stride), argPtr(e.grad(o.params[0])))...); err != nil {
 			return err
 		}
 		if len(o.params) > 1 {
@@ -279,7 +320,7 @@ func (o *op) backward(e *executable) error {
 		if dx.p == 0 {
 			return nil
 		}
-		return e.launch(e.k.dwGradX, n*in.Elems(), append(geo, argPtr(dy.p), argInt(dy.stride), argPtr(e.param(o.params[0])), argPtr(dx.p), argInt(dx.stride), acc)...)
+		return e.launch(e.k.dwGradX, n*in.Elems(), append(geo, argPtr(dy.p), argInt(dy.stride), argPtr(e.param(o.params[0])), argPtr(x.p), argInt(x.stride), argInt(b2int(o.reluIn)), argPtr(dx.p), argInt(dx.stride), acc)...)
 	case ir.Conv:
 		return o.convBackward(e)
 	case ir.Dense:

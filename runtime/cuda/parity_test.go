@@ -279,3 +279,26 @@ func TestPrecision(t *testing.T) {
 		t.Error("an unknown precision compiled")
 	}
 }
+
+// TestPlanMemoryIsExact: the device holds for fused steps'
+// intermediates exactly what the plan's Exec decisions say, as the CPU
+// backend does (runtime's test of the same name).
+func TestPlanMemoryIsExact(t *testing.T) {
+	b := testBackend(t)
+	specs, _ := filepath.Glob("../../specs/*.cell")
+	for _, spec := range specs {
+		for _, training := range []bool{true, false} {
+			p := smallPlan(t, spec, training, nil)
+			const batch = 3
+			ex, err := b.Compile(p, batch, runtime.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := ex.(*executable).intermediates
+			ex.Close()
+			if want := p.Memory.Intermediates * batch; got != want {
+				t.Errorf("%s (training %v): allocated %d bytes of intermediates, the plan says %d", filepath.Base(spec), training, got, want)
+			}
+		}
+	}
+}

@@ -71,6 +71,25 @@ type Executable interface {
 	Close() error
 }
 
+// Resident is an Executable that keeps the parameters, their gradients
+// and the optimiser's state on its device once training starts (the GPU
+// backend): the Stepper then runs the optimiser there (ApplyOptimizer),
+// and nothing but the batch, the logits and their gradients crosses to
+// the host in a step. Params() and the Optimizer's Slots are the host
+// copies, brought up to date by PullState and sent back by PushState;
+// the Stepper's methods of the same names do both for any executable.
+type Resident interface {
+	// ApplyOptimizer is Optimizer.Apply on the device: weight decay,
+	// clipping by global norm, the SGD or RMSProp step, the EMA, and
+	// o.Step advanced. It returns the gradient norm before clipping.
+	ApplyOptimizer(o *Optimizer, lr float64) (float64, error)
+	// PullState copies the parameters, the gradients and o's slots (o
+	// may be nil) to the host.
+	PullState(o *Optimizer) error
+	// PushState copies the host's parameters and o's slots to the device.
+	PushState(o *Optimizer) error
+}
+
 // RandStater is an Executable whose drop path and dropout masks come from
 // a generator whose state a checkpoint can save and restore, so that a
 // resumed run draws the masks the uninterrupted one would have.

@@ -98,6 +98,9 @@ type Optimizer struct {
 	Step  int64
 }
 
+// Recipe is the recipe the optimiser follows.
+func (o *Optimizer) Recipe() Recipe { return o.recipe }
+
 // NewOptimizer prepares optimiser state for params.
 func NewOptimizer(r Recipe, p *Params) *Optimizer {
 	o := &Optimizer{recipe: r, params: p, Slots: map[string][]float32{}}

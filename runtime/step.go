@@ -38,8 +38,12 @@ type StepResult struct {
 // Train runs one training step on n images at the given point of training
 // (fractional epoch) and training progress in [0,1].
 func (s *Stepper) Train(x []float32, labels []int, n int, epoch, progress float64) (StepResult, error) {
-	p := s.Exec.Params()
-	p.ZeroGrad()
+	dev, resident := s.Exec.(Resident)
+	if !resident {
+		// A resident executable's backward overwrites its device's
+		// gradients.
+		s.Exec.Params().ZeroGrad()
+	}
 	s.Exec.SetTraining(true)
 	logits, aux := s.Exec.Forward(x, n, progress)
 	k := s.Classes
@@ -55,8 +59,46 @@ func (s *Stepper) Train(x []float32, labels []int, n int, epoch, progress float6
 	}
 	s.Exec.Backward(s.dlogits[:n*k], daux)
 	res.LR = s.Recipe.LRAt(epoch)
+	if resident {
+		var err error
+		if res.GradNorm, err = dev.ApplyOptimizer(s.Opt, res.LR); err != nil {
+			return res, err
+		}
+		return res, nil
+	}
 	res.GradNorm = s.Opt.Apply(res.LR)
 	return res, nil
+}
+
+// PullState brings the host's parameters and optimiser slots up to date
+// (for a checkpoint); a no-op unless the executable is Resident.
+func (s *Stepper) PullState() error {
+	if r, ok := s.Exec.(Resident); ok {
+		return r.PullState(s.Opt)
+	}
+	return nil
+}
+
+// PushState sends parameters and optimiser slots the host changed (a
+// restored checkpoint) to the device; a no-op unless Resident.
+func (s *Stepper) PushState() error {
+	if r, ok := s.Exec.(Resident); ok {
+		return r.PushState(s.Opt)
+	}
+	return nil
+}
+
+// SwapEMA exchanges the parameters with their moving average wherever
+// they live (Optimizer.SwapEMA; call twice to swap back).
+func (s *Stepper) SwapEMA() error {
+	if s.Opt == nil || s.Opt.Slots["ema"] == nil {
+		return nil
+	}
+	if err := s.PullState(); err != nil {
+		return err
+	}
+	s.Opt.SwapEMA()
+	return s.PushState()
 }
 
 // Eval runs the network in evaluation mode on n images and scores it.

@@ -42,7 +42,10 @@ type executable struct {
 	// intermediates, which plan.Memory.Intermediates predicts per image.
 	intermediates int64
 
-	steps  [][]*op
+	steps [][]*op
+	// opt is the optimiser's device state once the executable is
+	// resident (optim.go); nil before.
+	opt    *optState
 	gradTo []float32 // downloaded gradients, added into params.Grad
 	out    []float32 // downloaded logits
 	aux    []float32
@@ -331,8 +334,13 @@ func (e *executable) forward(x []float32, n int, progress float64) error {
 	if err := e.setMath(); err != nil {
 		return err
 	}
-	if err := e.dev.Upload(e.dparams, e.params.Data); err != nil {
-		return err
+	// Until the optimiser runs on the device, the host's parameters are
+	// the current ones (an optimiser step or a checkpoint load may have
+	// changed them).
+	if e.opt == nil {
+		if err := e.dev.Upload(e.dparams, e.params.Data); err != nil {
+			return err
+		}
 	}
 	in := e.view(e.p.Input)
 	if err := e.uploadView(in, x[:n*in.elems()], n); err != nil {
@@ -368,7 +376,7 @@ func (e *executable) forward(x []float32, n int, progress float64) error {
 			return err
 		}
 	}
-	if e.train {
+	if e.train && e.opt == nil {
 		// The batch norms updated their moving statistics on the device:
 		// one copy of all parameters costs less than one per batch norm.
 		return e.dev.Download(e.params.Data, e.dparams)
@@ -451,6 +459,9 @@ func (e *executable) backward(dLogits, dAux []float32) error {
 	})
 	if err != nil {
 		return err
+	}
+	if e.opt != nil {
+		return nil // the optimiser reads them on the device
 	}
 	if err := e.dev.Download(e.gradTo, e.dgrads); err != nil {
 		return err

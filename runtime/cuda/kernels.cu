@@ -573,3 +573,84 @@ KERNEL gn_param_grad(int n, int C, int per, const float* __restrict__ inv, const
 		dbeta[c] += bt;
 	}
 }
+
+// ---- the optimiser, on the device's flat parameter array ----------------
+// train[j] != 0 marks trainable values, decay[j] != 0 those weight decay
+// applies to (conv and dense weights). The sums run in fixed blocks, so
+// the norm is the same run to run.
+
+// opt_decay_norm adds weight decay to the gradients and writes each
+// block's Σg² over trainable values to part[blockIdx.x].
+KERNEL opt_decay_norm(int n, const float* __restrict__ train, const float* __restrict__ decay, const float* __restrict__ w,
+		float* g, float wd, double* part) {
+	__shared__ double s[REDUCE_THREADS];
+	double acc = 0;
+	LOOP(j, n) {
+		if (train[j] == 0) continue;
+		float v = g[j];
+		if (decay[j] != 0 && wd > 0) {
+			v += wd * w[j];
+			g[j] = v;
+		}
+		acc += (double)v * v;
+	}
+	s[threadIdx.x] = acc;
+	__syncthreads();
+	for (int m = blockDim.x / 2; m > 0; m /= 2) {
+		if ((int)threadIdx.x < m) s[threadIdx.x] += s[threadIdx.x + m];
+		__syncthreads();
+	}
+	if (threadIdx.x == 0) part[blockIdx.x] = s[0];
+}
+
+// opt_sum adds n partial sums into out[0], in one block.
+KERNEL opt_sum(int n, const double* __restrict__ part, double* out) {
+	__shared__ double s[REDUCE_THREADS];
+	double acc = 0;
+	for (int j = threadIdx.x; j < n; j += blockDim.x) acc += part[j];
+	s[threadIdx.x] = acc;
+	__syncthreads();
+	for (int m = blockDim.x / 2; m > 0; m /= 2) {
+		if ((int)threadIdx.x < m) s[threadIdx.x] += s[threadIdx.x + m];
+		__syncthreads();
+	}
+	if (threadIdx.x == 0) out[0] = s[0];
+}
+
+// clip_scale is the global-norm clipping factor for squared norm n2.
+__device__ float clip_scale(double n2, float clip) {
+	double norm = cc_sqrt(n2);
+	return clip > 0 && norm > clip ? (float)(clip / norm) : 1.0f;
+}
+
+// opt_sgd: TF's MomentumOptimizer, accum = m·accum + g; w -= lr·accum.
+KERNEL opt_sgd(int n, const float* __restrict__ train, float* w, const float* __restrict__ g, float* mom,
+		const double* __restrict__ norm2, float clip, float lr, float m) {
+	float scale = clip_scale(norm2[0], clip);
+	LOOP(j, n) {
+		if (train[j] == 0) continue;
+		float a = m * mom[j] + g[j] * scale;
+		mom[j] = a;
+		w[j] -= lr * a;
+	}
+}
+
+// opt_rmsprop: TF's RMSPropOptimizer with momentum.
+KERNEL opt_rmsprop(int n, const float* __restrict__ train, float* w, const float* __restrict__ g, float* mom, float* ms,
+		const double* __restrict__ norm2, float clip, float lr, float m, float d, float eps) {
+	float scale = clip_scale(norm2[0], clip);
+	LOOP(j, n) {
+		if (train[j] == 0) continue;
+		float gj = g[j] * scale;
+		float v = d * ms[j] + (1 - d) * gj * gj;
+		ms[j] = v;
+		float a = m * mom[j] + lr * gj / (float)cc_sqrt((double)(v + eps));
+		mom[j] = a;
+		w[j] -= a;
+	}
+}
+
+// opt_ema: ema = d·ema + (1-d)·w over every value.
+KERNEL opt_ema(int n, float* ema, const float* __restrict__ w, float d) {
+	LOOP(j, n) { ema[j] = d * ema[j] + (1 - d) * w[j]; }
+}

@@ -13,6 +13,8 @@ type kernelSet struct {
 	bnStats, bnMoving, bnScale               kernel
 	affineFwd, affineGrad, dyDev, bnGradCoef kernel
 	gnStats, gnScale, gnGradCoef, gnParam    kernel
+	optDecayNorm, optSum, optSGD, optRMSProp kernel
+	optEMA                                   kernel
 }
 
 func loadKernels(d device) (kernelSet, error) {
@@ -29,6 +31,7 @@ func loadKernels(d device) (kernelSet, error) {
 		{&ks.bnStats, "bn_stats"}, {&ks.bnMoving, "bn_moving"}, {&ks.bnScale, "bn_scale"},
 		{&ks.affineFwd, "affine_fwd"}, {&ks.affineGrad, "affine_grad"}, {&ks.dyDev, "dy_dev"}, {&ks.bnGradCoef, "bn_grad_coef"},
 		{&ks.gnStats, "gn_stats"}, {&ks.gnScale, "gn_scale"}, {&ks.gnGradCoef, "gn_grad_coef"}, {&ks.gnParam, "gn_param_grad"},
+		{&ks.optDecayNorm, "opt_decay_norm"}, {&ks.optSum, "opt_sum"}, {&ks.optSGD, "opt_sgd"}, {&ks.optRMSProp, "opt_rmsprop"}, {&ks.optEMA, "opt_ema"},
 	} {
 		k, err := d.Kernel(x.name)
 		if err != nil {

@@ -120,6 +120,9 @@ func Run(ctx context.Context, j Job) (Result, error) {
 				return res, fmt.Errorf("%s: %v", ckpt, err)
 			}
 		}
+		if err := stepper.PushState(); err != nil {
+			return res, err
+		}
 		fmt.Fprintf(j.Log, "resuming from %s: epoch %d, step %d\n", ckpt, st.Epoch, st.Step)
 	}
 	loader := data.NewLoader(j.Train, data.LoaderConfig{BatchSize: r.BatchSize, Shuffle: true, Seed: r.Seed, Augment: j.Augment, DropLast: true})
@@ -152,6 +155,10 @@ func Run(ctx context.Context, j Job) (Result, error) {
 				return err
 			}
 			s.Rand = b
+		}
+		// A GPU keeps the parameters and optimiser state on the device.
+		if err := stepper.PullState(); err != nil {
+			return err
 		}
 		return saveCheckpoint(ckpt, params, opt, s, j.Meta)
 	}
@@ -206,9 +213,7 @@ func Run(ctx context.Context, j Job) (Result, error) {
 		}
 		recs := []metrics.Record{rec}
 		if j.Val != nil {
-			opt.SwapEMA()
-			sc, err := Evaluate(stepper, j.Val, r.BatchSize)
-			opt.SwapEMA()
+			sc, err := evaluateEMA(stepper, j.Val, r.BatchSize)
 			if err != nil {
 				return res, err
 			}
@@ -235,9 +240,7 @@ func Run(ctx context.Context, j Job) (Result, error) {
 	}
 	res.Steps = st.Total
 	if j.Test != nil {
-		opt.SwapEMA()
-		sc, err := Evaluate(stepper, j.Test, r.BatchSize)
-		opt.SwapEMA()
+		sc, err := evaluateEMA(stepper, j.Test, r.BatchSize)
 		if err != nil {
 			return res, err
 		}
@@ -249,6 +252,19 @@ func Run(ctx context.Context, j Job) (Result, error) {
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// evaluateEMA evaluates with the moving average of the weights when the
+// recipe keeps one (Evaluate otherwise).
+func evaluateEMA(s *runtime.Stepper, ds data.Dataset, batch int) (Score, error) {
+	if err := s.SwapEMA(); err != nil {
+		return Score{}, err
+	}
+	sc, err := Evaluate(s, ds, batch)
+	if err2 := s.SwapEMA(); err == nil {
+		err = err2
+	}
+	return sc, err
 }
 
 // Evaluate scores the network on a data set in evaluation mode.

@@ -99,9 +99,11 @@ into TF-slim's NASNet skeleton.
 	root.CompletionOptions.HiddenDefaultCmd = true
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return err })
 	root.AddCommand(newBuildCmd(), newFmtCmd(), newCheckCmd(), newOpsCmd(), newDrawCmd(), newVersionCmd())
-	root.AddCommand(newTrainCmd(), newEvalCmd(), newPredictCmd())
+	root.AddCommand(newTrainCmd(), newEvalCmd(), newPredictCmd(), newExportCmd())
 	root.AddCommand(newBenchCmd())
 	root.AddCommand(newSearchCmd(), newWorkerCmd())
+	root.AddCommand(newServeCmd())
+	root.AddCommand(newImportCmd(), newExportGenotypeCmd())
 	return root
 }
 

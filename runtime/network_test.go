@@ -3,44 +3,18 @@ package runtime
 import (
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"cellc/compiler"
 	"cellc/compiler/plan"
-	"cellc/lang"
+	"cellc/internal/testnet"
 )
 
 // smallPlan compiles a spec into a tiny network: N=1, few filters, 16x16.
 func smallPlan(t testing.TB, spec string, training bool, mutate func(*compiler.Config)) *plan.Plan {
 	t.Helper()
-	src, err := os.ReadFile(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, diags := lang.Parse(spec, src)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	cfg, _ := compiler.Preset("cifar")
-	cfg.N, cfg.BaseFilters, cfg.Filters = 1, 4, 0
-	cfg.ImageSize, cfg.Classes = 16, 5
-	cfg.StemMultiplier = 2
-	cfg.Training = training
-	cfg.DropPathKeepProb, cfg.DenseDropoutKeepProb = 1, 1
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	res, diags := compiler.Build(f, cfg, compiler.Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	p, err := plan.Lower(res.Graph)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testnet.SmallPlan(t, spec, training, mutate)
 }
 
 // TestNetworkGradients checks the whole backward pass of a small network

@@ -9,7 +9,7 @@ import (
 
 	"cellc/compiler"
 	"cellc/compiler/plan"
-	"cellc/lang"
+	"cellc/internal/testnet"
 	"cellc/runtime"
 )
 
@@ -38,34 +38,19 @@ func testBackend(t testing.TB) *Backend {
 	return b
 }
 
-// smallPlan compiles a spec into a tiny network: N=1, few filters, 10x10 (odd sizes after the reductions).
+// smallPlan compiles a spec into a tiny network with drop path and
+// dropout at the spec's defaults: N=1, few filters, 10x10 images (odd
+// sizes after the reductions).
 func smallPlan(t testing.TB, spec string, training bool, mutate func(*compiler.Config)) *plan.Plan {
 	t.Helper()
-	src, err := os.ReadFile(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, diags := lang.Parse(spec, src)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	cfg, _ := compiler.Preset("cifar")
-	cfg.N, cfg.BaseFilters, cfg.Filters = 1, 4, 0
-	cfg.ImageSize, cfg.Classes = 10, 5
-	cfg.StemMultiplier = 2
-	cfg.Training = training
-	if mutate != nil {
-		mutate(&cfg)
-	}
-	res, diags := compiler.Build(f, cfg, compiler.Options{})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	p, err := plan.Lower(res.Graph)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return testnet.SmallPlan(t, spec, training, func(c *compiler.Config) {
+		def, _ := compiler.Preset("cifar")
+		c.ImageSize = 10
+		c.DropPathKeepProb, c.DenseDropoutKeepProb = def.DropPathKeepProb, def.DenseDropoutKeepProb
+		if mutate != nil {
+			mutate(c)
+		}
+	})
 }
 
 // maxRelErr is max |a-b| / max(|b|, floor) over the two slices.
@@ -301,4 +286,39 @@ func TestPlanMemoryIsExact(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestGraphPerBatchSize: a smaller last batch captures a graph of its
+// own, and each size's graph is replayed after.
+func TestGraphPerBatchSize(t *testing.T) {
+	b := testBackend(t)
+	p := smallPlan(t, "../../specs/nasnet_a.cell", false, nil)
+	opts := runtime.Options{Workers: 1, Seed: 2}
+	cpu, err := runtime.CPU{}.Compile(p, 3, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cpu.Close()
+	gpu, err := b.Compile(p, 3, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gpu.Close()
+	copy(gpu.Params().Data, cpu.Params().Data)
+	r := rand.New(rand.NewPCG(5, 5))
+	x := make([]float32, 3*p.Input.Shape.Elems())
+	for _, n := range []int{3, 2, 3, 2, 1} {
+		for i := range x {
+			x[i] = float32(r.NormFloat64())
+		}
+		lc, _ := cpu.Forward(x, n, 1)
+		lg, _ := gpu.Forward(x, n, 1)
+		if len(lg) != len(lc) {
+			t.Fatalf("n=%d: %d logits, want %d", n, len(lg), len(lc))
+		}
+		if e, i := scaled(lg, lc); e > 1e-4 {
+			t.Fatalf("n=%d: logits differ by %.3g at %d", n, e, i)
+		}
+	}
+	checkGraphs(t, gpu, 3) // n = 3, 2 and 1
 }

@@ -1,0 +1,46 @@
+// Package testnet compiles the small networks the runtime's tests run:
+// one place that says what "a small network from a spec" is, for the CPU
+// backend's tests, the GPU backend's parity tests and the export checks.
+package testnet
+
+import (
+	"os"
+	"testing"
+
+	"cellc/compiler"
+	"cellc/compiler/plan"
+	"cellc/lang"
+)
+
+// SmallPlan compiles spec into a tiny CIFAR-style network: N=1, 4 base
+// filters, stem multiplier 2, 16×16 images, 5 classes, drop path and
+// dropout off. mutate, when not nil, changes the configuration first.
+func SmallPlan(t testing.TB, spec string, training bool, mutate func(*compiler.Config)) *plan.Plan {
+	t.Helper()
+	src, err := os.ReadFile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, diags := lang.Parse(spec, src)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	cfg, _ := compiler.Preset("cifar")
+	cfg.N, cfg.BaseFilters, cfg.Filters = 1, 4, 0
+	cfg.ImageSize, cfg.Classes = 16, 5
+	cfg.StemMultiplier = 2
+	cfg.Training = training
+	cfg.DropPathKeepProb, cfg.DenseDropoutKeepProb = 1, 1
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	res, diags := compiler.Build(f, cfg, compiler.Options{})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	p, err := plan.Lower(res.Graph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

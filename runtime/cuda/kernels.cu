@@ -19,6 +19,23 @@
 #define LOOP(i, total) for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < (total); i += blockDim.x * gridDim.x)
 #define REDUCE_THREADS 256
 
+// block_sum returns the sum of every thread's v to all threads of the
+// block: a tree over part, a __shared__ array of blockDim.x ≤
+// REDUCE_THREADS values (blockDim.x a power of two). Every thread of the
+// block must call it; part may be reused after it returns. (A kernel
+// that calls it synchronises: the emulator runs its threads as fibers.)
+__device__ double block_sum(double* part, double v) {
+	part[threadIdx.x] = v;
+	__syncthreads();
+	for (int m = blockDim.x / 2; m > 0; m /= 2) {
+		if ((int)threadIdx.x < m) part[threadIdx.x] += part[threadIdx.x + m];
+		__syncthreads();
+	}
+	double sum = part[0];
+	__syncthreads();
+	return sum;
+}
+
 // ---- elementwise, over n images of e values each -------------------------
 
 KERNEL ew_relu(int n, int e, const float* __restrict__ x, int xs, float* __restrict__ y, int ys) {
@@ -188,14 +205,8 @@ KERNEL dw_grad_w(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int
 			if (relu && v < 0) v = 0;
 			sum += (double)v * dy[b * dys + c * P + p];
 		}
-		part[threadIdx.x] = sum;
-		__syncthreads();
-		for (int m = blockDim.x / 2; m > 0; m /= 2) {
-			if ((int)threadIdx.x < m) part[threadIdx.x] += part[threadIdx.x + m];
-			__syncthreads();
-		}
-		if (threadIdx.x == 0) dw[q] += (float)part[0];
-		__syncthreads();
+		sum = block_sum(part, sum);
+		if (threadIdx.x == 0) dw[q] += (float)sum;
 	}
 }
 
@@ -264,14 +275,8 @@ KERNEL chan_sum_add(int n, int C, int P, const float* __restrict__ x, int xs, fl
 			int b = k / P, p = k - b * P;
 			sum += x[b * xs + c * P + p];
 		}
-		part[threadIdx.x] = sum;
-		__syncthreads();
-		for (int m = blockDim.x / 2; m > 0; m /= 2) {
-			if ((int)threadIdx.x < m) part[threadIdx.x] += part[threadIdx.x + m];
-			__syncthreads();
-		}
-		if (threadIdx.x == 0) out[c] += (float)part[0];
-		__syncthreads();
+		sum = block_sum(part, sum);
+		if (threadIdx.x == 0) out[c] += (float)sum;
 	}
 }
 
@@ -357,8 +362,7 @@ KERNEL pool_grad(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int
 // bn_stats: one block per channel; mean and biased variance over n
 // images and HW pixels, shifted by the channel's first value.
 KERNEL bn_stats(int n, int C, int HW, const float* __restrict__ x, int xs, float* mean, float* var) {
-	__shared__ double ps[REDUCE_THREADS];
-	__shared__ double pq[REDUCE_THREADS];
+	__shared__ double part[REDUCE_THREADS];
 	for (int c = blockIdx.x; c < C; c += gridDim.x) {
 		float shift = x[c * HW];
 		double s = 0, q = 0;
@@ -368,23 +372,14 @@ KERNEL bn_stats(int n, int C, int HW, const float* __restrict__ x, int xs, float
 			s += v;
 			q += v * v;
 		}
-		ps[threadIdx.x] = s;
-		pq[threadIdx.x] = q;
-		__syncthreads();
-		for (int m = blockDim.x / 2; m > 0; m /= 2) {
-			if ((int)threadIdx.x < m) {
-				ps[threadIdx.x] += ps[threadIdx.x + m];
-				pq[threadIdx.x] += pq[threadIdx.x + m];
-			}
-			__syncthreads();
-		}
+		s = block_sum(part, s);
+		q = block_sum(part, q);
 		if (threadIdx.x == 0) {
-			double cnt = (double)n * HW, m = ps[0] / cnt;
-			double v = pq[0] / cnt - m * m;
+			double cnt = (double)n * HW, m = s / cnt;
+			double v = q / cnt - m * m;
 			mean[c] = (float)(shift + m);
 			var[c] = (float)(v > 0 ? v : 0);
 		}
-		__syncthreads();
 	}
 }
 
@@ -428,8 +423,7 @@ KERNEL affine_grad(int n, int C, int HW, const float* __restrict__ x, int xs, co
 // in affine_grad.
 KERNEL dy_dev(int n, int C, int HW, int per_image, const float* __restrict__ x, int xs, const float* __restrict__ dy, int dys,
 		const float* __restrict__ m, int msn, int msc, double* sd, double* sdx) {
-	__shared__ double p1[REDUCE_THREADS];
-	__shared__ double p2[REDUCE_THREADS];
+	__shared__ double part[REDUCE_THREADS];
 	int groups = per_image ? n * C : C;
 	for (int g = blockIdx.x; g < groups; g += gridDim.x) {
 		int c = per_image ? g % C : g;
@@ -441,21 +435,12 @@ KERNEL dy_dev(int n, int C, int HW, int per_image, const float* __restrict__ x, 
 			s += gy;
 			t += gy * ((double)x[b * xs + c * HW + p] - m[b * msn + c * msc]);
 		}
-		p1[threadIdx.x] = s;
-		p2[threadIdx.x] = t;
-		__syncthreads();
-		for (int q = blockDim.x / 2; q > 0; q /= 2) {
-			if ((int)threadIdx.x < q) {
-				p1[threadIdx.x] += p1[threadIdx.x + q];
-				p2[threadIdx.x] += p2[threadIdx.x + q];
-			}
-			__syncthreads();
-		}
+		s = block_sum(part, s);
+		t = block_sum(part, t);
 		if (threadIdx.x == 0) {
-			sd[g] = p1[0];
-			sdx[g] = p2[0];
+			sd[g] = s;
+			sdx[g] = t;
 		}
-		__syncthreads();
 	}
 }
 
@@ -490,31 +475,18 @@ KERNEL gn_stats(int groups, int per, int len, const float* __restrict__ x, int x
 		const float* p = x + (g / per) * xs + (g % per) * len;
 		double s = 0;
 		for (int k = threadIdx.x; k < len; k += blockDim.x) s += p[k];
-		part[threadIdx.x] = s;
-		__syncthreads();
-		for (int q = blockDim.x / 2; q > 0; q /= 2) {
-			if ((int)threadIdx.x < q) part[threadIdx.x] += part[threadIdx.x + q];
-			__syncthreads();
-		}
-		double m = part[0] / len;
-		__syncthreads();
+		double m = block_sum(part, s) / len;
 		float mf = (float)m;
 		double v = 0;
 		for (int k = threadIdx.x; k < len; k += blockDim.x) {
 			double dv = (double)p[k] - m;
 			v += dv * dv;
 		}
-		part[threadIdx.x] = v;
-		__syncthreads();
-		for (int q = blockDim.x / 2; q > 0; q /= 2) {
-			if ((int)threadIdx.x < q) part[threadIdx.x] += part[threadIdx.x + q];
-			__syncthreads();
-		}
+		v = block_sum(part, v);
 		if (threadIdx.x == 0) {
 			mean[g] = mf;
-			inv[g] = (float)(1 / cc_sqrt(part[0] / len + (double)eps));
+			inv[g] = (float)(1 / cc_sqrt(v / len + (double)eps));
 		}
-		__syncthreads();
 	}
 }
 
@@ -594,13 +566,8 @@ KERNEL opt_decay_norm(int n, const float* __restrict__ train, const float* __res
 		}
 		acc += (double)v * v;
 	}
-	s[threadIdx.x] = acc;
-	__syncthreads();
-	for (int m = blockDim.x / 2; m > 0; m /= 2) {
-		if ((int)threadIdx.x < m) s[threadIdx.x] += s[threadIdx.x + m];
-		__syncthreads();
-	}
-	if (threadIdx.x == 0) part[blockIdx.x] = s[0];
+	acc = block_sum(s, acc);
+	if (threadIdx.x == 0) part[blockIdx.x] = acc;
 }
 
 // opt_sum adds n partial sums into out[0], in one block.
@@ -608,13 +575,8 @@ KERNEL opt_sum(int n, const double* __restrict__ part, double* out) {
 	__shared__ double s[REDUCE_THREADS];
 	double acc = 0;
 	for (int j = threadIdx.x; j < n; j += blockDim.x) acc += part[j];
-	s[threadIdx.x] = acc;
-	__syncthreads();
-	for (int m = blockDim.x / 2; m > 0; m /= 2) {
-		if ((int)threadIdx.x < m) s[threadIdx.x] += s[threadIdx.x + m];
-		__syncthreads();
-	}
-	if (threadIdx.x == 0) out[0] = s[0];
+	acc = block_sum(s, acc);
+	if (threadIdx.x == 0) out[0] = acc;
 }
 
 // clip_scale is the global-norm clipping factor for squared norm n2.

@@ -37,8 +37,8 @@ func clangSource() string { return preludeClang + "\n" + kernelsCU }
 type kernelDecl struct {
 	Name   string
 	Params int
-	// Syncs says the kernel calls __syncthreads: the emulator then runs
-	// its threads as fibers.
+	// Syncs says the kernel calls __syncthreads (itself or through
+	// block_sum): the emulator then runs its threads as fibers.
 	Syncs bool
 }
 
@@ -58,9 +58,15 @@ func parseKernels(src string) []kernelDecl {
 		if params != "" {
 			n = strings.Count(params, ",") + 1
 		}
-		ks = append(ks, kernelDecl{Name: src[l[2]:l[3]], Params: n, Syncs: strings.Contains(src[l[1]:end], "__syncthreads")})
+		ks = append(ks, kernelDecl{Name: src[l[2]:l[3]], Params: n, Syncs: syncs(src[l[1]:end])})
 	}
 	return ks
+}
+
+// syncs reports whether a kernel body reaches a barrier: it calls
+// __syncthreads or block_sum, the one helper that does.
+func syncs(body string) bool {
+	return strings.Contains(body, "__syncthreads") || strings.Contains(body, "block_sum(")
 }
 
 // hostSource is the emulator's translation unit: the host prelude, the

@@ -249,3 +249,112 @@ func runConvCase(t *testing.T, b *Backend, tc convCase, acc, relu bool) {
 		closeTo(t, "parameter gradients", got, wantG, 1e-5)
 	}
 }
+
+// TestConcatAndAdd runs a concat that copies (networks elide theirs) and
+// a three-input add forward and backward on strided views, the input
+// gradients overwritten for some inputs and accumulated for others.
+func TestConcatAndAdd(t *testing.T) {
+	b := testBackend(t)
+	const batch = 2
+	rng := rand.New(rand.NewPCG(8, 8))
+	s1, s2 := ir.Shape{C: 2, H: 3, W: 3}, ir.Shape{C: 3, H: 3, W: 3}
+	for _, kind := range []ir.Kind{ir.Concat, ir.Add} {
+		r := newRig(t, b, batch, nil)
+		shapes := []ir.Shape{s1, s2}
+		out := ir.Shape{C: 5, H: 3, W: 3}
+		if kind == ir.Add {
+			shapes, out = []ir.Shape{s2, s2, s2}, s2
+		}
+		var ins, dins []view
+		var xs, d0 [][]float32
+		acc := []bool{false, true, true}[:len(shapes)]
+		for _, sh := range shapes {
+			x := randSlice(rng, batch*sh.Elems(), false)
+			d := randSlice(rng, batch*sh.Elems(), false)
+			xv, _ := r.slice(sh, x)
+			dv, _ := r.slice(sh, d)
+			ins, dins, xs, d0 = append(ins, xv), append(dins, dv), append(xs, x), append(d0, d)
+		}
+		dy := randSlice(rng, batch*out.Elems(), false)
+		yv, _ := r.slice(out, nil)
+		dyv, _ := r.slice(out, dy)
+		o := &op{kind: kind, ins: ins, out: yv, dout: dyv, dins: dins, acc: acc}
+		if err := o.prepare(r.e); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.forward(r.e); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.backward(r.e); err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float32, batch*out.Elems())
+		for i := 0; i < batch; i++ {
+			off := i * out.Elems()
+			for j, sh := range shapes {
+				img := xs[j][i*sh.Elems() : (i+1)*sh.Elems()]
+				for k, v := range img {
+					if kind == ir.Add {
+						want[off+k] += v
+					} else {
+						want[off+k] = v
+					}
+				}
+				if kind == ir.Concat {
+					off += sh.Elems()
+				}
+			}
+		}
+		closeTo(t, string(kind)+" forward", r.read(yv), want, 1e-6)
+		for j, sh := range shapes {
+			wantD := make([]float32, batch*sh.Elems())
+			off := 0
+			if kind == ir.Concat {
+				for _, p := range shapes[:j] {
+					off += p.Elems()
+				}
+			}
+			for i := 0; i < batch; i++ {
+				for k := 0; k < sh.Elems(); k++ {
+					g := dy[i*out.Elems()+off+k]
+					if acc[j] {
+						g += d0[j][i*sh.Elems()+k]
+					}
+					wantD[i*sh.Elems()+k] = g
+				}
+			}
+			closeTo(t, fmt.Sprintf("%s input %d gradient", kind, j), r.read(dins[j]), wantD, 1e-6)
+		}
+	}
+}
+
+// TestZero: DARTS' none writes zeros; its input gradient is zero, or left
+// as it was when accumulated.
+func TestZero(t *testing.T) {
+	b := testBackend(t)
+	const batch = 2
+	rng := rand.New(rand.NewPCG(9, 9))
+	sh := ir.Shape{C: 2, H: 3, W: 5}
+	for _, acc := range []bool{false, true} {
+		r := newRig(t, b, batch, nil)
+		x := randSlice(rng, batch*sh.Elems(), false)
+		d := randSlice(rng, batch*sh.Elems(), false)
+		xv, _ := r.slice(sh, x)
+		yv, _ := r.slice(sh, x) // not zero before
+		dyv, _ := r.slice(sh, x)
+		dv, _ := r.slice(sh, d)
+		o := &op{kind: ir.Zero, ins: []view{xv}, out: yv, dout: dyv, dins: []view{dv}, acc: []bool{acc}}
+		if err := o.forward(r.e); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.backward(r.e); err != nil {
+			t.Fatal(err)
+		}
+		closeTo(t, "zero forward", r.read(yv), make([]float32, len(x)), 0)
+		want := make([]float32, len(d))
+		if acc {
+			want = d
+		}
+		closeTo(t, fmt.Sprintf("zero gradient (acc %v)", acc), r.read(dv), want, 0)
+	}
+}

@@ -37,6 +37,8 @@ deps:
 			echo "note: could not install$$need; the tests that need them will skip"; \
 		fi; \
 	fi
+	@sh scripts/install-onnx-deps.sh
+	@sh scripts/install-e2e-deps.sh
 
 demo: build
 	./$(BIN) build specs/nasnet_a.cell --n 6 --filters 768

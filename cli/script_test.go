@@ -27,7 +27,7 @@ func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("..", "testdata", "script"),
 		RequireExplicitExec: true,
-		UpdateScripts:       os.Getenv("CELLC_UPDATE") != "",
+		UpdateScripts:       os.Getenv("CELLC_UPDATE") == "1", // the README's one rule: exactly "1"
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("SPECS", specs)
 			return nil

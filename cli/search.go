@@ -83,6 +83,7 @@ type searchFlags struct {
 	retrain       int
 	maxSteps      int
 	ackWait       time.Duration
+	ui            string
 }
 
 func newSearchCmd() *cobra.Command {
@@ -131,6 +132,7 @@ trained again with the retrain recipe (DIR/ranking.txt, DIR/best.cell).`,
 	f.IntVar(&fl.retrain, "retrain", -1, "architectures to retrain at the end (-1 = the YAML's retrain.top; 0 = none)")
 	f.DurationVar(&fl.ackWait, "ack-wait", 30*time.Second, "how long a job may go without a worker's heartbeat before it is redelivered")
 	f.IntVar(&fl.maxSteps, "max-steps", 0, "cap each child's training steps (0 = the recipe's epochs)")
+	f.StringVar(&fl.ui, "ui", "", "serve the live web view (cellc serve) on `host:port` while the search runs")
 	cmd.AddCommand(newSearchStatusCmd(), newSearchBestCmd(), newSearchPlotCmd())
 	return cmd
 }
@@ -187,6 +189,13 @@ func runSearch(cmd *cobra.Command, fl *searchFlags, dir string) error {
 	}
 	defer closeDevice()
 	opts.Trainer = tr
+	if fl.ui != "" {
+		ui, err := startUI(cmd.ErrOrStderr(), fl.ui, "", []string{dir})
+		if err != nil {
+			return err
+		}
+		defer closeUI(ui)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sum, err := searchrun.Search(ctx, opts)

@@ -14,6 +14,7 @@ import (
 
 	"cellc/compiler"
 	"cellc/compiler/plan"
+	"cellc/internal/strictyaml"
 	"cellc/runtime"
 	"cellc/runtime/checkpoint"
 	"cellc/runtime/data"
@@ -31,6 +32,7 @@ type trainFlags struct {
 	workers int
 	device  string
 	prec    string
+	ui      string
 	r       runtime.Recipe // flag targets, applied when changed
 }
 
@@ -67,6 +69,7 @@ Checkpoints (safetensors, with the spec and config inside) are written to
 	f.IntVar(&fl.workers, "workers", 0, "compute workers (0 = all cores)")
 	addDeviceFlag(cmd, &fl.device)
 	addPrecisionFlag(cmd, &fl.prec)
+	f.StringVar(&fl.ui, "ui", "", "serve the live web view (cellc serve) of --out on `host:port` while training")
 	f.IntVar(&fl.r.Epochs, "epochs", 0, "epochs to train")
 	f.IntVar(&fl.r.BatchSize, "batch", 0, "batch size")
 	f.Float64Var(&fl.r.LR, "lr", 0, "initial learning rate")
@@ -96,8 +99,9 @@ func resolveRecipe(cmd *cobra.Command, fl *trainFlags) (runtime.Recipe, error) {
 		if err != nil {
 			return r, fail(err)
 		}
-		if err := yaml.Unmarshal(raw, &r); err != nil {
-			return r, failf("%s: %v", fl.rconfig, err)
+		// Strict: a misspelt recipe field is an error, not a default.
+		if err := strictyaml.Decode(fl.rconfig, raw, &r); err != nil {
+			return r, fail(err)
 		}
 	}
 	ch := cmd.Flags().Changed
@@ -121,6 +125,11 @@ func resolveRecipe(cmd *cobra.Command, fl *trainFlags) (runtime.Recipe, error) {
 }
 
 func runTrain(cmd *cobra.Command, fl *trainFlags, path string) error {
+	// train always builds the training network; --mode infer would be
+	// overridden, so it is refused.
+	if cmd.Flags().Changed("mode") && (fl.net.mode == "infer" || fl.net.mode == "inference") {
+		return usagef("--mode %s: train builds the training network (eval, predict and export use the inference one)", fl.net.mode)
+	}
 	r, err := resolveRecipe(cmd, fl)
 	if err != nil {
 		return err
@@ -183,6 +192,13 @@ func runTrain(cmd *cobra.Command, fl *trainFlags, path string) error {
 	fmt.Fprintf(stderr, "training %s (%d @ %d, %s params) on %s: %d images, %d epochs of batch %d, %s\n",
 		res.Network.Name, res.Config.N, res.Filters, commas(trainableParams(p)), fl.data.name, trainSet.Len(), r.Epochs, r.BatchSize, backend.Name())
 
+	if fl.ui != "" {
+		ui, err := startUI(stderr, fl.ui, "", []string{fl.out})
+		if err != nil {
+			return err
+		}
+		defer closeUI(ui)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	out, err := train.Run(ctx, train.Job{

@@ -1,16 +1,23 @@
 package compiler
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"cellc/internal/strictyaml"
 )
 
-// Config is every field of TF-slim's NASNet hparams (nasnet.py) plus what
-// cellc adds (which network in the file, the image size, the mode). A YAML
-// file (`--config`) and flags set it; presets fill all of it at once.
+// Config is every field of TF-slim's NASNet hparams (nasnet.py) that shapes
+// the network, plus what cellc adds (which network in the file, the image
+// size, the mode). A YAML file (`--config`) and flags set it; presets fill
+// all of it at once. TF-slim's total_training_steps and weight_decay are
+// training settings (the recipe's epochs and weight_decay) and its
+// data_format a memory layout cellc chooses itself, so a config file that
+// sets them is refused (see retiredKey) rather than read and ignored.
 type Config struct {
 	Network string `yaml:"network,omitempty"` // which network in the file; "" = the only one
 
@@ -30,12 +37,11 @@ type Config struct {
 	AuxHead                 bool    `yaml:"use_aux_head"`
 	DropPathKeepProb        float64 `yaml:"drop_path_keep_prob"`
 	DenseDropoutKeepProb    float64 `yaml:"dense_dropout_keep_prob"`
-	TotalTrainingSteps      int     `yaml:"total_training_steps"`
-	DataFormat              string  `yaml:"data_format"`
-	UseBoundedActivation    bool    `yaml:"use_bounded_activation"`
-	WeightDecay             float64 `yaml:"weight_decay"`
-	BatchNormDecay          float64 `yaml:"batch_norm_decay"`
-	BatchNormEpsilon        float64 `yaml:"batch_norm_epsilon"`
+	// UseBoundedActivation (TF-slim: ReLU6 and clipped adds) is not
+	// implemented; only false, plain ReLU, is accepted.
+	UseBoundedActivation bool    `yaml:"use_bounded_activation"`
+	BatchNormDecay       float64 `yaml:"batch_norm_decay"`
+	BatchNormEpsilon     float64 `yaml:"batch_norm_epsilon"`
 
 	// Training builds the training graph: aux head, drop path, dropout.
 	// The inference graph leaves them out.
@@ -52,24 +58,21 @@ func Preset(name string) (Config, error) {
 			N: 6, BaseFilters: 32, Dataset: "cifar10", ImageSize: 32, Channels: 3, Classes: 10,
 			StemMultiplier: 3, FilterScalingRate: 2, NumReductionLayers: 2,
 			AuxHead: true, DropPathKeepProb: 0.6, DenseDropoutKeepProb: 1.0,
-			TotalTrainingSteps: 937500, DataFormat: "NHWC",
-			WeightDecay: 5e-4, BatchNormDecay: 0.9, BatchNormEpsilon: 1e-5, Training: true,
+			BatchNormDecay: 0.9, BatchNormEpsilon: 1e-5, Training: true,
 		}, nil
 	case "mobile":
 		return Config{
 			N: 4, BaseFilters: 44, Dataset: "imagenet", ImageSize: 224, Channels: 3, Classes: 1000,
 			StemMultiplier: 1, FilterScalingRate: 2, NumReductionLayers: 2,
 			AuxHead: true, DropPathKeepProb: 1.0, DenseDropoutKeepProb: 0.5,
-			TotalTrainingSteps: 250000, DataFormat: "NHWC",
-			WeightDecay: 4e-5, BatchNormDecay: 0.9997, BatchNormEpsilon: 1e-3, Training: true,
+			BatchNormDecay: 0.9997, BatchNormEpsilon: 1e-3, Training: true,
 		}, nil
 	case "large":
 		return Config{
 			N: 6, BaseFilters: 168, Dataset: "imagenet", ImageSize: 331, Channels: 3, Classes: 1000,
 			StemMultiplier: 3, FilterScalingRate: 2, NumReductionLayers: 2, SkipReductionLayerInput: true,
 			AuxHead: true, DropPathKeepProb: 0.7, DenseDropoutKeepProb: 0.5,
-			TotalTrainingSteps: 250000, DataFormat: "NHWC",
-			WeightDecay: 5e-5, BatchNormDecay: 0.9997, BatchNormEpsilon: 1e-3, Training: true,
+			BatchNormDecay: 0.9997, BatchNormEpsilon: 1e-3, Training: true,
 		}, nil
 	}
 	return Config{}, fmt.Errorf("unknown preset %q (want cifar, mobile or large)", name)
@@ -87,20 +90,62 @@ func DatasetDefaults(dataset string) (Config, error) {
 	return Config{}, fmt.Errorf("unknown dataset %q (want cifar10 or imagenet)", dataset)
 }
 
-// LoadConfig reads a YAML config over base. Unknown keys are errors, so a
-// misspelt field is not silently ignored.
+// LoadConfig reads a YAML config over base. Unknown keys are errors
+// (file:line, with the nearest key), so a misspelt field is not silently
+// ignored; so are TF-slim's hparams that do not shape the network and an
+// activation cellc does not build (retiredKey), at file:line:col.
 func LoadConfig(path string, base Config) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return base, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
+	if err := checkRetired(path, data); err != nil {
+		return base, err
+	}
 	cfg := base
-	if err := dec.Decode(&cfg); err != nil && err.Error() != "EOF" {
-		return base, fmt.Errorf("%s: %v", path, err)
+	if err := strictyaml.Decode(path, data, &cfg); err != nil {
+		return base, err
 	}
 	return cfg, nil
+}
+
+// checkRetired reports every top-level key retiredKey refuses, and
+// use_bounded_activation: true, each at its position.
+func checkRetired(path string, data []byte) error {
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil // the decoder reports what is wrong with the file
+	}
+	var errs []string
+	m := doc.Content[0].Content
+	for i := 0; i+1 < len(m); i += 2 {
+		k, v := m[i], m[i+1]
+		if why, ok := retiredKey(k.Value); ok {
+			errs = append(errs, fmt.Sprintf("%s:%d:%d: %s is not a network setting: %s", path, k.Line, k.Column, k.Value, why))
+		}
+		var on bool
+		if k.Value == "use_bounded_activation" && v.Decode(&on) == nil && on {
+			errs = append(errs, fmt.Sprintf("%s:%d:%d: use_bounded_activation: true is not implemented: cellc builds plain ReLU, not TF-slim's ReLU6 with clipped adds; remove it or set it to false", path, v.Line, v.Column))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+// retiredKey says why a TF-slim hparam that does not shape the network is
+// refused in a network config, and where its job is done instead.
+func retiredKey(key string) (why string, ok bool) {
+	switch key {
+	case "total_training_steps":
+		return "ScheduledDropPath follows training progress over the recipe's epochs (--epochs), not a step count; remove it", true
+	case "weight_decay":
+		return "it is a recipe field (--weight-decay, or weight_decay in --recipe-config); remove it here", true
+	case "data_format":
+		return "cellc chooses the memory layout (NCHW) and the network does not depend on it; remove it", true
+	}
+	return "", false
 }
 
 // Validate checks the fields the builder relies on.
@@ -132,6 +177,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("drop_path_keep_prob %g must be in (0, 1]", c.DropPathKeepProb)
 	case c.DenseDropoutKeepProb <= 0 || c.DenseDropoutKeepProb > 1:
 		return fmt.Errorf("dense_dropout_keep_prob %g must be in (0, 1]", c.DenseDropoutKeepProb)
+	case c.UseBoundedActivation:
+		return fmt.Errorf("use_bounded_activation is not implemented (cellc builds plain ReLU)")
 	}
 	return nil
 }

@@ -1,11 +1,18 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"math"
 
 	"cellc/runtime/kernels"
 )
+
+// ErrDiverged is wrapped by the error Stepper.Train returns when the loss
+// is not finite. The run cannot go on, but for some callers it is an
+// outcome rather than a failure (an architecture search records the child
+// as failed and carries on); they test for it with errors.Is.
+var ErrDiverged = errors.New("training diverged")
 
 // Stepper runs training and evaluation steps on an executable: the loss
 // (softmax cross-entropy with label smoothing, plus the aux head's
@@ -55,7 +62,7 @@ func (s *Stepper) Train(x []float32, labels []int, n int, epoch, progress float6
 		daux = s.daux[:n*k]
 	}
 	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
-		return res, fmt.Errorf("training diverged: loss is %v", res.Loss)
+		return res, fmt.Errorf("%w: loss is %v", ErrDiverged, res.Loss)
 	}
 	s.Exec.Backward(s.dlogits[:n*k], daux)
 	res.LR = s.Recipe.LRAt(epoch)

@@ -17,6 +17,18 @@ import (
 // dropout off. mutate, when not nil, changes the configuration first.
 func SmallPlan(t testing.TB, spec string, training bool, mutate func(*compiler.Config)) *plan.Plan {
 	t.Helper()
+	p, err := plan.Lower(SmallBuild(t, spec, training, mutate).Graph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// SmallBuild is SmallPlan's network before lowering, for tests that lower
+// it themselves (the export checks lower it with and without batch-norm
+// folding).
+func SmallBuild(t testing.TB, spec string, training bool, mutate func(*compiler.Config)) *compiler.Result {
+	t.Helper()
 	src, err := os.ReadFile(spec)
 	if err != nil {
 		t.Fatal(err)
@@ -38,9 +50,5 @@ func SmallPlan(t testing.TB, spec string, training bool, mutate func(*compiler.C
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	p, err := plan.Lower(res.Graph)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return res
 }

@@ -169,7 +169,7 @@ func (t *Trainer) train(ctx context.Context, text string, r space.Recipe, maxSte
 	switch {
 	case ctx.Err() != nil:
 		return out, ctx.Err()
-	case err != nil && strings.Contains(err.Error(), "diverged"):
+	case errors.Is(err, runtime.ErrDiverged):
 		out.Failed, out.Err = true, err.Error()
 		return out, nil
 	case errors.Is(err, train.ErrInterrupted):

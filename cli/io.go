@@ -14,7 +14,7 @@ import (
 type sources map[string][]byte
 
 func newSources() sources {
-	return sources{stdlib.Name: stdlib.Source()}
+	return sources(stdlib.Sources())
 }
 
 // load reads and parses one .cell file, recording its text in srcs.

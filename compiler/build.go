@@ -2,30 +2,65 @@ package compiler
 
 import (
 	"fmt"
+	"math"
+	"slices"
+	"strings"
 
 	"cellc/compiler/ir"
 	"cellc/lang"
 )
 
-// BuildGraph stacks a checked network's cells into TF-slim's skeleton
-// (Figure 2: CIFAR or ImageNet stem, N normal cells per stage, a reduction
-// cell between stages, aux head, classifier) and returns the IR graph.
-func BuildGraph(net *Network, cfg Config) (*ir.Graph, lang.Diagnostics) {
+// BuildGraph stacks a checked network's cells into its skeleton (the
+// network's own, else nasnet_cifar or nasnet_imagenet for cfg.Dataset)
+// and returns the IR graph. The skeleton's layout is data, read here; this
+// file and cell.go keep only the lowering of its primitives and cells.
+func BuildGraph(prog *Program, net *Network, cfg Config) (*ir.Graph, lang.Diagnostics) {
+	b, diags := build(prog, net, cfg)
+	if b == nil {
+		return nil, diags
+	}
+	return b.g, diags
+}
+
+// DefaultSkeleton is the skeleton a network without skeleton: is built
+// into: TF-slim's CIFAR or ImageNet NASNet.
+func DefaultSkeleton(dataset string) string {
+	if dataset == "imagenet" {
+		return "nasnet_imagenet"
+	}
+	return "nasnet_cifar"
+}
+
+func build(prog *Program, net *Network, cfg Config) (*builder, lang.Diagnostics) {
 	var diags lang.Diagnostics
 	if err := cfg.Validate(); err != nil {
 		diags.Errorf(net.Span, "%v", err)
 		return nil, diags
 	}
-	base, err := baseFilters(net, cfg)
+	sk := net.Skeleton
+	if sk == nil {
+		sk = prog.Skeletons[DefaultSkeleton(cfg.Dataset)]
+	}
+	if sk == nil {
+		diags.Errorf(net.Span, "internal error: the standard library has no skeleton %s", DefaultSkeleton(cfg.Dataset))
+		return nil, diags
+	}
+	env, lay, err := bindParams(sk, net, cfg)
 	if err != nil {
-		diags.Errorf(net.Span, "%v", err).Detail = err.hint
+		d := diags.Errorf(net.Span, "%v", err)
+		if fe, ok := err.(*filterError); ok {
+			d.Detail = fe.hint
+		}
 		return nil, diags
 	}
 	b := &builder{
 		g:     &ir.Graph{Name: net.Name, AuxOutput: -1, Training: cfg.Training},
 		cfg:   cfg,
 		net:   net,
-		base:  base,
+		sk:    sk,
+		env:   env,
+		lay:   lay,
+		base:  int(env["base_filters"]),
 		diags: &diags,
 	}
 	b.build()
@@ -36,7 +71,44 @@ func BuildGraph(net *Network, cfg Config) (*ir.Graph, lang.Diagnostics) {
 		diags.Errorf(net.Span, "internal error: built graph fails verification: %v", err)
 		return nil, diags
 	}
-	return b.g, diags
+	return b, diags
+}
+
+// bindParams evaluates a skeleton's parameters for one build: the
+// defaults, then the values cfg sets (configParams), with base_filters
+// derived from cfg.Filters through the layout when that is given.
+func bindParams(sk *Skeleton, net *Network, cfg Config) (map[string]float64, *layout, error) {
+	env := map[string]float64{}
+	for name, p := range sk.Params {
+		v, err := evalExpr(p.Default, nil)
+		if err != nil {
+			return nil, nil, fmt.Errorf("skeleton %s: %s", sk.Name, err.msg)
+		}
+		env[name] = v
+	}
+	b2f := map[bool]float64{false: 0, true: 1}
+	set := map[string]float64{
+		"n": float64(cfg.N), "base_filters": float64(cfg.BaseFilters), "stem_multiplier": cfg.StemMultiplier,
+		"image_size": float64(cfg.ImageSize), "channels": float64(cfg.Channels), "classes": float64(cfg.Classes),
+		"dense_dropout_keep_prob": cfg.DenseDropoutKeepProb, "skip_reduction_layer_input": b2f[cfg.SkipReductionLayerInput],
+	}
+	for _, name := range configParams {
+		if _, declared := env[name]; declared {
+			env[name] = set[name]
+		}
+	}
+	lay, lerr := evalLayout(sk, env)
+	if lerr != nil {
+		return nil, nil, fmt.Errorf("skeleton %s under this config: %s", sk.Name, lerr.msg)
+	}
+	if cfg.Filters != 0 {
+		base, ferr := baseFilters(net, cfg, lay)
+		if ferr != nil {
+			return nil, nil, ferr
+		}
+		env["base_filters"] = float64(base)
+	}
+	return env, lay, nil
 }
 
 type filterError struct {
@@ -46,10 +118,11 @@ type filterError struct {
 func (e *filterError) Error() string { return e.msg }
 
 // baseFilters derives TF-slim's num_conv_filters from the penultimate
-// width: the last stage's cells are base·4 filters wide per output state.
-func baseFilters(net *Network, cfg Config) (int, *filterError) {
+// width: the last stage's cells are base·scaling^reductions filters wide
+// per output state.
+func baseFilters(net *Network, cfg Config, lay *layout) (int, *filterError) {
 	units := outputUnits(net.Normal)
-	per := units << cfg.NumReductionLayers // filters double at each reduction
+	per := units * int(math.Pow(lay.scaling, float64(len(lay.reductions))))
 	if cfg.Filters == 0 {
 		return cfg.BaseFilters, nil
 	}
@@ -60,7 +133,7 @@ func baseFilters(net *Network, cfg Config) (int, *filterError) {
 			hint = fmt.Sprintf("the smallest is %d", per)
 		}
 		return 0, &filterError{
-			msg:  fmt.Sprintf("--filters %d is not a multiple of %d: cell %q outputs %d states of F filters and F doubles %d times", cfg.Filters, per, net.Normal.Name, units, cfg.NumReductionLayers),
+			msg:  fmt.Sprintf("--filters %d is not a multiple of %d: cell %q outputs %d states of F filters and F doubles %d times", cfg.Filters, per, net.Normal.Name, units, len(lay.reductions)),
 			hint: hint,
 		}
 	}
@@ -89,10 +162,16 @@ type builder struct {
 	g     *ir.Graph
 	cfg   Config
 	net   *Network
-	base  int
+	sk    *Skeleton
+	env   map[string]float64 // the skeleton's parameters for this build
+	lay   *layout
+	base  int // base_filters: F of the first stage
 	diags *lang.Diagnostics
 
 	totalCells int // TF-slim total_num_cells, for drop path
+	cellNum    int // the next cell's number, counting every cell
+	last       int // the last body cell's output, the penultimate layer
+	history    []cellOut
 }
 
 // cellOut is what a cell leaves for later cells: one tensor (concat) or
@@ -128,106 +207,228 @@ func (b *builder) add(n *ir.Node) int {
 	return b.g.Add(n)
 }
 
+// build interprets the skeleton: input, stem, body, aux head, classifier.
+// Nodes the skeleton makes point at the network's name, the place in the
+// user's file that chose them.
 func (b *builder) build() {
-	cfg := b.cfg
-	numCells := 3 * cfg.N
-	reductionAt := map[int]int{cfg.N: 0, 2 * cfg.N: 1} // TF-slim calc_reduction_layers
-	b.totalCells = numCells + 2
-	src := b.net.Span
-
-	img := b.add(&ir.Node{Kind: ir.Input, Shape: ir.Shape{C: cfg.Channels, H: cfg.ImageSize, W: cfg.ImageSize}, Scope: "images", Cell: -1, Src: src})
-	var history []cellOut // TF-slim cell_outputs; nil entries are "None"
-	cellNum := 0
-	if cfg.Dataset == "imagenet" {
-		b.totalCells += 2
-		stem := int(32 * cfg.StemMultiplier)
-		x := b.add(&ir.Node{Kind: ir.Conv, Attrs: ir.Attrs{KH: 3, KW: 3, Stride: 2, Dilation: 1, Pad: ir.Valid, Filters: stem}, Inputs: []int{img}, Scope: "conv0", Cell: -1, Src: src})
-		x = b.add(&ir.Node{Kind: ir.BatchNorm, Inputs: []int{x}, Scope: "conv0_bn", Cell: -1, Src: src})
-		b.endpoint("Conv0", x)
-		history = []cellOut{nil, {x}}
-		scaling := 1.0 / 4
-		for i := 0; i < 2; i++ {
-			f := int(float64(b.base) * scaling)
-			out := b.cell(b.net.Reduction, fmt.Sprintf("cell_stem_%d", i), cellNum, true, f, history, false)
-			history = append(history, out)
-			b.endpoint(fmt.Sprintf("Cell_Stem_%d", i), out[0])
-			cellNum++
-			scaling *= 2
+	lay := b.lay
+	stemCells := 0
+	for _, it := range b.sk.Fields["stem"].Items {
+		if name := it.Expr.(*lang.Call).Name.Name; name == "normal" || name == "reduction" {
+			stemCells++
 		}
-		b.endpoint("Stem", history[len(history)-1][0])
-	} else {
-		stem := int(float64(b.base) * cfg.StemMultiplier)
-		x := b.add(&ir.Node{Kind: ir.Conv, Attrs: ir.Attrs{KH: 3, KW: 3, Stride: 1, Dilation: 1, Pad: ir.Same, Filters: stem}, Inputs: []int{img}, Scope: "conv0", Cell: -1, Src: src})
-		x = b.add(&ir.Node{Kind: ir.BatchNorm, Inputs: []int{x}, Scope: "conv0_bn", Cell: -1, Src: src})
-		b.endpoint("Stem", x)
-		history = []cellOut{nil, {x}}
+	}
+	b.totalCells = stemCells + lay.layers
+	if lay.insert {
+		b.totalCells += len(lay.reductions)
 	}
 
-	scaling := 1
-	for i := 0; i < numCells; i++ {
+	in := b.sk.Fields["input"].Items[0].Expr.(*lang.Call)
+	size, channels := b.intArg(in, "size", 0), b.intArg(in, "channels", 3)
+	x := b.add(&ir.Node{Kind: ir.Input, Shape: ir.Shape{C: channels, H: size, W: size}, Scope: in.Name.Name, Cell: -1, Src: b.net.Span})
+
+	b.history = []cellOut{nil} // TF-slim cell_outputs; nil entries are "None"
+	x = b.pipeline(b.sk.Fields["stem"], "", x, false)
+	if len(b.history) == 1 {
+		b.history = append(b.history, cellOut{x})
+	}
+	b.endpoint("Stem", x)
+
+	scaling := 1.0
+	width := func() int { return int(float64(b.base) * scaling) }
+	for i := 0; i < lay.layers; i++ {
 		skip := false
-		if r, ok := reductionAt[i]; ok {
-			scaling *= 2
-			out := b.cell(b.net.Reduction, fmt.Sprintf("reduction_cell_%d", r), cellNum, true, b.base*scaling, history, false)
-			history = append(history, out)
-			b.endpoint(fmt.Sprintf("Reduction_Cell_%d", r), out[0])
-			cellNum++
-			skip = cfg.SkipReductionLayerInput
+		r := slices.Index(lay.reductions, i)
+		if r >= 0 {
+			scaling *= lay.scaling
+			if lay.insert {
+				b.addCell(b.net.Reduction, fmt.Sprintf("reduction_cell_%d", r), true, width(), false)
+				// inputs: reduce_prev(skip: S), TF-slim's
+				// skip_reduction_layer_input for the cell after it.
+				skip = b.numArg(b.sk.Fields["inputs"].Items[0].Expr.(*lang.Call), "skip", 0) != 0
+			}
 		}
 		if b.diags.HasErrors() {
 			return // later cells would only repeat the error
 		}
-		out := b.cell(b.net.Normal, fmt.Sprintf("cell_%d", i), cellNum, false, b.base*scaling, history, skip)
-		history = append(history, out)
-		b.endpoint(fmt.Sprintf("Cell_%d", i), out[0])
-		cellNum++
-		if cfg.Training && cfg.AuxHead && i == 2*cfg.N-1 {
-			b.auxHead(out[0], fmt.Sprintf("aux_%d", i))
+		if r >= 0 && !lay.insert {
+			b.addCell(b.net.Reduction, fmt.Sprintf("cell_%d", i), true, width(), false)
+		} else {
+			b.addCell(b.net.Normal, fmt.Sprintf("cell_%d", i), false, width(), skip)
+		}
+		b.last = b.history[len(b.history)-1][0]
+		if b.cfg.Training && b.cfg.AuxHead && i == lay.aux {
+			b.auxHead(b.last, fmt.Sprintf("aux_%d", i))
 		}
 	}
-
 	if b.diags.HasErrors() {
 		return
 	}
-	// Final layers: ReLU → global average pool → dropout → FC.
-	x := history[len(history)-1][0]
-	x = b.add(&ir.Node{Kind: ir.ReLU, Inputs: []int{x}, Scope: "final_layer/relu", Cell: -1, Src: src})
-	x = b.add(&ir.Node{Kind: ir.GlobalAvg, Inputs: []int{x}, Scope: "final_layer/gap", Cell: -1, Src: src})
-	if cfg.Training && cfg.DenseDropoutKeepProb < 1 {
-		x = b.add(&ir.Node{Kind: ir.Dropout, Attrs: ir.Attrs{Keep: cfg.DenseDropoutKeepProb}, Inputs: []int{x}, Scope: "final_layer/dropout", Cell: -1, Src: src})
-	}
-	x = b.add(&ir.Node{Kind: ir.Dense, Attrs: ir.Attrs{Filters: cfg.Classes}, Inputs: []int{x}, Scope: "final_layer/FC", Cell: -1, Src: src})
+	x = b.pipeline(b.sk.Fields["classifier"], "final_layer/", b.last, false)
 	b.g.Output = x
 	b.endpoint("Logits", x)
+}
+
+// addCell lowers one cell onto the history and records its endpoint.
+func (b *builder) addCell(c *Cell, scope string, reduce bool, f int, skip bool) {
+	out := b.cell(c, scope, b.cellNum, reduce, f, b.history, skip)
+	b.history = append(b.history, out)
+	b.endpoint(endpointName(scope), out[0])
+	b.cellNum++
+}
+
+// endpointName is TF-slim's end_points key for a scope: each word
+// capitalised, cell_stem_0 → Cell_Stem_0.
+func endpointName(scope string) string {
+	words := strings.Split(scope, "_")
+	for i, w := range words {
+		if w != "" {
+			words[i] = strings.ToUpper(w[:1]) + w[1:]
+		}
+	}
+	return strings.Join(words, "_")
 }
 
 func (b *builder) endpoint(name string, node int) {
 	b.g.Endpoints = append(b.g.Endpoints, ir.Endpoint{Name: name, Node: node})
 }
 
-// auxHead is TF-slim's _build_aux_head on relu(x).
+// auxHead is TF-slim's _build_aux_head: the skeleton's aux_head pipeline.
 func (b *builder) auxHead(x int, scope string) {
-	src := b.net.Span
-	node := func(k ir.Kind, a ir.Attrs, name string, in int) int {
-		return b.add(&ir.Node{Kind: k, Attrs: a, Inputs: []int{in}, Scope: scope + "/" + name, Aux: true, Cell: -1, Src: src})
-	}
 	if b.diags.HasErrors() {
 		return
 	}
-	x = node(ir.ReLU, ir.Attrs{}, "relu", x)
-	if h := b.g.Nodes[x].Shape.H; h < 5 {
-		b.diags.Errorf(src, "the aux head needs a feature map of at least 5x5 after the second stage, got %dx%d", h, h).Detail = "use a larger --image-size or --aux-head=false"
+	x = b.pipeline(b.sk.Fields["aux_head"], scope+"/", x, true)
+	if b.diags.HasErrors() {
 		return
 	}
-	x = node(ir.AvgPool, ir.Attrs{KH: 5, KW: 5, Stride: 3, Pad: ir.Valid}, "aux_logits/avgpool", x)
-	x = node(ir.Conv, ir.Attrs{KH: 1, KW: 1, Stride: 1, Dilation: 1, Pad: ir.Same, Filters: 128}, "aux_logits/proj", x)
-	x = node(ir.BatchNorm, ir.Attrs{}, "aux_logits/aux_bn0", x)
-	x = node(ir.ReLU, ir.Attrs{}, "aux_logits/relu0", x)
-	s := b.g.Nodes[x].Shape
-	x = node(ir.Conv, ir.Attrs{KH: s.H, KW: s.W, Stride: 1, Dilation: 1, Pad: ir.Valid, Filters: 768}, "aux_logits/conv", x)
-	x = node(ir.BatchNorm, ir.Attrs{}, "aux_logits/aux_bn1", x)
-	x = node(ir.ReLU, ir.Attrs{}, "aux_logits/relu1", x)
-	x = node(ir.Dense, ir.Attrs{Filters: b.cfg.Classes}, "aux_logits/FC", x)
 	b.g.AuxOutput = x
 	b.endpoint("AuxLogits", x)
+}
+
+// pipeline lowers a skeleton field's stages onto x; scope prefixes their
+// scopes, aux marks the aux head's nodes.
+func (b *builder) pipeline(f *lang.SkelField, scope string, x int, aux bool) int {
+	src := b.net.Span
+	for _, it := range f.Items {
+		if b.diags.HasErrors() {
+			return x
+		}
+		call := it.Expr.(*lang.Call)
+		name := call.Name.Name
+		sc := name
+		if it.As != nil {
+			sc = it.As.Name
+		}
+		node := func(k ir.Kind, a ir.Attrs) int {
+			return b.add(&ir.Node{Kind: k, Attrs: a, Inputs: []int{x}, Scope: scope + sc, Aux: aux, Cell: -1, Src: src})
+		}
+		in := b.g.Nodes[x].Shape
+		switch name {
+		case "relu":
+			x = node(ir.ReLU, ir.Attrs{})
+		case "bn":
+			x = node(ir.BatchNorm, ir.Attrs{})
+		case "gap":
+			x = node(ir.GlobalAvg, ir.Attrs{})
+		case "dense":
+			x = node(ir.Dense, ir.Attrs{Filters: b.intArg(call, "filters", 0)})
+		case "dropout":
+			if keep := b.numArg(call, "keep", 1); b.cfg.Training && keep < 1 {
+				x = node(ir.Dropout, ir.Attrs{Keep: keep})
+			}
+		case "conv", "avgpool", "maxpool":
+			a := ir.Attrs{Stride: b.intArg(call, "stride", 1), Pad: ir.Same}
+			a.KH, a.KW = b.kernel(call, in)
+			if w, ok := b.word(call, "pad"); ok && w == "valid" {
+				a.Pad = ir.Valid
+				if in.H < a.KH || in.W < a.KW {
+					d := b.diags.Errorf(src, "%s%s needs a feature map of at least %dx%d, got %dx%d", scope, sc, a.KH, a.KW, in.H, in.W)
+					d.Detail = "use a larger --image-size"
+					if aux {
+						d.Detail += " or --aux-head=false"
+					}
+					return x
+				}
+			}
+			kind := map[string]ir.Kind{"conv": ir.Conv, "avgpool": ir.AvgPool, "maxpool": ir.MaxPool}[name]
+			if kind == ir.Conv {
+				a.Dilation = b.intArg(call, "dilation", 1)
+				a.Filters = b.intArg(call, "filters", 0)
+			}
+			x = node(kind, a)
+		case "endpoint":
+			w, _ := b.word(call, "name")
+			b.endpoint(w, x)
+		case "normal", "reduction":
+			if len(b.history) == 1 {
+				b.history = append(b.history, cellOut{x})
+			}
+			c := b.net.Normal
+			if name == "reduction" {
+				c = b.net.Reduction
+			}
+			b.addCell(c, sc, name == "reduction", b.intArg(call, "filters", 0), false)
+			x = b.history[len(b.history)-1][0]
+		default:
+			b.diags.Errorf(call.Span, "internal error: skeleton stage %q has no lowering", name)
+		}
+	}
+	return x
+}
+
+// argExpr returns a call's argument by key.
+func argExpr(c *lang.Call, key string) lang.Expr {
+	for _, a := range c.Args {
+		if a.Key.Name == key {
+			return a.Value
+		}
+	}
+	return nil
+}
+
+// numArg evaluates an argument (def if absent), reporting errors.
+func (b *builder) numArg(c *lang.Call, key string, def float64) float64 {
+	e := argExpr(c, key)
+	if e == nil {
+		return def
+	}
+	v, err := evalExpr(e, b.env)
+	if err != nil {
+		b.diags.Errorf(err.at, "%s", err.msg)
+		return def
+	}
+	return v
+}
+
+// intArg is numArg truncated, as TF-slim's int().
+func (b *builder) intArg(c *lang.Call, key string, def int) int {
+	return int(b.numArg(c, key, float64(def)))
+}
+
+// word returns an argument written as a bare word (valid, Conv0).
+func (b *builder) word(c *lang.Call, key string) (string, bool) {
+	if n, ok := argExpr(c, key).(*lang.Call); ok && !n.Parens {
+		if _, param := b.env[n.Name.Name]; !param {
+			return n.Name.Name, true
+		}
+	}
+	return "", false
+}
+
+// kernel reads k: a number, HxW, or full (the input's whole H and W).
+func (b *builder) kernel(c *lang.Call, in ir.Shape) (int, int) {
+	if w, ok := b.word(c, "k"); ok && w == "full" {
+		return in.H, in.W
+	}
+	if n, ok := argExpr(c, "k").(*lang.Number); ok {
+		if h, w, isKernel := strings.Cut(n.Text, "x"); isKernel {
+			var kh, kw int
+			fmt.Sscan(h, &kh)
+			fmt.Sscan(w, &kw)
+			return kh, kw
+		}
+	}
+	k := b.intArg(c, "k", 1)
+	return k, k
 }

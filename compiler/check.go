@@ -15,7 +15,7 @@ import (
 // the user's) into a Program. It collects every problem it can find
 // rather than stopping at the first.
 func Check(files ...*lang.File) (*Program, lang.Diagnostics) {
-	c := &checker{prog: &Program{Ops: map[string]*Op{}, Cells: map[string]*Cell{}}}
+	c := &checker{prog: &Program{Ops: map[string]*Op{}, Cells: map[string]*Cell{}, Skeletons: map[string]*Skeleton{}}}
 	c.collect(files)
 	for _, name := range c.prog.OpOrder {
 		c.expand(name)
@@ -23,6 +23,7 @@ func Check(files ...*lang.File) (*Program, lang.Diagnostics) {
 	for _, d := range c.cellDecls {
 		c.cell(d)
 	}
+	c.skeletons()
 	for _, d := range c.netDecls {
 		c.network(d)
 	}
@@ -37,6 +38,7 @@ type checker struct {
 	library   map[string]bool
 	cellDecls []*lang.CellDecl
 	netDecls  []*lang.NetworkDecl
+	skelDecls []*lang.SkeletonDecl
 	expanding []string            // ops being expanded, outermost first
 	names     map[string]declInfo // every top-level name, for duplicates
 }
@@ -54,6 +56,8 @@ func declKind(d lang.Decl) string {
 		return "op"
 	case *lang.CellDecl:
 		return "cell"
+	case *lang.SkeletonDecl:
+		return "skeleton"
 	}
 	return "network"
 }
@@ -72,7 +76,7 @@ func (c *checker) collect(files []*lang.File) {
 				case prev.library:
 					e.Detail = fmt.Sprintf("the standard library defines %s %s; choose another name", prev.kind, name.Name)
 				case prev.kind != declKind(d):
-					e.Detail = fmt.Sprintf("there it names %s %s; ops, cells and networks share one namespace, so rename one of them", article(prev.kind), prev.kind)
+					e.Detail = fmt.Sprintf("there it names %s %s; ops, cells, networks and skeletons share one namespace, so rename one of them", article(prev.kind), prev.kind)
 				default:
 					e.Detail = "rename one of them"
 				}
@@ -92,6 +96,8 @@ func (c *checker) collect(files []*lang.File) {
 				c.cellDecls = append(c.cellDecls, d)
 			case *lang.NetworkDecl:
 				c.netDecls = append(c.netDecls, d)
+			case *lang.SkeletonDecl:
+				c.skelDecls = append(c.skelDecls, d)
 			}
 		}
 	}
@@ -654,21 +660,31 @@ func (c *checker) network(d *lang.NetworkDecl) {
 	seen := map[string]lang.Span{}
 	for _, f := range d.Fields {
 		key := f.Key.Name
-		if key != "normal" && key != "reduction" {
+		if key != "normal" && key != "reduction" && key != "skeleton" {
 			e := c.diags.Errorf(f.Key.Span, "unknown network field %q", key)
-			e.Detail = lang.DidYouMean(key, []string{"normal", "reduction"})
+			e.Detail = lang.DidYouMean(key, []string{"normal", "reduction", "skeleton"})
 			if e.Detail == "" {
-				e.Detail = "a network has normal: and reduction:"
+				e.Detail = "a network has normal:, reduction: and optionally skeleton:"
 			}
 			ok = false
 			continue
 		}
 		if prev, dup := seen[key]; dup {
-			c.diags.Errorf(f.Key.Span, "field %q is given twice", key).Detail = fmt.Sprintf("the first is at %s; a network has one %s cell", prev.Start.Format(prev.File), key)
+			what := "a network has one " + key + " cell"
+			if key == "skeleton" {
+				what = "a network has one skeleton"
+			}
+			c.diags.Errorf(f.Key.Span, "field %q is given twice", key).Detail = fmt.Sprintf("the first is at %s; %s", prev.Start.Format(prev.File), what)
 			ok = false
 			continue
 		}
 		seen[key] = f.Key.Span
+		if key == "skeleton" {
+			if !c.networkSkeleton(n, f.Value) {
+				ok = false
+			}
+			continue
+		}
 		want := lang.Normal
 		if key == "reduction" {
 			want = lang.Reduction
@@ -704,6 +720,22 @@ func (c *checker) network(d *lang.NetworkDecl) {
 	if ok {
 		c.prog.Networks = append(c.prog.Networks, n)
 	}
+}
+
+// networkSkeleton binds "skeleton: NAME".
+func (c *checker) networkSkeleton(n *Network, name lang.Ident) bool {
+	if c.skelDecl(name.Name) == nil {
+		e := c.diags.Errorf(name.Span, "unknown skeleton %q", name.Name)
+		if info, ok := c.names[name.Name]; ok {
+			e.Summary = fmt.Sprintf("%q is %s %s, not a skeleton", name.Name, article(info.kind), info.kind)
+		}
+		if e.Detail = lang.DidYouMean(name.Name, c.skelNames()); e.Detail == "" {
+			e.Detail = "the skeletons are " + andList(c.skelNames())
+		}
+		return false
+	}
+	n.Skeleton = c.prog.Skeletons[name.Name]
+	return n.Skeleton != nil // a broken skeleton is reported where it is declared
 }
 
 // unknownCell reports a network field naming no cell.

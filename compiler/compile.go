@@ -1,7 +1,9 @@
 // Package compiler turns parsed .cell files into networks: Check resolves
-// and checks the language, BuildGraph stacks cells into TF-slim's NASNet
-// skeleton as an IR graph, and the pass table (passes.go) rewrites that
-// graph for the plan.
+// and checks the language (skeleton.go the skeleton declarations),
+// BuildGraph interprets the network's skeleton (stdlib/skeletons.cell:
+// TF-slim's NASNet CIFAR and ImageNet skeletons) to stack its cells into
+// an IR graph, and the pass table (passes.go) rewrites that graph for the
+// plan.
 package compiler
 
 import (
@@ -98,21 +100,16 @@ func Build(f *lang.File, cfg Config, opts Options) (*Result, lang.Diagnostics) {
 	if d.HasErrors() {
 		return nil, diags
 	}
-	g, d := BuildGraph(net, cfg)
+	b, d := build(prog, net, cfg)
 	diags = append(diags, d...)
 	if d.HasErrors() {
 		return nil, diags
 	}
-	base, _ := baseFilters(net, cfg)
 	// Counts describe what is computed: states routed past the last cell
 	// (NASNet-B) are built but read by nothing, so they are dropped first.
-	g = eliminateDead(g)
-	res := &Result{Program: prog, Network: net, Config: cfg, Built: g, BaseFilters: base, Dumps: map[string]string{}}
-	for _, e := range g.Endpoints {
-		if e.Name == fmt.Sprintf("Cell_%d", 3*cfg.N-1) {
-			res.Filters = g.Nodes[e.Node].Shape.C
-		}
-	}
+	g := eliminateDead(b.g)
+	res := &Result{Program: prog, Network: net, Config: cfg, Built: g, BaseFilters: b.base, Dumps: map[string]string{}}
+	res.Filters = b.g.Nodes[b.last].Shape.C
 	out, err := RunPasses(g, cfg, opts, res)
 	if err != nil {
 		diags.Errorf(net.Span, "%v", err)

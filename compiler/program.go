@@ -9,6 +9,8 @@ type Program struct {
 	OpOrder  []string
 	Cells    map[string]*Cell
 	Networks []*Network
+	// Skeletons holds every skeleton by name (nil for a broken one).
+	Skeletons map[string]*Skeleton
 }
 
 // Op is an operation expanded to a flat pipeline of primitives.
@@ -87,10 +89,12 @@ type Block struct {
 	Span    lang.Span
 }
 
-// Network is a checked network: the cells it stacks.
+// Network is a checked network: the cells it stacks and the skeleton it
+// stacks them into (nil: the default for the build's dataset).
 type Network struct {
 	Name      string
 	Normal    *Cell
 	Reduction *Cell
+	Skeleton  *Skeleton
 	Span      lang.Span
 }

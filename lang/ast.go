@@ -178,3 +178,100 @@ func (d *CellDecl) DeclSpan() Span     { return d.Span }
 func (d *CellDecl) DeclName() Ident    { return d.Name }
 func (d *NetworkDecl) DeclSpan() Span  { return d.Span }
 func (d *NetworkDecl) DeclName() Ident { return d.Name }
+
+// SkeletonDecl is a network skeleton: the stem, the layout of cells, how
+// a cell's inputs are adapted, the aux head and the classifier, with
+// named parameters (the CLI and YAML set those named after a config key):
+//
+//	skeleton nasnet_cifar(n = 6, base_filters = 32, stem_multiplier = 3) {
+//	  stem:       conv(k: 3, filters: base_filters * stem_multiplier) as conv0 -> bn as conv0_bn
+//	  layers:     3 * n
+//	  reductions: before n, 2 * n
+//	  ...
+//	}
+//
+// The parser keeps the fields as written (key, optional position word,
+// items); the compiler's checker gives them their meaning.
+type SkeletonDecl struct {
+	Name   Ident
+	Params []*Param
+	Base   *Ident // "extends BASE"; nil if none
+	Fields []*SkelField
+	Span   Span
+}
+
+// Param is a named parameter with its default, "n = 6".
+type Param struct {
+	Name    Ident
+	Default Expr
+	Span    Span
+}
+
+// SkelField is "key: [where] item -> item ..." or "key: item, item ...".
+type SkelField struct {
+	Key   Ident
+	Where *Ident // "before", "at" or "after"; nil if none
+	Items []*Item
+	Span  Span
+}
+
+// Item is one element of a field's value: an expression, which for a
+// pipeline is a stage (a call), and the scope given with "as".
+type Item struct {
+	// Sep is what comes before the item: "" for the first, else "->" or ",".
+	Sep  string
+	Expr Expr
+	As   *Ident // "as aux_logits/proj": the scope of the stage's nodes
+	Span Span
+}
+
+// Expr is an expression: *Number, *Call, *Binary or *Paren.
+type Expr interface {
+	ExprSpan() Span
+}
+
+// Number is a literal as written: 3, 0.5, or a kernel size 3x3.
+type Number struct {
+	Text string
+	Span Span
+}
+
+// Call is a name (a parameter, or a word such as valid) or, with
+// parentheses, a stage: conv(k: 3, filters: 96). Args is nil for a bare
+// name and non-nil (possibly empty) when the parentheses are written.
+type Call struct {
+	Name Ident
+	Args []*CallArg
+	// Parens says the parentheses were written, so that "gap()" and "gap"
+	// both round-trip.
+	Parens bool
+	Span   Span
+}
+
+// CallArg is "key: expr" in a call.
+type CallArg struct {
+	Key   Ident
+	Value Expr
+	Span  Span
+}
+
+// Binary is X Op Y with Op one of + - * /.
+type Binary struct {
+	Op   string
+	X, Y Expr
+	Span Span
+}
+
+// Paren is a parenthesised expression, kept so that Format prints what
+// was written.
+type Paren struct {
+	X    Expr
+	Span Span
+}
+
+func (d *SkeletonDecl) DeclSpan() Span  { return d.Span }
+func (d *SkeletonDecl) DeclName() Ident { return d.Name }
+func (e *Number) ExprSpan() Span        { return e.Span }
+func (e *Call) ExprSpan() Span          { return e.Span }
+func (e *Binary) ExprSpan() Span        { return e.Span }
+func (e *Paren) ExprSpan() Span         { return e.Span }

@@ -158,6 +158,23 @@ func slotsOf(f *File) []slot {
 				}
 			}
 			closing(d)
+		case *SkeletonDecl:
+			// The header runs to its last token before "{": the name, the
+			// last parameter or the base after extends.
+			end := d.Name
+			if n := len(d.Params); n > 0 && d.Params[n-1] != nil {
+				end = Ident{Span: d.Params[n-1].Span}
+			}
+			if d.Base != nil {
+				end = *d.Base
+			}
+			header(d, end)
+			for _, fl := range d.Fields {
+				if fl != nil {
+					add(fl, fl.Span)
+				}
+			}
+			closing(d)
 		}
 	}
 	return slots

@@ -26,6 +26,8 @@ func (p *parser) decl(d *decl) Decl {
 		return p.cellDecl(d.Cell)
 	case d.Network != nil:
 		return p.network(d.Network)
+	case d.Skel != nil:
+		return p.skeleton(d.Skel)
 	}
 	return nil
 }

@@ -3,8 +3,8 @@
 //
 // # The language
 //
-// A .cell file holds operation definitions, cells and networks, in any
-// order. '#' starts a comment that runs to the end of the line.
+// A .cell file holds operation definitions, cells, networks and network
+// skeletons, in any order. '#' starts a comment that runs to the end of the line.
 //
 //	# An operation is a pipeline of primitives joined by "->".
 //	# $stride is bound by the compiler: 2 for ops that read a cell input
@@ -42,9 +42,72 @@
 // cell although it is read). "route: a, b, c, d" instead sends the k-th
 // state to the cell k+1 layers ahead (NASNet-B, Figure 7).
 //
+// A skeleton says how a network stacks its cells (the paper's Figure 2).
+// A network names one with "skeleton: NAME"; without it, cellc build uses
+// the standard library's nasnet_cifar or nasnet_imagenet for the dataset.
+// The standard library's CIFAR skeleton (stdlib/skeletons.cell), shortened:
+//
+//	skeleton nasnet_cifar(n = 6, base_filters = 32, stem_multiplier = 3,
+//	    image_size = 32, channels = 3, classes = 10, dense_dropout_keep_prob = 1,
+//	    skip_reduction_layer_input = 0) {
+//	  input:      images(size: image_size, channels: channels)
+//	  stem:       conv(k: 3, filters: base_filters * stem_multiplier) as conv0
+//	           -> bn as conv0_bn
+//	  layers:     3 * n
+//	  reductions: before n, 2 * n
+//	  scaling:    2
+//	  inputs:     reduce_prev(skip: skip_reduction_layer_input)
+//	  aux:        after 2 * n - 1
+//	  aux_head:   relu
+//	           -> avgpool(k: 5, stride: 3, pad: valid) as aux_logits/avgpool
+//	           -> ...
+//	  classifier: relu -> gap -> dropout(keep: dense_dropout_keep_prob) -> dense(filters: classes) as FC
+//	}
+//
+//	skeleton nasnet_imagenet(n = 4, base_filters = 44, stem_multiplier = 1,
+//	    image_size = 224, classes = 1000, dense_dropout_keep_prob = 0.5) extends nasnet_cifar {
+//	  stem: conv(k: 3, stride: 2, pad: valid, filters: 32 * stem_multiplier) as conv0
+//	     -> bn as conv0_bn
+//	     -> endpoint(name: Conv0)
+//	     -> reduction(filters: base_filters / 4) as cell_stem_0
+//	     -> reduction(filters: base_filters / 2) as cell_stem_1
+//	}
+//
+// Parameters have defaults; those named after a config key (n,
+// base_filters, stem_multiplier, image_size, channels, classes,
+// dense_dropout_keep_prob, skip_reduction_layer_input) take the build's
+// value (presets, --config YAML, flags). "extends" takes the base's
+// fields and parameters, overriding those written. The fields:
+//   - input: images(size, channels), the input image.
+//   - stem: a pipeline of conv, bn, relu, avgpool, maxpool, endpoint(name)
+//     and cells, normal(filters) or reduction(filters), the network's
+//     cells at that width. The stem's output is the endpoint Stem.
+//   - layers: how many body layers; reductions: "before P, Q" inserts a
+//     reduction cell before those layers (NASNet, AmoebaNet), "at P, Q"
+//     makes those layers reductions (PNASNet, DARTS). Positions count
+//     from 0 and must lie within the layers, in increasing order.
+//   - scaling: F is multiplied by it at each reduction; F starts at
+//     base_filters, which --filters (the penultimate width) can set.
+//   - inputs: how a cell's earlier inputs are adapted:
+//     reduce_prev(skip: S), TF-slim's _reduce_prev_layer, with
+//     skip_reduction_layer_input when S is not 0.
+//   - aux: "after L", the layer the aux head follows (training only,
+//     --aux-head); aux_head: its pipeline, scoped aux_L/.
+//   - classifier: its pipeline, scoped final_layer/ (dropout is built
+//     only when training).
+//
+// Pipeline stages take "k: 3", "k: 1x7" or "k: full" (the input's whole
+// size), stride, "pad: same" or "pad: valid", filters and dilation (conv),
+// keep (dropout); "as a/b" names the stage's scope (default: its name).
+// Arguments and positions are arithmetic over the parameters (+ - * /,
+// parentheses); widths, counts and positions are truncated to whole
+// numbers, as TF-slim's int(). The checker evaluates a skeleton under its
+// defaults, so a reduction past the last layer or a width that does not
+// divide is an error at its expression.
+//
 // Grammar (the parser's EBNF is kept as a golden file, testdata/grammar.ebnf):
 //
-//	File     = { OpDecl | CellDecl | Network } .
+//	File     = { OpDecl | CellDecl | Network | Skeleton } .
 //	OpDecl   = "op" Ident "=" Stage { "->" Stage } .
 //	Stage    = Ident [ "(" [ Arg { "," Arg } ] ")" ] .
 //	Arg      = Ident ":" ( Int | Kernel | "$" Ident ) .
@@ -54,11 +117,20 @@
 //	Out      = ( "out" | "route" ) ":" Ref { "," Ref } .
 //	Network  = "network" Ident "{" { Ident ":" Ident } "}" .
 //	Ref      = "h_i" [ "-" Int ] | Ident .
+//	Skeleton = "skeleton" Ident [ "(" [ Param { "," Param } ] ")" ]
+//	           [ "extends" Ident ] "{" { SkelField } "}" .
+//	Param    = Ident "=" Expr .
+//	SkelField = Ident ":" [ "before" | "at" | "after" ] Item { ( "->" | "," ) Item } .
+//	Item     = Expr [ "as" Ident { "/" Ident } ] .
+//	Expr     = Term { ( "+" | "-" ) Term } .
+//	Term     = Factor { ( "*" | "/" ) Factor } .
+//	Factor   = Int | Float | Kernel | Ident [ "(" [ Ident ":" Expr { "," Ident ":" Expr } ] ")" ] | "(" Expr ")" .
 //	Kernel   = Int "x" Int .         (one token: 1x7)
 //
 // Tokens: identifiers [A-Za-z_][A-Za-z0-9_]* (so sep3x3 is one
-// identifier), integers, kernels \d+x\d+, input references h_i and h_i-N
-// (one token), punctuation < > { } ( ) : ; , = -> $.
+// identifier), integers, decimals \d+.\d+, kernels \d+x\d+, input
+// references h_i and h_i-N (one token), punctuation < > { } ( ) : ; , = ->
+// $ + - * /.
 //
 // # Phases
 //
@@ -69,6 +141,8 @@
 // follows it, a comment at the end of a line stays at the end of that line.
 // Like gofmt, Format keeps (collapsed to one) the blank lines that group
 // declarations and blocks, and aligns runs of consecutive lines: the "="
-// of ops, the columns of a cell's blocks (as in the example above) and
-// trailing comments.
+// of ops, the columns of a cell's blocks (as in the example above), the
+// values of a skeleton's fields, and trailing comments. A skeleton's "->"
+// pipeline that would pass 80 columns is printed one stage per line, the
+// stages aligned; its parameters fill lines of up to 80 columns.
 package lang

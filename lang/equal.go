@@ -31,6 +31,9 @@ func equalDecl(a, b Decl) bool {
 	case *NetworkDecl:
 		b, ok := b.(*NetworkDecl)
 		return ok && equalNetwork(a, b)
+	case *SkeletonDecl:
+		b, ok := b.(*SkeletonDecl)
+		return ok && equalSkeleton(a, b)
 	}
 	return a == nil && b == nil
 }

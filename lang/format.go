@@ -79,6 +79,8 @@ func Format(f *File) []byte {
 			p.cellDecl(d)
 		case *NetworkDecl:
 			p.network(d)
+		case *SkeletonDecl:
+			p.skeleton(d)
 		}
 		i++
 	}
@@ -92,13 +94,15 @@ type printer struct {
 }
 
 // declKind tells the kinds of declaration apart for the blank line rule:
-// ops, cells (normal or reduction) and networks.
+// ops, cells (normal or reduction), networks and skeletons.
 func declKind(d Decl) int {
 	switch d.(type) {
 	case *OpDecl:
 		return 0
 	case *CellDecl:
 		return 1
+	case *SkeletonDecl:
+		return 3
 	}
 	return 2
 }
@@ -181,7 +185,7 @@ func (p *printer) lines(indent string, ls []line) {
 			if _, ok := p.cm.trailing[ls[j].key]; !ok {
 				break
 			}
-			w = max(w, width(ls[j].code))
+			w = max(w, width(lastLine(ls[j].code)))
 		}
 		if j == i {
 			j = i + 1
@@ -190,13 +194,22 @@ func (p *printer) lines(indent string, ls []line) {
 			p.buf.WriteString(indent)
 			p.buf.WriteString(l.code)
 			if c, ok := p.cm.trailing[l.key]; ok {
-				p.buf.WriteString(strings.Repeat(" ", w-width(l.code)+2))
+				p.buf.WriteString(strings.Repeat(" ", w-width(lastLine(l.code))+2))
 				p.buf.WriteString(c.Text)
 			}
 			p.buf.WriteByte('\n')
 		}
 		i = j
 	}
+}
+
+// lastLine is the last line of s (a broken skeleton pipeline spans
+// several), where a trailing comment goes.
+func lastLine(s string) string {
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
 }
 
 // width is the number of columns s takes.
@@ -432,6 +445,8 @@ func isNilDecl(d Decl) bool {
 	case *CellDecl:
 		return d == nil
 	case *NetworkDecl:
+		return d == nil
+	case *SkeletonDecl:
 		return d == nil
 	}
 	return true

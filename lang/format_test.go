@@ -76,6 +76,9 @@ func TestRoundTripInline(t *testing.T) {
 // roundTripCases are small inputs shared with the fuzz seeds.
 var roundTripCases = []string{
 	"",
+	// skeletons: parameters, extends, positions, pipelines, scopes, parentheses
+	"skeleton s(n = 6, f = 2.5) extends b { layers: 3 * (n - 1) / 2  # body\n reductions: at n, 2 * n\n stem: conv(k: 3x3, pad: valid, filters: f * 32) as conv0 -> bn as a/b_bn -> gap() }",
+	"skeleton t {\n  # before\n  aux: after 2*n-1\n\n  classifier: relu -> gap -> dropout(keep: p) -> dense(filters: classes) as FC -> relu -> relu -> relu -> relu -> relu\n}",
 	"# only a comment",
 	"op a = b",
 	"op a = b() -> c(k: 1x7, s: $stride, d: 2)",

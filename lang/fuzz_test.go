@@ -38,7 +38,7 @@ func addSeeds(f *testing.F) {
 		f.Add([]byte(src))
 	}
 	f.Add([]byte(sample))
-	for _, odd := range []string{"\xff", "op a = b\x00", "op é = b", "# \xfe\r\rop a = b\r", "h_i-", "h_i-1x", "1x", "op a = b(k: 1x)", "\f\vop a = b"} {
+	for _, odd := range []string{"\xff", "op a = b\x00", "op é = b", "# \xfe\r\rop a = b\r", "h_i-", "h_i-1x", "1x", "op a = b(k: 1x)", "\f\vop a = b", "skeleton s(", "skeleton s { a: 1 -", "skeleton s { a: b as c/ }", "skeleton s(n = 1.) {}", "skeleton s extends { }"} {
 		f.Add([]byte(odd))
 	}
 }
@@ -125,10 +125,17 @@ func FuzzFormatRoundTrip(f *testing.F) {
 // canonicalSpacing reports whether the code part of a formatted line (all
 // before '#') is laid out as Format lays it out: an indent of nothing or
 // two spaces, no tabs, and single spaces except for alignment padding,
-// which comes after a ';' or before '=', '<' or a trailing comment (at
-// least two spaces there).
+// which comes after a ';' or ':' (a skeleton's field keys) or before '=',
+// '<' or a trailing comment (at least two spaces there). A skeleton's
+// broken pipeline continues on lines indented up to its "->", and its
+// parameters on lines indented by four spaces.
 func canonicalSpacing(line string) bool {
 	code, _, comment := strings.Cut(line, "#")
+	if t := strings.TrimLeft(code, " "); strings.HasPrefix(t, "-> ") {
+		code = t
+	} else if strings.HasPrefix(code, "    ") && !strings.HasPrefix(code, "     ") {
+		code = code[4:]
+	}
 	code = strings.TrimPrefix(code, "  ")
 	if strings.HasPrefix(code, " ") || strings.Contains(code, "\t") {
 		return false
@@ -145,7 +152,7 @@ func canonicalSpacing(line string) bool {
 		for j < len(code) && code[j] == ' ' {
 			j++
 		}
-		if j-i > 1 && !(i > 0 && code[i-1] == ';') && !(j == len(code) && comment) &&
+		if j-i > 1 && !(i > 0 && (code[i-1] == ';' || code[i-1] == ':')) && !(j == len(code) && comment) &&
 			!(j < len(code) && (code[j] == '=' || code[j] == '<')) {
 			return false
 		}

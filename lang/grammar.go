@@ -33,11 +33,12 @@ func lexerRules() []lexer.SimpleRule {
 	return []lexer.SimpleRule{
 		{Name: "Comment", Pattern: `#[^\n]*`},
 		{Name: "Kernel", Pattern: `\d+x\d+`},
+		{Name: "Float", Pattern: `\d+\.\d+`},
 		{Name: "InputRef", Pattern: `h_i(-\d+)?\b`},
 		{Name: "Ident", Pattern: `[A-Za-z_][A-Za-z0-9_]*`},
 		{Name: "Int", Pattern: `\d+`},
 		{Name: "Arrow", Pattern: `->`},
-		{Name: "Punct", Pattern: `[<>{}():;,=$]`},
+		{Name: "Punct", Pattern: `[<>{}():;,=$+\-*/]`},
 		{Name: "whitespace", Pattern: `[ \t\r\n\f\v]+`},
 		{Name: "Invalid", Pattern: `.`},
 	}
@@ -51,6 +52,7 @@ type decl struct {
 	Op      *opDecl   `parser:"@@"`
 	Cell    *cellDecl `parser:"| @@"`
 	Network *network  `parser:"| @@"`
+	Skel    *skeleton `parser:"| @@"`
 }
 
 type opDecl struct {
@@ -127,6 +129,100 @@ type netField struct {
 	Value  lexer.Token `parser:"@Ident"`
 }
 
+// skeleton is a network skeleton. Its fields are parsed generically (key:
+// an optional position word, then items joined by "->" or ",") and given
+// their meaning by the compiler's checker, as a network's fields are.
+type skeleton struct {
+	Tokens []lexer.Token
+	Name   lexer.Token  `parser:"'skeleton' @Ident"`
+	Params *paramList   `parser:"@@?"`
+	Base   lexer.Token  `parser:"( 'extends' @Ident )? '{'"`
+	Fields []*skelField `parser:"@@* '}'"`
+}
+
+type paramList struct {
+	Params []*param `parser:"'(' ( @@ ( ',' @@ )* )? ')'"`
+}
+
+type param struct {
+	Tokens []lexer.Token
+	Name   lexer.Token `parser:"@Ident '='"`
+	Value  *expr       `parser:"@@"`
+}
+
+type skelField struct {
+	Tokens []lexer.Token
+	Key    lexer.Token `parser:"@Ident ':'"`
+	Where  lexer.Token `parser:"@( 'before' | 'at' | 'after' )?"`
+	First  *item       `parser:"@@"`
+	Rest   []*sepItem  `parser:"@@*"`
+}
+
+type sepItem struct {
+	Sep  lexer.Token `parser:"@( '->' | ',' )"`
+	Item *item       `parser:"@@"`
+}
+
+type item struct {
+	Tokens []lexer.Token
+	Expr   *expr   `parser:"@@"`
+	As     *asPath `parser:"( 'as' @@ )?"`
+}
+
+// asPath is a scope, a/b/c; participle concatenates the captures.
+type asPath struct {
+	Tokens []lexer.Token
+	Path   string `parser:"@Ident ( @'/' @Ident )*"`
+}
+
+// expr, term and factor give "*" and "/" precedence over "+" and "-".
+type expr struct {
+	Tokens []lexer.Token
+	Left   *term     `parser:"@@"`
+	Ops    []*exprOp `parser:"@@*"`
+}
+
+type exprOp struct {
+	Op    lexer.Token `parser:"@( '+' | '-' )"`
+	Right *term       `parser:"@@"`
+}
+
+type term struct {
+	Tokens []lexer.Token
+	Left   *factor   `parser:"@@"`
+	Ops    []*termOp `parser:"@@*"`
+}
+
+type termOp struct {
+	Op    lexer.Token `parser:"@( '*' | '/' )"`
+	Right *factor     `parser:"@@"`
+}
+
+type factor struct {
+	Tokens []lexer.Token
+	Number lexer.Token `parser:"@( Float | Int | Kernel )"`
+	Call   *call       `parser:"| @@"`
+	Paren  *expr       `parser:"| '(' @@ ')'"`
+}
+
+// call is a name (a parameter, a word such as valid) or a stage with
+// arguments: conv(k: 3, filters: base_filters * stem_multiplier).
+type call struct {
+	Tokens []lexer.Token
+	Name   lexer.Token `parser:"@Ident"`
+	Args   *callArgs   `parser:"@@?"`
+}
+
+type callArgs struct {
+	Args []*callArg `parser:"'(' ( @@ ( ',' @@ )* )? ')'"`
+}
+
+type callArg struct {
+	Tokens []lexer.Token
+	Key    lexer.Token `parser:"@Ident ':'"`
+	Value  *expr       `parser:"@@"`
+}
+
 // grammarSyntax is the built parser and what Parse needs to know about
 // its tokens. It is built once, on first use, and never mutated after.
 type grammarSyntax struct {
@@ -134,7 +230,7 @@ type grammarSyntax struct {
 	decl  *participle.Parser[decl] // one declaration, to resume after errors
 	lexer *lexer.StatefulDefinition
 
-	comment, ident, inputRef, integer, kernel, invalid lexer.TokenType
+	comment, ident, inputRef, integer, float, kernel, invalid lexer.TokenType
 }
 
 // syntax builds the parser. Building only fails if the grammar above is
@@ -154,7 +250,7 @@ var syntax = sync.OnceValue(func() *grammarSyntax {
 	}
 	sym := lex.Symbols()
 	g.comment, g.ident, g.inputRef = sym["Comment"], sym["Ident"], sym["InputRef"]
-	g.integer, g.kernel, g.invalid = sym["Int"], sym["Kernel"], sym["Invalid"]
+	g.integer, g.float, g.kernel, g.invalid = sym["Int"], sym["Float"], sym["Kernel"], sym["Invalid"]
 	return g
 })
 

@@ -40,7 +40,8 @@ func TestLexer(t *testing.T) {
 		{"h_input h_i_x xh_i", []string{"Ident:h_input", "Ident:h_i_x", "Ident:xh_i"}},
 		{"1x7 3 sep3x3 x3", []string{"Kernel:1x7", "Int:3", "Ident:sep3x3", "Ident:x3"}},
 		{"a->b $s # c -> d", []string{"Ident:a", "Arrow:->", "Ident:b", "Punct:$", "Ident:s", "Comment:# c -> d"}},
-		{"@ -", []string{"Invalid:@", "Invalid:-"}},
+		{"@ -", []string{"Invalid:@", "Punct:-"}},
+		{"2.5 * n - 1 / x", []string{"Float:2.5", "Punct:*", "Ident:n", "Punct:-", "Int:1", "Punct:/", "Ident:x"}},
 	}
 	for _, tt := range tests {
 		l, err := syntax().lexer.LexString("", tt.in)

@@ -131,7 +131,7 @@ func (p *parser) lexerAt(i int) *lexer.PeekingLexer {
 // a likely mistake for one.
 func isDeclKeyword(s string) bool {
 	switch s {
-	case "op", "normal", "reduction", "network", "cell":
+	case "op", "normal", "reduction", "network", "skeleton", "cell":
 		return true
 	}
 	return false
@@ -166,6 +166,8 @@ func (p *parser) startsDeclAt(i int) bool {
 		return second.Value == "cell"
 	case "network":
 		return second.Type == syntax().ident && third.Value == "{"
+	case "skeleton":
+		return second.Type == syntax().ident && (third.Value == "{" || third.Value == "(" || third.Value == "extends")
 	}
 	return false
 }

@@ -132,6 +132,15 @@ KERNEL gap_grad(int n, int C, int HW, const float* __restrict__ dy, int dys, flo
 // ---- depthwise convolution (channel multiplier 1), TF SAME or VALID -----
 // pt, pl: padding before (top, left); the rest of SAME's padding is after.
 
+// tap_out is the output row (or column) whose tap k reads input position
+// pos, for stride s, dilation d and padding before pad, or -1 when none
+// of the O outputs does.
+__device__ int tap_out(int pos, int pad, int k, int d, int s, int O) {
+	int t = pos + pad - k * d;
+	if (t < 0 || t % s) return -1;
+	return t / s < O ? t / s : -1;
+}
+
 KERNEL dw_fwd(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int s, int d, int pt, int pl,
 		const float* __restrict__ x, int xs, int relu, const float* __restrict__ w, const float* __restrict__ bias, float* __restrict__ y, int ys) {
 	int e = C * OH * OW;
@@ -169,15 +178,11 @@ KERNEL dw_grad_x(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int
 		const float* wp = w + c * KH * KW;
 		float g = 0;
 		for (int kh = 0; kh < KH; kh++) {
-			int t = h + pt - kh * d;
-			if (t < 0 || t % s) continue;
-			int oh = t / s;
-			if (oh >= OH) continue;
+			int oh = tap_out(h, pt, kh, d, s, OH);
+			if (oh < 0) continue;
 			for (int kw = 0; kw < KW; kw++) {
-				int u = ww + pl - kw * d;
-				if (u < 0 || u % s) continue;
-				int ow = u / s;
-				if (ow >= OW) continue;
+				int ow = tap_out(ww, pl, kw, d, s, OW);
+				if (ow < 0) continue;
 				g += gp[oh * OW + ow] * wp[kh * KW + kw];
 			}
 		}
@@ -238,15 +243,11 @@ KERNEL col2im(int n, int C, int H, int W, int OH, int OW, int KH, int KW, int s,
 		const float* cp = col + b * ce + c * KH * KW * P;
 		float g = 0;
 		for (int kh = 0; kh < KH; kh++) {
-			int t = h + pt - kh * d;
-			if (t < 0 || t % s) continue;
-			int oh = t / s;
-			if (oh >= OH) continue;
+			int oh = tap_out(h, pt, kh, d, s, OH);
+			if (oh < 0) continue;
 			for (int kw = 0; kw < KW; kw++) {
-				int u = w + pl - kw * d;
-				if (u < 0 || u % s) continue;
-				int ow = u / s;
-				if (ow >= OW) continue;
+				int ow = tap_out(w, pl, kw, d, s, OW);
+				if (ow < 0) continue;
 				g += cp[(kh * KW + kw) * P + oh * OW + ow];
 			}
 		}

@@ -8,8 +8,10 @@
 // A search directory (package search/run): space.yaml (the strategy and
 // the number of architectures), controller.json (the counters, the jobs
 // in flight, the strategy's baseline and entropy), results.jsonl (one
-// queue.Result per trained architecture), retrain.jsonl and ranking.txt
-// (the final retraining). A training directory (`cellc train --out`):
+// queue.Result per trained architecture), workers.json (each worker's
+// last heartbeat and the jobs it is training, which the controller keeps
+// from the workers' reports), retrain.jsonl and ranking.txt (the final
+// retraining). A training directory (`cellc train --out`):
 // metrics.jsonl (one metrics.Record per split and epoch) and the header
 // of checkpoint.safetensors, whose metadata holds the .cell source and
 // the build configuration. A directory that is neither but holds such

@@ -67,6 +67,11 @@ type searchRun struct {
 	files    []string
 	history  []ctrlPoint
 	rates    []ratePoint
+	// The workers' latest heartbeats (workers.json, written by the
+	// controller from the workers' reports).
+	beats []queue.WorkerStatus
+	wkErr string
+	wkSt  stamp
 
 	// Caches, valid while their gen is the searchRun's.
 	sortGen int
@@ -109,6 +114,10 @@ func (s *searchRun) refresh(root *os.Root, now time.Time) bool {
 	if ok, ch := s.ckSt.changed(root, searchrun.StateFile); ch {
 		changed = true
 		s.readCheckpoint(root, ok)
+	}
+	if ok, ch := s.wkSt.changed(root, searchrun.WorkersFile); ch {
+		changed = true
+		s.readWorkers(root, ok)
 	}
 	n0 := len(s.results)
 	ch, err := s.resTail.read(root, func() {
@@ -198,6 +207,23 @@ func (s *searchRun) refresh(root *os.Root, now time.Time) bool {
 		s.files, changed = files, true
 	}
 	return changed
+}
+
+// readWorkers reads workers.json (written whole by rename).
+func (s *searchRun) readWorkers(root *os.Root, exists bool) {
+	s.beats, s.wkErr = nil, ""
+	if !exists {
+		return
+	}
+	data, err := root.ReadFile(searchrun.WorkersFile)
+	if err == nil {
+		var st searchrun.WorkersState
+		if st, err = searchrun.ReadWorkers(data); err == nil {
+			s.beats = st.Workers
+			return
+		}
+	}
+	s.wkErr = fmt.Sprintf("%s: %v", searchrun.WorkersFile, err)
 }
 
 // readCheckpoint reads controller.json (written whole by rename, so never
@@ -327,6 +353,11 @@ type (
 		LastJob  string     `json:"last_job"`
 		LastHash string     `json:"last_hash"`
 		LastSeen *time.Time `json:"last_seen"` // nil: before this view started
+		// From the worker's heartbeats (nil / empty before its first):
+		Heartbeat *time.Time         `json:"heartbeat"`
+		Slots     int                `json:"slots"`
+		Stopped   bool               `json:"stopped"`
+		Training  []queue.RunningJob `json:"training"`
 	}
 	jobInfo struct {
 		JobID string `json:"job_id"`
@@ -446,7 +477,7 @@ func (s *searchRun) summary(now time.Time) searchSummary {
 	} else if s.ck == nil && len(s.results) > 0 {
 		out.Problems = append(out.Problems, "no "+searchrun.StateFile+": progress and the controller are unknown")
 	}
-	for _, e := range []string{s.resErr, s.retErr} {
+	for _, e := range []string{s.resErr, s.retErr, s.wkErr} {
 		if e != "" {
 			out.Problems = append(out.Problems, e)
 		}
@@ -501,6 +532,22 @@ func (s *searchRun) workers() []workerInfo {
 		w.Seconds += num(r.TrainSeconds)
 		w.LastJob, w.LastHash, w.LastSeen = r.JobID, r.Hash, timePtr(r.seen)
 		last[r.Worker] = i
+	}
+	for _, b := range s.beats {
+		k, ok := idx[b.Worker]
+		if !ok {
+			k = len(out)
+			idx[b.Worker] = k
+			out = append(out, workerInfo{Name: b.Worker})
+			last[b.Worker] = len(s.results) // reporting, no result yet: first
+		}
+		w := &out[k]
+		w.Heartbeat, w.Slots, w.Stopped, w.Training = timePtr(b.Time), b.Slots, b.Stopped, b.Jobs
+	}
+	for i := range out {
+		if out[i].Training == nil {
+			out[i].Training = []queue.RunningJob{}
+		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return last[out[i].Name] > last[out[j].Name] })
 	if out == nil {

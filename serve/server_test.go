@@ -179,6 +179,17 @@ func TestRunsAndSummaries(t *testing.T) {
 	if len(ss.Workers) != 2 || ss.Workers[0].Name != "host-b" || ss.Workers[0].Jobs != 4 || ss.Workers[0].Failed != 1 {
 		t.Errorf("workers %+v", ss.Workers)
 	}
+	// Heartbeats from workers.json: host-b stopped, host-a-local
+	// training a job.
+	if len(ss.Workers) == 2 {
+		b, a := ss.Workers[0], ss.Workers[1]
+		if b.Heartbeat == nil || !b.Stopped || len(b.Training) != 0 || b.Slots != 1 {
+			t.Errorf("host-b heartbeat %+v", b)
+		}
+		if a.Heartbeat == nil || a.Stopped || len(a.Training) != 1 || a.Training[0].JobID != "p000008-2b0c3a1f9e8d7c6b" || a.Training[0].Attempt != 1 || a.Slots != 2 {
+			t.Errorf("host-a-local heartbeat %+v", a)
+		}
+	}
 	if ss.Failures.Total != 1 || !strings.Contains(ss.Failures.Rows[0].Error, "loss is NaN") || ss.Failures.Rows[0].Attempts != 3 {
 		t.Errorf("failures %+v", ss.Failures)
 	}

@@ -72,14 +72,20 @@ func RunWorker(ctx context.Context, c *Conn, searchID, name string, concurrency 
 	}
 	w := &worker{
 		c: c, id: searchID, name: name, fn: fn, cons: cons, set: set,
-		log: c.log.With("search", searchID, "worker", name),
+		log:    c.log.With("search", searchID, "worker", name),
+		status: newStatusBoard(c, searchID, name, concurrency),
 	}
 	w.log.Info("worker started", "concurrency", concurrency, "ack_wait", set.ackWait, "max_deliver", set.maxDeliver)
 	var wg sync.WaitGroup
 	for range concurrency {
 		wg.Go(func() { w.loop(ctx) })
 	}
+	sctx, stopStatus := context.WithCancel(context.Background())
+	var sw sync.WaitGroup
+	sw.Go(func() { w.status.run(sctx) })
 	wg.Wait()
+	stopStatus()
+	sw.Wait()
 	w.log.Info("worker stopped")
 	return nil
 }
@@ -116,6 +122,8 @@ type worker struct {
 	cons jetstream.Consumer
 	set  workerSettings
 	log  *slog.Logger
+	// status reports the jobs in progress (heartbeats for the web view).
+	status *statusBoard
 }
 
 // loop is one slot: it pulls a single job only when it is free to run it,
@@ -172,7 +180,9 @@ func (w *worker) handle(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 
+	w.status.start(job)
 	res, err := w.run(ctx, msg, job, log)
+	w.status.end(job.ID)
 	if err == nil {
 		res.JobID, res.Hash, res.CellText = job.ID, job.Hash, job.CellText
 		res.Worker, res.Attempts = w.name, attempt

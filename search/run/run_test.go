@@ -91,6 +91,16 @@ func TestSearch(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// The local worker's heartbeats reached workers.json, with the jobs
+	// it was training at some point.
+	data, err := os.ReadFile(filepath.Join(dir, WorkersFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := ReadWorkers(data)
+	if err != nil || len(ws.Workers) != 1 || ws.Workers[0].Worker == "" || ws.Workers[0].Time.IsZero() {
+		t.Errorf("workers.json %s (%v): want the local worker's last heartbeat", data, err)
+	}
 	// The retraining scores the best architecture on the test split too
 	// (the synthetic data set draws one with its own seed).
 	retrained, err := queue.ReadResults(filepath.Join(dir, RetrainFile), nil)

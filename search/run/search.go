@@ -276,6 +276,13 @@ func (c *controller) search(ctx context.Context) error {
 	if c.pub, err = queue.NewPublisher(conn, c.ck.SearchID); err != nil {
 		return err
 	}
+	// The workers' heartbeats, for the web view (workers.json).
+	board := newWorkerBoard(c.dir)
+	stopStatus, err := queue.SubscribeStatus(conn, c.ck.SearchID, board.update)
+	if err != nil {
+		return err
+	}
+	defer stopStatus()
 	c.start, c.startN = time.Now(), c.ck.Observed
 	c.done = make(chan struct{})
 

@@ -21,6 +21,7 @@ const (
 	RankingFile    = "ranking.txt"
 	BestFile       = "best.cell"
 	URLFile        = "nats.url"
+	WorkersFile    = "workers.json"
 	JetStreamDir   = "jetstream"
 	checkpointVers = 1
 )

@@ -453,16 +453,20 @@
   function updateWorkers(s) {
     const rows = s.workers.map((w) => el('tr', {},
       el('td', { class: 'mono small' }, w.name === 'controller' ? 'controller (did not compile)' : w.name),
+      el('td', { class: 'small' }, w.heartbeat ? (w.stopped ? 'stopped ' : '') + ago(w.heartbeat) : '–'),
+      el('td', { class: 'mono small' }, (w.training || []).length ?
+        w.training.map((j) => el('span', { class: 'job', title: `${j.hash}, attempt ${j.attempt}, since ${j.started}` }, j.job_id)) :
+        (w.heartbeat && !w.stopped ? 'idle' : '–')),
       el('td', { class: 'num' }, w.jobs), el('td', { class: 'num' }, w.failed), el('td', { class: 'num' }, dur(w.train_seconds)),
       el('td', { class: 'mono small' }, w.last_job), el('td', { class: 'muted small' }, ago(w.last_seen))));
     const flight = s.in_flight || [];
     fill('workers',
-      rows.length ? el('table', { class: 'grid-table' }, el('thead', {}, el('tr', {}, ['worker', 'jobs', 'failed', 'training', 'last job', 'last result'].map((h) => el('th', {}, h)))), el('tbody', {}, rows)) :
-        el('p', { class: 'muted' }, 'No worker has reported a result yet.'),
+      rows.length ? el('table', { class: 'grid-table' }, el('thead', {}, el('tr', {}, ['worker', 'heartbeat', 'training now', 'jobs', 'failed', 'training', 'last job', 'last result'].map((h) => el('th', {}, h)))), el('tbody', {}, rows)) :
+        el('p', { class: 'muted' }, 'No worker has reported yet.'),
       el('h3', {}, `Jobs in flight (${flight.length})`),
       flight.length ? el('p', { class: 'mono small flight' }, flight.slice(0, 40).map((j) => el('span', { class: 'job', title: j.hash }, j.job_id)), flight.length > 40 ? ` … and ${flight.length - 40} more` : '') :
         el('p', { class: 'muted small' }, 'none'),
-      el('p', { class: 'muted small' }, 'A worker\'s last result is when this view saw it arrive. Which worker holds a job in flight is not recorded in the search directory.'));
+      el('p', { class: 'muted small' }, 'Heartbeats come from the workers every few seconds (workers.json); a worker\'s last result is when this view saw it arrive.'));
   }
 
   function updateController(c) {

@@ -97,15 +97,16 @@ type controller struct {
 	comp    *trial.Compiler
 	pub     *queue.Publisher
 	ck      *Checkpoint
-	cache   *trial.Cache
-	rec     map[string]bool // job IDs in results.jsonl
+	led     *ledger
 	results []queue.Result
 	recipe  space.Recipe
 	log     io.Writer
 	start   time.Time
 	startN  int
 	workers map[string]time.Time
-	rewards []float64 // observed rewards, for the moving average
+	// texts holds the cell text of the jobs refill compiled, for enqueue
+	// (a resumed search compiles its outstanding jobs again).
+	texts   map[string]string
 	avg     float64
 	haveAvg bool
 	done    chan struct{}
@@ -164,7 +165,7 @@ func open(opts Options) (*controller, error) {
 	if dir == "" {
 		return nil, errors.New("search: no directory")
 	}
-	c := &controller{opts: opts, dir: dir, log: opts.Log, cache: trial.NewCache(), rec: map[string]bool{}, workers: map[string]time.Time{}}
+	c := &controller{opts: opts, dir: dir, log: opts.Log, workers: map[string]time.Time{}, texts: map[string]string{}}
 	if c.log == nil {
 		c.log = io.Discard
 	}
@@ -218,6 +219,7 @@ func open(opts Options) (*controller, error) {
 			c.ck.Done = false
 		}
 	}
+	c.led = newLedger(c.ck)
 	strat, err := strategy.New(c.sp, c.sp.Strategy)
 	if err != nil {
 		return nil, err
@@ -249,9 +251,8 @@ func open(opts Options) (*controller, error) {
 
 // addResult records r in the controller's memory (not on disk).
 func (c *controller) addResult(r queue.Result) {
-	c.rec[r.JobID] = true
+	c.led.record(r)
 	c.results = append(c.results, r)
-	c.cache.Put(r.Hash, trial.Result{Reward: r.Reward, Err: r.Error})
 }
 
 // search is the controller loop.
@@ -341,7 +342,7 @@ func (c *controller) search(ctx context.Context) error {
 			return err
 		}
 		return err
-	}, queue.Seen(c.rec))
+	}, queue.Seen(c.led.rec))
 	if err != nil {
 		return err
 	}
@@ -423,48 +424,23 @@ func (c *controller) connect() (*queue.Conn, *queue.Server, error) {
 // the window and (re-)enqueues every outstanding job.
 func (c *controller) recover(ctx context.Context) error {
 	var obs []strategy.Observation
-	var keep []Pending
-	for _, p := range c.ck.Outstanding {
-		if r, ok := c.cache.Get(p.Hash); ok && (p.JobID == "" || c.rec[p.JobID]) {
-			obs = append(obs, c.observation(p.Proposal, r))
-			continue
-		}
-		keep = append(keep, p)
+	for _, p := range c.led.recovered() {
+		r, _ := c.led.known(p.Hash)
+		obs = append(obs, c.observation(p.Proposal, r))
 	}
-	c.ck.Outstanding = keep
 	if len(obs) > 0 {
 		if err := c.observe(obs); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.log, "recovered %d results recorded before the controller stopped\n", len(obs))
 	}
-	// A waiting repeat whose original is gone gets a job of its own.
-	inFlight := map[string]bool{}
-	for _, p := range c.ck.Outstanding {
-		if p.JobID != "" {
-			inFlight[p.Hash] = true
-		}
-	}
-	for i, p := range c.ck.Outstanding {
-		if p.JobID == "" && !inFlight[p.Hash] {
-			c.ck.Outstanding[i].JobID = jobID(p.Proposal, p.Hash)
-			inFlight[p.Hash] = true
-		}
-	}
-	enq, err := c.refill()
-	if err != nil {
+	if _, err := c.refill(); err != nil {
 		return err
 	}
 	if err := c.checkpoint(); err != nil {
 		return err
 	}
-	enq = enq[:0]
-	for _, p := range c.ck.Outstanding {
-		if p.JobID != "" {
-			enq = append(enq, p)
-		}
-	}
-	return c.enqueue(ctx, enq)
+	return c.enqueue(ctx, c.led.jobs())
 }
 
 func jobID(p strategy.Proposal, hash string) string { return fmt.Sprintf("p%06d-%s", p.Seq, hash) }
@@ -480,7 +456,6 @@ func (c *controller) observe(obs []strategy.Observation) error {
 	}
 	c.ck.Observed += len(obs)
 	for _, o := range obs {
-		c.rewards = append(c.rewards, o.Reward)
 		if !c.haveAvg {
 			c.avg, c.haveAvg = o.Reward, true
 		} else {
@@ -513,14 +488,7 @@ func (c *controller) window() int {
 // not compile are observed at once; a repeat of one in flight waits for
 // it. It returns the proposals to enqueue once the checkpoint lists them.
 func (c *controller) refill() ([]Pending, error) {
-	inFlight := map[string]bool{}
-	jobs := 0
-	for _, p := range c.ck.Outstanding {
-		if p.JobID != "" {
-			inFlight[p.Hash] = true
-			jobs++
-		}
-	}
+	_, jobs := c.led.inFlight()
 	var enq []Pending
 	for jobs < c.window() && c.ck.Sampled < c.ck.Count {
 		props, err := c.strat.Propose(1)
@@ -534,7 +502,7 @@ func (c *controller) refill() ([]Pending, error) {
 			return nil, fmt.Errorf("search: proposal %d: %v", p.Seq, cerr)
 		}
 		id := jobID(p, hash)
-		if r, ok := c.cache.Get(hash); ok {
+		if r, ok := c.led.known(hash); ok {
 			if err := c.observe([]strategy.Observation{c.observation(p, r)}); err != nil {
 				return nil, err
 			}
@@ -543,7 +511,7 @@ func (c *controller) refill() ([]Pending, error) {
 		if cerr != nil {
 			r := queue.Result{JobID: id, Hash: hash, CellText: text, Reward: c.sp.InvalidReward,
 				Worker: "controller", Attempts: 1, Failed: true, Error: "does not compile: " + cerr.Error()}
-			if !c.rec[id] {
+			if !c.led.rec[id] {
 				if err := queue.AppendResult(filepath.Join(c.dir, ResultsFile), r); err != nil {
 					return nil, err
 				}
@@ -555,14 +523,11 @@ func (c *controller) refill() ([]Pending, error) {
 			c.progress(r, 0)
 			continue
 		}
-		pend := Pending{Proposal: p, Hash: hash}
-		if !inFlight[hash] {
-			pend.JobID = id
-			inFlight[hash] = true
+		if pend, job := c.led.add(Pending{Proposal: p, Hash: hash}, id); job {
+			c.texts[id] = text
 			jobs++
 			enq = append(enq, pend)
 		}
-		c.ck.Outstanding = append(c.ck.Outstanding, pend)
 	}
 	return enq, nil
 }
@@ -570,7 +535,10 @@ func (c *controller) refill() ([]Pending, error) {
 // enqueue publishes the jobs of pending proposals.
 func (c *controller) enqueue(ctx context.Context, ps []Pending) error {
 	for _, p := range ps {
-		text, _, _ := c.comp.Compile(p.Arch)
+		text, ok := c.texts[p.JobID]
+		if !ok { // outstanding when the controller started
+			text, _, _ = c.comp.Compile(p.Arch)
+		}
 		recipe, err := json.Marshal(JobRecipe{Recipe: c.recipe, Proposal: p.Proposal, MaxSteps: c.opts.MaxSteps})
 		if err != nil {
 			return err
@@ -578,6 +546,7 @@ func (c *controller) enqueue(ctx context.Context, ps []Pending) error {
 		if err := c.pub.Enqueue(ctx, queue.Job{ID: p.JobID, Hash: p.Hash, CellText: text, Recipe: recipe}); err != nil {
 			return err
 		}
+		delete(c.texts, p.JobID)
 	}
 	return nil
 }
@@ -585,14 +554,7 @@ func (c *controller) enqueue(ctx context.Context, ps []Pending) error {
 // handle records one result, observes every proposal waiting for it,
 // refills the window and checkpoints.
 func (c *controller) handle(ctx context.Context, r queue.Result, handled *int) error {
-	idx := -1
-	for i, p := range c.ck.Outstanding {
-		if p.JobID == r.JobID {
-			idx = i
-			break
-		}
-	}
-	if idx < 0 {
+	if !c.led.wanted(r.JobID) {
 		// Not one of ours (a job of an abandoned proposal): drop it.
 		fmt.Fprintf(c.log, "dropping result %s: no outstanding proposal has that job\n", r.JobID)
 		return nil
@@ -613,15 +575,9 @@ func (c *controller) handle(ctx context.Context, r queue.Result, handled *int) e
 	c.workers[r.Worker] = time.Now()
 	res := trial.Result{Reward: r.Reward, Err: r.Error}
 	var obs []strategy.Observation
-	var keep []Pending
-	for _, p := range c.ck.Outstanding {
-		if p.Hash == r.Hash {
-			obs = append(obs, c.observation(p.Proposal, res))
-		} else {
-			keep = append(keep, p)
-		}
+	for _, p := range c.led.settle(r.Hash) {
+		obs = append(obs, c.observation(p.Proposal, res))
 	}
-	c.ck.Outstanding = keep
 	if err := c.observe(obs); err != nil {
 		return err
 	}
@@ -654,12 +610,7 @@ func (c *controller) progress(r queue.Result, repeats int) {
 			best = max(best, x.Reward)
 		}
 	}
-	queued := 0
-	for _, p := range c.ck.Outstanding {
-		if p.JobID != "" {
-			queued++
-		}
-	}
+	_, queued := c.led.inFlight()
 	live := 0
 	for _, t := range c.workers {
 		if time.Since(t) < 10*time.Minute {

@@ -153,7 +153,8 @@ func runBench(cmd *cobra.Command, fl *benchFlags, path string) error {
 		}
 	} else {
 		exec.SetTraining(false)
-		step = func() error {
+		step = func() (err error) {
+			defer runtime.CatchDeviceError(&err)
 			exec.Forward(x, fl.batch, 1)
 			return nil
 		}

@@ -156,7 +156,10 @@ func newPredictCmd() *cobra.Command {
 				if err := readImage(path, size, ch, norm, x); err != nil {
 					return fail(err)
 				}
-				logits, _ := l.exec.Forward(x, 1, 1)
+				logits, err := forwardOne(l.exec, x)
+				if err != nil {
+					return fail(err)
+				}
 				probs := softmax(logits)
 				kernels.TopK(logits, top, idx)
 				fmt.Fprintf(w, "%s:", path)
@@ -231,3 +234,10 @@ func softmax(logits []float32) []float64 {
 }
 
 func expf(x float64) float64 { return math.Exp(x) }
+
+// forwardOne runs one image, a device failure returned as an error.
+func forwardOne(exec runtime.Executable, x []float32) (logits []float32, err error) {
+	defer runtime.CatchDeviceError(&err)
+	logits, _ = exec.Forward(x, 1, 1)
+	return logits, nil
+}

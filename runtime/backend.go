@@ -71,6 +71,28 @@ type Executable interface {
 	Close() error
 }
 
+// DeviceError is what an executable whose device failed (out of memory,
+// a lost GPU) panics with from Forward or Backward: their signatures,
+// shared with the CPU backend whose kernels cannot fail, return no error.
+// The Stepper and the CLI turn it back into an error with
+// CatchDeviceError.
+type DeviceError struct{ Err error }
+
+func (d DeviceError) Error() string { return d.Err.Error() }
+func (d DeviceError) Unwrap() error { return d.Err }
+
+// CatchDeviceError, deferred, recovers a DeviceError panic into *err;
+// any other panic goes on.
+func CatchDeviceError(err *error) {
+	if r := recover(); r != nil {
+		d, ok := r.(DeviceError)
+		if !ok {
+			panic(r)
+		}
+		*err = d
+	}
+}
+
 // Resident is an Executable that keeps the parameters, their gradients
 // and the optimiser's state on its device once training starts (the GPU
 // backend): the Stepper then runs the optimiser there (ApplyOptimizer),

@@ -44,7 +44,8 @@ type StepResult struct {
 
 // Train runs one training step on n images at the given point of training
 // (fractional epoch) and training progress in [0,1].
-func (s *Stepper) Train(x []float32, labels []int, n int, epoch, progress float64) (StepResult, error) {
+func (s *Stepper) Train(x []float32, labels []int, n int, epoch, progress float64) (res StepResult, err error) {
+	defer CatchDeviceError(&err)
 	dev, resident := s.Exec.(Resident)
 	if !resident {
 		// A resident executable's backward overwrites its device's
@@ -54,7 +55,6 @@ func (s *Stepper) Train(x []float32, labels []int, n int, epoch, progress float6
 	s.Exec.SetTraining(true)
 	logits, aux := s.Exec.Forward(x, n, progress)
 	k := s.Classes
-	var res StepResult
 	res.Loss, res.Correct1, res.Correct5 = kernels.SoftmaxCrossEntropy(logits, n, k, labels, float32(s.Recipe.LabelSmoothing), s.dlogits[:n*k], 1)
 	var daux []float32
 	if aux != nil && s.Recipe.AuxWeight > 0 {
@@ -67,7 +67,6 @@ func (s *Stepper) Train(x []float32, labels []int, n int, epoch, progress float6
 	s.Exec.Backward(s.dlogits[:n*k], daux)
 	res.LR = s.Recipe.LRAt(epoch)
 	if resident {
-		var err error
 		if res.GradNorm, err = dev.ApplyOptimizer(s.Opt, res.LR); err != nil {
 			return res, err
 		}
@@ -109,10 +108,10 @@ func (s *Stepper) SwapEMA() error {
 }
 
 // Eval runs the network in evaluation mode on n images and scores it.
-func (s *Stepper) Eval(x []float32, labels []int, n int) StepResult {
+func (s *Stepper) Eval(x []float32, labels []int, n int) (res StepResult, err error) {
+	defer CatchDeviceError(&err)
 	s.Exec.SetTraining(false)
 	logits, _ := s.Exec.Forward(x, n, 1)
-	var res StepResult
 	res.Loss, res.Correct1, res.Correct5 = kernels.SoftmaxCrossEntropy(logits, n, s.Classes, labels, 0, s.dlogits[:n*s.Classes], 1)
-	return res
+	return res, nil
 }

@@ -296,11 +296,11 @@ func (e *executable) SetRandState(b []byte) error {
 }
 
 // Forward runs the plan. The interface has no error return, so a device
-// failure (which leaves the device unusable) panics with the error;
-// Run-level callers recover it (see run).
+// failure panics with a runtime.DeviceError, which the Stepper and the
+// CLI recover into an error (runtime.CatchDeviceError).
 func (e *executable) Forward(x []float32, n int, progress float64) ([]float32, []float32) {
 	if err := e.forward(x, n, progress); err != nil {
-		panic(deviceError{err})
+		panic(runtime.DeviceError{Err: fmt.Errorf("cuda: %w", err)})
 	}
 	return e.out, e.aux
 }
@@ -309,17 +309,9 @@ func (e *executable) Forward(x []float32, n int, progress float64) ([]float32, [
 // Params().Grad.
 func (e *executable) Backward(dLogits, dAux []float32) {
 	if err := e.backward(dLogits, dAux); err != nil {
-		panic(deviceError{err})
+		panic(runtime.DeviceError{Err: fmt.Errorf("cuda: %w", err)})
 	}
 }
-
-// deviceError is what Forward and Backward panic with when the device
-// fails: the Executable interface, shared with the CPU backend whose
-// kernels cannot fail, returns no errors.
-type deviceError struct{ err error }
-
-func (d deviceError) Error() string { return "cuda: " + d.err.Error() }
-func (d deviceError) Unwrap() error { return d.err }
 
 func (e *executable) forward(x []float32, n int, progress float64) error {
 	if e.closed {

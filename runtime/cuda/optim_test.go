@@ -1,8 +1,10 @@
 package cuda
 
 import (
+	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"cellc/compiler"
@@ -99,5 +101,42 @@ func TestResidentTraining(t *testing.T) {
 				t.Errorf("after PushState the device's logits differ from the CPU's by %.3g", e)
 			}
 		})
+	}
+}
+
+// failing is a device whose launches fail after a while, as a GPU that
+// runs out of memory or is lost would.
+type failing struct {
+	device
+	left int
+}
+
+func (f *failing) Launch(k kernel, grid, block dim3, args []uint64) error {
+	if f.left--; f.left < 0 {
+		return errors.New("injected launch failure")
+	}
+	return f.device.Launch(k, grid, block, args)
+}
+
+// TestDeviceFailureIsAnError: a device that fails mid-step makes the
+// Stepper return an error naming it, not panic.
+func TestDeviceFailureIsAnError(t *testing.T) {
+	b := testBackend(t)
+	p := smallPlan(t, "../../specs/nasnet_a.cell", true, nil)
+	fb := &Backend{dev: &failing{device: b.dev, left: 50}}
+	ex, err := fb.Compile(p, 2, runtime.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	r := runtime.CIFARRecipe()
+	st := runtime.NewStepper(ex, runtime.NewOptimizer(r, ex.Params()), r, p.Output.Shape.C, 2)
+	x := make([]float32, 2*p.Input.Shape.Elems())
+	_, err = st.Train(x, []int{0, 1}, 2, 0, 0)
+	if err == nil || !strings.Contains(err.Error(), "injected launch failure") || !strings.HasPrefix(err.Error(), "cuda: ") {
+		t.Fatalf("Train: %v, want the device's error", err)
+	}
+	if _, err := st.Eval(x, []int{0, 1}, 2); err == nil {
+		t.Error("Eval on the failed device returned no error")
 	}
 }

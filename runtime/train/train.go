@@ -283,7 +283,10 @@ func Evaluate(s *runtime.Stepper, ds data.Dataset, batch int) (Score, error) {
 		if !ok {
 			break
 		}
-		r := s.Eval(b.X, b.Labels, b.N)
+		r, err := s.Eval(b.X, b.Labels, b.N)
+		if err != nil {
+			return sc, err
+		}
 		sc.Loss += r.Loss * float64(b.N)
 		c1 += r.Correct1
 		c5 += r.Correct5

@@ -21,7 +21,9 @@ build: deps
 # graphviz renders `cellc draw -o x.svg`; dataset-fashion-mnist is the real
 # data set the training tests and the demo run use; clang compiles the GPU
 # kernels to PTX (the compile check) and, like g++, the host emulator the
-# GPU backend's tests run on. Without them those
+# GPU backend's tests run on; python3-torch runs the independent TF-slim
+# forward reference (testdata/reference) the compiler's wiring is checked
+# against. Without them those
 # tests skip with a message; everything else works.
 deps:
 	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -30,6 +32,7 @@ deps:
 		[ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || need="$$need dataset-fashion-mnist"; \
 		ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so' || need="$$need libopenblas-dev"; \
 		command -v clang >/dev/null 2>&1 || need="$$need clang"; \
+		/usr/bin/python3 -c 'import torch' >/dev/null 2>&1 || need="$$need python3-torch"; \
 		if [ -n "$$need" ]; then \
 			echo "installing:$$need"; \
 			apt-get install -y -q $$need >/dev/null 2>&1 || \

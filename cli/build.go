@@ -15,6 +15,7 @@ import (
 	"cellc/compiler/ir"
 	"cellc/compiler/plan"
 	"cellc/lang"
+	"cellc/stdlib"
 )
 
 // buildFlags are the flags of `cellc build`. The config flags are applied
@@ -39,7 +40,8 @@ func newBuildCmd() *cobra.Command {
 		Use:   "build FILE",
 		Short: "Compile a network and print a summary, its IR, plan or graph",
 		Long: `Build compiles the network FILE declares (or the one --network names) into
-TF-slim's NASNet skeleton, runs the pass pipeline and prints the result.
+its skeleton (see Skeletons below; TF-slim's NASNet skeletons by default),
+runs the pass pipeline and prints the result.
 
 The configuration starts from --preset (cifar, mobile or large: TF-slim's
 cifar_config, mobile_imagenet_config, large_imagenet_config) or, without
@@ -66,6 +68,7 @@ plan), json (the plan as JSON), dot (the IR graph for Graphviz).`,
 	f.StringVarP(&fl.out, "output", "o", "", "write the output to `file` (atomically) instead of stdout")
 	f.StringSliceVar(&fl.dumpAfter, "dump-after", nil, "print the IR after these `passes` (of: "+compiler.PassNames()+")")
 	f.BoolVar(&fl.timePasses, "time-passes", false, "print each phase's and pass's time to stderr")
+	cmd.Long += skeletonHelp()
 	return cmd
 }
 
@@ -414,4 +417,31 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// skeletonHelp lists the standard library's skeletons, their parameters
+// and defaults, for build's help.
+func skeletonHelp() string {
+	f, err := stdlib.File()
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\n\nSkeletons (" + stdlib.SkeletonsName + "; a network names one with skeleton: NAME,\nand a .cell file may declare its own):\n")
+	for _, d := range f.Decls {
+		sk, ok := d.(*lang.SkeletonDecl)
+		if !ok {
+			continue
+		}
+		var ps []string
+		for _, p := range sk.Params {
+			ps = append(ps, p.Name.Name+" = "+lang.FormatExpr(p.Default))
+		}
+		line := "  " + sk.Name.Name + "(" + strings.Join(ps, ", ") + ")"
+		if sk.Base != nil {
+			line += " extends " + sk.Base.Name
+		}
+		b.WriteString(line + "\n")
+	}
+	return strings.TrimRight(b.String(), "\n")
 }

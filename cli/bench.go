@@ -160,6 +160,11 @@ func runBench(cmd *cobra.Command, fl *benchFlags, path string) error {
 		}
 	}
 
+	// The process before any step: the runtime, the compiler's data, the
+	// executable's buffers as allocated (not yet all touched). Peak minus
+	// this is what the steps themselves add, which compares frameworks
+	// whose fixed footprints differ (an interpreter, libtorch).
+	baseline, _ := procStatus("VmRSS:")
 	for i := 0; i < fl.warmup; i++ {
 		if err := step(); err != nil {
 			return failf("warmup step %d: %v", i+1, err)
@@ -205,7 +210,7 @@ func runBench(cmd *cobra.Command, fl *benchFlags, path string) error {
 	report := benchReport{
 		network: fmt.Sprintf("%s %d @ %d (base filters %d), %s %dx%d, %s plan", displayName(res.Network.Name), cfg.N, res.Filters, res.BaseFilters, cfg.Dataset, cfg.ImageSize, cfg.ImageSize, mode),
 		backend: backend.Name(), workers: workers, batch: fl.batch, warmup: fl.warmup,
-		times: times, total: total, mem: m, rss: rss, rssErr: rssErr,
+		times: times, total: total, mem: m, rss: rss, rssErr: rssErr, baseline: baseline,
 	}
 	// A GPU backend reports its device memory.
 	if d, ok := backend.(interface{ PeakBytes() int64 }); ok {
@@ -233,6 +238,7 @@ type benchReport struct {
 	gpuPeak                int64 // its peak device memory
 	rss                    int64
 	rssErr                 error
+	baseline               int64 // resident set before the first step; 0 if unknown
 }
 
 func writeBench(w io.Writer, b benchReport) {
@@ -261,6 +267,9 @@ func writeBench(w io.Writer, b benchReport) {
 		fmt.Fprintf(w, "peak RSS:  unavailable (%v)\n", b.rssErr)
 	} else {
 		fmt.Fprintf(w, "peak RSS:  %s (VmHWM: the whole process, Go runtime, executor scratch and packed weights included)\n", bytesIEC(b.rss))
+		if b.baseline > 0 {
+			fmt.Fprintf(w, "baseline:  %s (VmRSS after compiling, before the first step; the steps add %s)\n", bytesIEC(b.baseline), bytesIEC(b.rss-b.baseline))
+		}
 	}
 }
 
@@ -288,7 +297,10 @@ func bytesIEC(n int64) string {
 
 // peakRSS reads the process's peak resident set size (VmHWM) from
 // /proc/self/status, in bytes.
-func peakRSS() (int64, error) {
+func peakRSS() (int64, error) { return procStatus("VmHWM:") }
+
+// procStatus reads one size field of /proc/self/status, in bytes.
+func procStatus(field string) (int64, error) {
 	f, err := os.Open("/proc/self/status")
 	if err != nil {
 		return 0, err
@@ -296,13 +308,13 @@ func peakRSS() (int64, error) {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
+		rest, ok := strings.CutPrefix(sc.Text(), field)
 		if !ok {
 			continue
 		}
 		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("VmHWM: %v", err)
+			return 0, fmt.Errorf("%s %v", field, err)
 		}
 		return kb << 10, nil
 	}

@@ -37,7 +37,7 @@ func build(prog *Program, net *Network, cfg Config) (*builder, lang.Diagnostics)
 		diags.Errorf(net.Span, "%v", err)
 		return nil, diags
 	}
-	sk := net.Skeleton
+	sk := net.SkeletonFor(cfg.Dataset)
 	if sk == nil {
 		sk = prog.Skeletons[DefaultSkeleton(cfg.Dataset)]
 	}
@@ -234,27 +234,50 @@ func (b *builder) build() {
 	}
 	b.endpoint("Stem", x)
 
+	// inputs: reduce_prev(skip: S) is TF-slim nasnet.py's
+	// skip_reduction_layer_input: the normal cell after an inserted
+	// reduction reads, as h_i-1, the layer before the reduction's input.
+	// reduce_prev(hold: H) is pnasnet.py's: a layer that is a reduction
+	// keeps the h_i-1 the layer before it read (pnasnet.py assigns
+	// prev_layer only when skip_reduction_layer_input is set or the layer
+	// is not a reduction).
+	adapt := b.sk.Fields["inputs"].Items[0].Expr.(*lang.Call)
+	skipArg, hold := b.numArg(adapt, "skip", 0) != 0, b.numArg(adapt, "hold", 0) != 0
+	held := -1 // the history index of the h_i-1 the last layer that set it read
+
 	scaling := 1.0
 	width := func() int { return int(float64(b.base) * scaling) }
 	for i := 0; i < lay.layers; i++ {
-		skip := false
+		back := 0 // how many layers further back than h_i-1 the cell reads
 		r := slices.Index(lay.reductions, i)
 		if r >= 0 {
 			scaling *= lay.scaling
 			if lay.insert {
-				b.addCell(b.net.Reduction, fmt.Sprintf("reduction_cell_%d", r), true, width(), false)
-				// inputs: reduce_prev(skip: S), TF-slim's
-				// skip_reduction_layer_input for the cell after it.
-				skip = b.numArg(b.sk.Fields["inputs"].Items[0].Expr.(*lang.Call), "skip", 0) != 0
+				b.addCell(b.net.Reduction, fmt.Sprintf("reduction_cell_%d", r), true, width(), 0)
+				if skipArg {
+					back = 1
+				}
 			}
 		}
 		if b.diags.HasErrors() {
 			return // later cells would only repeat the error
 		}
-		if r >= 0 && !lay.insert {
-			b.addCell(b.net.Reduction, fmt.Sprintf("cell_%d", i), true, width(), false)
-		} else {
-			b.addCell(b.net.Normal, fmt.Sprintf("cell_%d", i), false, width(), skip)
+		switch {
+		case r >= 0 && !lay.insert:
+			if hold {
+				if held < 0 {
+					b.diags.Errorf(b.net.Span, "skeleton %s: layer %d is a reduction that holds the previous layer's h_i-1 (reduce_prev(hold: ...)), but no layer before it has one", b.sk.Name, i).Detail =
+						"pnasnet.py fails here too (prev_layer is unset): put the first reduction after layer 0, or build with --skip-reduction-layer-input"
+					return
+				}
+				back = len(b.history) - 2 - held
+			} else {
+				held = len(b.history) - 2
+			}
+			b.addCell(b.net.Reduction, fmt.Sprintf("cell_%d", i), true, width(), back)
+		default:
+			held = len(b.history) - 2 - back
+			b.addCell(b.net.Normal, fmt.Sprintf("cell_%d", i), false, width(), back)
 		}
 		b.last = b.history[len(b.history)-1][0]
 		if b.cfg.Training && b.cfg.AuxHead && i == lay.aux {
@@ -270,8 +293,8 @@ func (b *builder) build() {
 }
 
 // addCell lowers one cell onto the history and records its endpoint.
-func (b *builder) addCell(c *Cell, scope string, reduce bool, f int, skip bool) {
-	out := b.cell(c, scope, b.cellNum, reduce, f, b.history, skip)
+func (b *builder) addCell(c *Cell, scope string, reduce bool, f int, back int) {
+	out := b.cell(c, scope, b.cellNum, reduce, f, b.history, back)
 	b.history = append(b.history, out)
 	b.endpoint(endpointName(scope), out[0])
 	b.cellNum++
@@ -368,7 +391,7 @@ func (b *builder) pipeline(f *lang.SkelField, scope string, x int, aux bool) int
 			if name == "reduction" {
 				c = b.net.Reduction
 			}
-			b.addCell(c, sc, name == "reduction", b.intArg(call, "filters", 0), false)
+			b.addCell(c, sc, name == "reduction", b.intArg(call, "filters", 0), 0)
 			x = b.history[len(b.history)-1][0]
 		default:
 			b.diags.Errorf(call.Span, "internal error: skeleton stage %q has no lowering", name)

@@ -9,9 +9,9 @@ import (
 
 // cell lowers one cell (TF-slim _cell_base + blocks + _combine_unused_states).
 // f is the cell's filter count F; reduce puts stride 2 on every op that
-// reads a cell input; skip is skip_reduction_layer_input for the normal
-// cell right after a reduction.
-func (b *builder) cell(c *Cell, scope string, cellNum int, reduce bool, f int, history []cellOut, skip bool) cellOut {
+// reads a cell input; back is how many layers further back than usual its
+// earlier inputs are read (skip_reduction_layer_input: see build).
+func (b *builder) cell(c *Cell, scope string, cellNum int, reduce bool, f int, history []cellOut, back int) cellOut {
 	src := c.Decl.Name.Span
 	node := func(k ir.Kind, a ir.Attrs, name string, at lang.Span, in ...int) int {
 		return b.add(&ir.Node{Kind: k, Attrs: a, Inputs: in, Scope: scope + "/" + name, Cell: cellNum, Src: at})
@@ -30,10 +30,7 @@ func (b *builder) cell(c *Cell, scope string, cellNum int, reduce bool, f int, h
 
 	// h_i-m: TF-slim _reduce_prev_layer.
 	for m := 1; m < c.Inputs; m++ {
-		idx := len(history) - 1 - m
-		if skip {
-			idx--
-		}
+		idx := len(history) - 1 - m - back
 		if idx < 0 || history[idx] == nil {
 			states = append(states, cur) // "prev is None": the raw cell input
 			continue

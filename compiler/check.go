@@ -654,15 +654,23 @@ func (c *checker) ref(r lang.Ref, at int, s *cellScope) (StateRef, bool) {
 	return StateRef{Input: -1, Block: idx, Span: r.Span}, true
 }
 
+// networkFields are a network's fields: its two cells, and the skeleton
+// it is built into, for every dataset or for one.
+var networkFields = []string{"normal", "reduction", "skeleton", "cifar_skeleton", "imagenet_skeleton"}
+
+// skeletonDataset is the dataset a network's skeleton field is for ("" for
+// skeleton:, every dataset).
+var skeletonDataset = map[string]string{"skeleton": "", "cifar_skeleton": "cifar10", "imagenet_skeleton": "imagenet"}
+
 func (c *checker) network(d *lang.NetworkDecl) {
 	n := &Network{Name: d.Name.Name, Span: d.Name.Span}
 	ok := true
 	seen := map[string]lang.Span{}
 	for _, f := range d.Fields {
 		key := f.Key.Name
-		if key != "normal" && key != "reduction" && key != "skeleton" {
+		if !slices.Contains(networkFields, key) {
 			e := c.diags.Errorf(f.Key.Span, "unknown network field %q", key)
-			e.Detail = lang.DidYouMean(key, []string{"normal", "reduction", "skeleton"})
+			e.Detail = lang.DidYouMean(key, networkFields)
 			if e.Detail == "" {
 				e.Detail = "a network has normal:, reduction: and optionally skeleton:"
 			}
@@ -671,16 +679,33 @@ func (c *checker) network(d *lang.NetworkDecl) {
 		}
 		if prev, dup := seen[key]; dup {
 			what := "a network has one " + key + " cell"
-			if key == "skeleton" {
-				what = "a network has one skeleton"
+			if _, sk := skeletonDataset[key]; sk {
+				what = "a network has one " + key
 			}
 			c.diags.Errorf(f.Key.Span, "field %q is given twice", key).Detail = fmt.Sprintf("the first is at %s; %s", prev.Start.Format(prev.File), what)
 			ok = false
 			continue
 		}
 		seen[key] = f.Key.Span
-		if key == "skeleton" {
-			if !c.networkSkeleton(n, f.Value) {
+		if dataset, sk := skeletonDataset[key]; sk {
+			var other lang.Span
+			clash := false
+			if key != "skeleton" {
+				other, clash = seen["skeleton"]
+			} else {
+				for _, k := range []string{"cifar_skeleton", "imagenet_skeleton"} {
+					if sp, given := seen[k]; given {
+						other, clash = sp, true
+					}
+				}
+			}
+			if clash {
+				c.diags.Errorf(f.Key.Span, "%s: and %s are both given", key, map[bool]string{true: "a dataset's skeleton", false: "skeleton:"}[key == "skeleton"]).Detail =
+					fmt.Sprintf("the other is at %s; skeleton: is for every dataset, cifar_skeleton: and imagenet_skeleton: for one each: give one or the other", other.Start.Format(other.File))
+				ok = false
+				continue
+			}
+			if !c.networkSkeleton(n, dataset, f.Value) {
 				ok = false
 			}
 			continue
@@ -722,8 +747,9 @@ func (c *checker) network(d *lang.NetworkDecl) {
 	}
 }
 
-// networkSkeleton binds "skeleton: NAME".
-func (c *checker) networkSkeleton(n *Network, name lang.Ident) bool {
+// networkSkeleton binds "skeleton: NAME" (dataset "") or a dataset's
+// skeleton.
+func (c *checker) networkSkeleton(n *Network, dataset string, name lang.Ident) bool {
 	if c.skelDecl(name.Name) == nil {
 		e := c.diags.Errorf(name.Span, "unknown skeleton %q", name.Name)
 		if info, ok := c.names[name.Name]; ok {
@@ -734,8 +760,16 @@ func (c *checker) networkSkeleton(n *Network, name lang.Ident) bool {
 		}
 		return false
 	}
-	n.Skeleton = c.prog.Skeletons[name.Name]
-	return n.Skeleton != nil // a broken skeleton is reported where it is declared
+	sk := c.prog.Skeletons[name.Name]
+	if dataset == "" {
+		n.Skeleton = sk
+	} else {
+		if n.DatasetSkeletons == nil {
+			n.DatasetSkeletons = map[string]*Skeleton{}
+		}
+		n.DatasetSkeletons[dataset] = sk
+	}
+	return sk != nil // a broken skeleton is reported where it is declared
 }
 
 // unknownCell reports a network field naming no cell.

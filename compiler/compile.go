@@ -1,7 +1,7 @@
 // Package compiler turns parsed .cell files into networks: Check resolves
 // and checks the language (skeleton.go the skeleton declarations),
 // BuildGraph interprets the network's skeleton (stdlib/skeletons.cell:
-// TF-slim's NASNet CIFAR and ImageNet skeletons) to stack its cells into
+// TF-slim's NASNet CIFAR and ImageNet and PNASNet skeletons) to stack its cells into
 // an IR graph, and the pass table (passes.go) rewrites that graph for the
 // plan.
 package compiler

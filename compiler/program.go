@@ -90,11 +90,23 @@ type Block struct {
 }
 
 // Network is a checked network: the cells it stacks and the skeleton it
-// stacks them into (nil: the default for the build's dataset).
+// stacks them into: Skeleton (skeleton:) for every dataset, else
+// DatasetSkeletons (cifar_skeleton:, imagenet_skeleton:) by Config.Dataset,
+// else the default for the build's dataset.
 type Network struct {
-	Name      string
-	Normal    *Cell
-	Reduction *Cell
-	Skeleton  *Skeleton
-	Span      lang.Span
+	Name             string
+	Normal           *Cell
+	Reduction        *Cell
+	Skeleton         *Skeleton
+	DatasetSkeletons map[string]*Skeleton // by dataset: cifar10, imagenet
+	Span             lang.Span
+}
+
+// SkeletonFor is the skeleton the network names for a dataset, nil if it
+// names none (the build then uses DefaultSkeleton).
+func (n *Network) SkeletonFor(dataset string) *Skeleton {
+	if n.Skeleton != nil {
+		return n.Skeleton
+	}
+	return n.DatasetSkeletons[dataset]
 }

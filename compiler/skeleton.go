@@ -42,7 +42,7 @@ var stageArgs = map[string][]string{
 	"conv": {"k", "stride", "pad", "filters", "dilation"}, "avgpool": {"k", "stride", "pad"}, "maxpool": {"k", "stride", "pad"},
 	"bn": nil, "relu": nil, "gap": nil, "dropout": {"keep"}, "dense": {"filters"},
 	"endpoint": {"name"}, "normal": {"filters"}, "reduction": {"filters"},
-	"images": {"size", "channels"}, "reduce_prev": {"skip"},
+	"images": {"size", "channels"}, "reduce_prev": {"skip", "hold"},
 }
 
 // configParams are the parameters a build's Config sets, by name.
@@ -197,6 +197,19 @@ func (c *checker) checkSkeleton(sk *Skeleton) bool {
 	}
 	if !ok {
 		return false
+	}
+	// reduce_prev(hold: H) is about reductions that are layers (pnasnet.py);
+	// with reductions inserted before layers it has nothing to hold.
+	if in, rf := sk.Fields["inputs"], sk.Fields["reductions"]; rf.Where.Name == "before" {
+		if hold := argKey(in.Items[0].Expr.(*lang.Call), "hold"); hold != nil {
+			at := hold.Span
+			if !slices.Contains(sk.Decl.Fields, in) && slices.Contains(sk.Decl.Fields, rf) {
+				at = rf.Where.Span // the inputs field is inherited: point at what this skeleton wrote
+			}
+			c.diags.Errorf(at, "reduce_prev(hold: ...) needs `reductions: at`, not `reductions: before`").Detail =
+				"hold: keeps the h_i-1 of the layer before a reduction that is itself a layer (pnasnet.py); with reduction cells inserted before layers use skip: (nasnet.py's skip_reduction_layer_input)"
+			return false
+		}
 	}
 	// The arithmetic under the defaults.
 	if _, err := evalLayout(sk, env); err != nil {
@@ -492,4 +505,14 @@ func evalLayout(sk *Skeleton, env map[string]float64) (*layout, *evalError) {
 		lay.aux = at
 	}
 	return lay, nil
+}
+
+// argKey returns a call's argument name by key, nil if absent.
+func argKey(c *lang.Call, key string) *lang.Ident {
+	for _, a := range c.Args {
+		if a.Key.Name == key {
+			return &a.Key
+		}
+	}
+	return nil
 }

@@ -43,8 +43,12 @@
 // state to the cell k+1 layers ahead (NASNet-B, Figure 7).
 //
 // A skeleton says how a network stacks its cells (the paper's Figure 2).
-// A network names one with "skeleton: NAME"; without it, cellc build uses
-// the standard library's nasnet_cifar or nasnet_imagenet for the dataset.
+// A network names one with "skeleton: NAME", for every dataset, or one
+// per dataset with "cifar_skeleton: NAME" and "imagenet_skeleton: NAME";
+// for a dataset it names none, cellc build uses the standard library's
+// nasnet_cifar or nasnet_imagenet. specs/pnasnet5.cell's network, for
+// instance, has "imagenet_skeleton: pnasnet_imagenet" (TF-slim's
+// pnasnet.py) and stacks into nasnet_cifar on CIFAR.
 // The standard library's CIFAR skeleton (stdlib/skeletons.cell), shortened:
 //
 //	skeleton nasnet_cifar(n = 6, base_filters = 32, stem_multiplier = 3,
@@ -89,12 +93,25 @@
 //   - scaling: F is multiplied by it at each reduction; F starts at
 //     base_filters, which --filters (the penultimate width) can set.
 //   - inputs: how a cell's earlier inputs are adapted:
-//     reduce_prev(skip: S), TF-slim's _reduce_prev_layer, with
-//     skip_reduction_layer_input when S is not 0.
+//     reduce_prev(skip: S), TF-slim's _reduce_prev_layer, with nasnet.py's
+//     skip_reduction_layer_input when S is not 0 (the normal cell after an
+//     inserted reduction reads, as h_i-1, the layer before the reduction's
+//     input); reduce_prev(hold: H), with pnasnet.py's when H is not 0 (a
+//     layer that is a reduction keeps the h_i-1 the layer before it read),
+//     for "reductions: at" only (see pnasnet_imagenet below).
 //   - aux: "after L", the layer the aux head follows (training only,
 //     --aux-head); aux_head: its pipeline, scoped aux_L/.
 //   - classifier: its pipeline, scoped final_layer/ (dropout is built
 //     only when training).
+//
+// The standard library's PNASNet skeleton (TF-slim pnasnet.py) is the
+// ImageNet one with its reductions in place of layers N and 2N:
+//
+//	skeleton pnasnet_imagenet(n = 4, base_filters = 216, stem_multiplier = 3,
+//	    image_size = 331, skip_reduction_layer_input = 1) extends nasnet_imagenet {
+//	  reductions: at n, 2 * n
+//	  inputs:     reduce_prev(hold: 1 - skip_reduction_layer_input)
+//	}
 //
 // Pipeline stages take "k: 3", "k: 1x7" or "k: full" (the input's whole
 // size), stride, "pad: same" or "pad: valid", filters and dilation (conv),

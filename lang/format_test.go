@@ -87,6 +87,8 @@ var roundTripCases = []string{
 	"normal cell c { block x < combine: add; in: h_i, h_i-1, b0; op: a > out: x }",
 	"network n { }",
 	"network n { normal: a reduction: b depth: c }",
+	"network n { normal: a reduction: b  # cells\n # on ImageNet\n imagenet_skeleton: p cifar_skeleton: q }",
+	"skeleton p extends nasnet_imagenet { inputs: reduce_prev(hold: 1 - skip_reduction_layer_input) }",
 	"op a = b # t\n# own\n\n# after blank\nop c = d # t2\n# end",
 	"normal cell c { # a\n # b\n block < in: h_i, # c\n h_i; op: a, b; combine: add > # d\n # e\n } # f",
 	"normal # a\n cell # b\n c # c\n { # d\n }",

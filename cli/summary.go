@@ -72,6 +72,18 @@ func stages(g *ir.Graph) []*stage {
 		key, _, _ := stageOf(g.Nodes[e.Node])
 		byKey[key].out = g.Nodes[e.Node].Shape
 	}
+	// A cell named like a normal one that halves the resolution is a
+	// reduction in place of a layer (PNASNet's and DARTS' cell_4, cell_8).
+	lastH := 0
+	for _, s := range order {
+		if !strings.HasPrefix(s.key, "cell ") || s.aux {
+			continue
+		}
+		if s.kind == "normal" && lastH > 0 && s.out.H < lastH {
+			s.kind = "reduction"
+		}
+		lastH = s.out.H
+	}
 	var rows, aux []*stage
 	for _, s := range order {
 		if s.aux {

@@ -58,16 +58,9 @@ func runDraw(cmd *cobra.Command, path, cellName, out string) error {
 	}
 	srcs := newSources()
 	dc := &diagCounter{w: cmd.ErrOrStderr(), srcs: srcs}
-	f, diags, err := srcs.load(path)
+	f, prog, err := srcs.loadChecked(dc, path)
 	if err != nil {
 		return err
-	}
-	if dc.report(diags) {
-		return dc.err()
-	}
-	prog, diags := compiler.CheckFile(f)
-	if dc.report(diags) {
-		return dc.err()
 	}
 	var cells []*compiler.Cell
 	var names []string

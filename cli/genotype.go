@@ -193,16 +193,9 @@ exits 1. It is the inverse of 'cellc import darts'.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			srcs := newSources()
 			dc := &diagCounter{w: cmd.ErrOrStderr(), srcs: srcs}
-			f, diags, err := srcs.load(args[0])
+			f, prog, err := srcs.loadChecked(dc, args[0])
 			if err != nil {
 				return err
-			}
-			if dc.report(diags) {
-				return dc.err()
-			}
-			prog, diags := compiler.CheckFile(f)
-			if dc.report(diags) {
-				return dc.err()
 			}
 			net, diags := compiler.SelectNetwork(prog, f, network)
 			if dc.report(diags) {

@@ -1,10 +1,11 @@
 package cli
 
 import (
-	"cellc/internal/atomicfile"
 	"io"
 	"os"
 
+	"cellc/compiler"
+	"cellc/internal/atomicfile"
 	"cellc/lang"
 	"cellc/stdlib"
 )
@@ -26,6 +27,24 @@ func (srcs sources) load(path string) (*lang.File, lang.Diagnostics, error) {
 	srcs[path] = data
 	f, diags := lang.Parse(path, data)
 	return f, diags, nil
+}
+
+// loadChecked reads, parses and checks one .cell file against the
+// standard library, rendering its diagnostics through dc; on an error it
+// returns dc's final error.
+func (srcs sources) loadChecked(dc *diagCounter, path string) (*lang.File, *compiler.Program, error) {
+	f, diags, err := srcs.load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dc.report(diags) {
+		return nil, nil, dc.err()
+	}
+	prog, diags := compiler.CheckFile(f)
+	if dc.report(diags) {
+		return nil, nil, dc.err()
+	}
+	return f, prog, nil
 }
 
 // diagCounter renders diagnostics as they come and counts the errors, so

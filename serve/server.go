@@ -298,27 +298,29 @@ func (s *Server) handleFailures(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-func (s *Server) handleCell(w http.ResponseWriter, r *http.Request) {
+// cell finds the request's run and architecture, answering 404 itself
+// when either is missing.
+func (s *Server) cell(w http.ResponseWriter, r *http.Request) (cellInfo, bool) {
 	rn := s.run(w, r)
 	if rn == nil {
-		return
+		return cellInfo{}, false
 	}
 	c, ok := rn.cell(r.PathValue("hash"))
 	if !ok {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("run %q has no architecture %q", rn.id, r.PathValue("hash")))
-		return
 	}
-	writeJSON(w, http.StatusOK, c)
+	return c, ok
+}
+
+func (s *Server) handleCell(w http.ResponseWriter, r *http.Request) {
+	if c, ok := s.cell(w, r); ok {
+		writeJSON(w, http.StatusOK, c)
+	}
 }
 
 func (s *Server) handleCellSVG(w http.ResponseWriter, r *http.Request) {
-	rn := s.run(w, r)
-	if rn == nil {
-		return
-	}
-	c, ok := rn.cell(r.PathValue("hash"))
+	c, ok := s.cell(w, r)
 	if !ok {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("run %q has no architecture %q", rn.id, r.PathValue("hash")))
 		return
 	}
 	svg, err := s.draws.get(r.Context(), c.Text)

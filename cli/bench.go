@@ -97,7 +97,11 @@ func runBench(cmd *cobra.Command, fl *benchFlags, path string) error {
 	}
 	defer closeDevice()
 	res, _, err := compileFile(cmd, &fl.net, path, func(c *compiler.Config) error {
-		c.Training = training
+		if c.Training != training {
+			// --config set training to the other mode: say so rather
+			// than bench a mode the file did not ask for.
+			return usagef("%s sets training: %v but bench runs --mode %s; give --mode to match", fl.net.config, c.Training, fl.net.mode)
+		}
 		return nil
 	})
 	if err != nil {

@@ -165,7 +165,11 @@ func runTrain(cmd *cobra.Command, fl *trainFlags, path string) error {
 		if !ch("classes") {
 			c.Classes = trainSet.Classes()
 		}
-		c.Training = true
+		if !c.Training {
+			// Only --config can have said so (presets train; --mode infer
+			// was refused): train would build the training network anyway.
+			return usagef("%s sets training: false; train builds the training network (eval, predict and export use the inference one)", fl.net.config)
+		}
 		if c.ImageSize != s.H || c.Channels != s.C || c.Classes != trainSet.Classes() {
 			return usagef("the network takes %dx%dx%d images in %d classes; the data set has %dx%dx%d in %d", c.ImageSize, c.ImageSize, c.Channels, c.Classes, s.H, s.W, s.C, trainSet.Classes())
 		}

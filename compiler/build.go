@@ -168,6 +168,8 @@ type builder struct {
 	base  int // base_filters: F of the first stage
 	diags *lang.Diagnostics
 
+	preprocess bool // inputs: preprocess (DARTS), not reduce_prev
+
 	totalCells int // TF-slim total_num_cells, for drop path
 	cellNum    int // the next cell's number, counting every cell
 	last       int // the last body cell's output, the penultimate layer
@@ -227,10 +229,21 @@ func (b *builder) build() {
 	size, channels := b.intArg(in, "size", 0), b.intArg(in, "channels", 3)
 	x := b.add(&ir.Node{Kind: ir.Input, Shape: ir.Shape{C: channels, H: size, W: size}, Scope: in.Name.Name, Cell: -1, Src: b.net.Span})
 
+	// inputs: preprocess is DARTS' (model.py Cell): every cell adapts
+	// both inputs, h_i-1 by FactorizedReduce when it is larger than h_i
+	// (the layer before was a reduction) and by ReLU -> 1x1 conv -> BN
+	// otherwise, whatever its width; the first cell reads the stem as both
+	// (s0 = s1 = stem(input)).
+	adapt := b.sk.Fields["inputs"].Items[0].Expr.(*lang.Call)
+	b.preprocess = adapt.Name.Name == "preprocess"
+
 	b.history = []cellOut{nil} // TF-slim cell_outputs; nil entries are "None"
 	x = b.pipeline(b.sk.Fields["stem"], "", x, false)
 	if len(b.history) == 1 {
 		b.history = append(b.history, cellOut{x})
+		if b.preprocess {
+			b.history[0] = cellOut{x}
+		}
 	}
 	b.endpoint("Stem", x)
 
@@ -241,7 +254,6 @@ func (b *builder) build() {
 	// keeps the h_i-1 the layer before it read (pnasnet.py assigns
 	// prev_layer only when skip_reduction_layer_input is set or the layer
 	// is not a reduction).
-	adapt := b.sk.Fields["inputs"].Items[0].Expr.(*lang.Call)
 	skipArg, hold := b.numArg(adapt, "skip", 0) != 0, b.numArg(adapt, "hold", 0) != 0
 	held := -1 // the history index of the h_i-1 the last layer that set it read
 

@@ -28,7 +28,7 @@ func (b *builder) cell(c *Cell, scope string, cellNum int, reduce bool, f int, h
 	x = conv1x1("1x1", x, f, 1)
 	states = append(states, node(ir.BatchNorm, ir.Attrs{}, "beginning_bn", src, x))
 
-	// h_i-m: TF-slim _reduce_prev_layer.
+	// h_i-m: TF-slim _reduce_prev_layer, or DARTS' preprocess0.
 	for m := 1; m < c.Inputs; m++ {
 		idx := len(history) - 1 - m - back
 		if idx < 0 || history[idx] == nil {
@@ -44,7 +44,7 @@ func (b *builder) cell(c *Cell, scope string, cellNum int, reduce bool, f int, h
 			for r := 0; b.g.Nodes[prev].Shape.H > cs.H && !b.diags.HasErrors(); r++ {
 				prev = b.factorizedReduction(prev, f, 2, fmt.Sprintf("%s/factorized_%d", scope+"/"+name, r), cellNum, src)
 			}
-		case ps.C != f:
+		case ps.C != f || b.preprocess: // DARTS' ReLUConvBN is there whatever the width
 			prev = node(ir.ReLU, ir.Attrs{}, name+"/relu", src, prev)
 			prev = conv1x1(name+"/1x1", prev, f, 1)
 			prev = node(ir.BatchNorm, ir.Attrs{}, name+"/bn", src, prev)

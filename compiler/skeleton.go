@@ -42,8 +42,13 @@ var stageArgs = map[string][]string{
 	"conv": {"k", "stride", "pad", "filters", "dilation"}, "avgpool": {"k", "stride", "pad"}, "maxpool": {"k", "stride", "pad"},
 	"bn": nil, "relu": nil, "gap": nil, "dropout": {"keep"}, "dense": {"filters"},
 	"endpoint": {"name"}, "normal": {"filters"}, "reduction": {"filters"},
-	"images": {"size", "channels"}, "reduce_prev": {"skip", "hold"},
+	"images": {"size", "channels"}, "reduce_prev": {"skip", "hold"}, "preprocess": nil,
 }
+
+// inputModes are the ways a skeleton's inputs: field adapts a cell's
+// inputs: reduce_prev (TF-slim's _reduce_prev_layer) and preprocess
+// (DARTS' preprocess0 / preprocess1).
+var inputModes = []string{"preprocess", "reduce_prev"}
 
 // configParams are the parameters a build's Config sets, by name.
 var configParams = []string{"base_filters", "channels", "classes", "dense_dropout_keep_prob", "image_size", "n", "skip_reduction_layer_input", "stem_multiplier"}
@@ -262,19 +267,19 @@ func (c *checker) skelField(f *lang.SkelField, params []string) bool {
 		return false
 	}
 	pipeline := map[string][]string{"stem": stemStages, "aux_head": headStages, "classifier": headStages}[key]
-	single := map[string]string{"input": "images", "inputs": "reduce_prev"}[key]
+	single := map[string][]string{"input": {"images"}, "inputs": inputModes}[key]
 	ok := true
 	for i, it := range f.Items {
 		switch {
-		case pipeline != nil || single != "":
-			if i > 0 && (single != "" || it.Sep != "->") {
-				c.diags.Errorf(it.Span, "%s: takes %s", key, map[bool]string{true: "one stage", false: `stages joined by "->"`}[single != ""])
+		case pipeline != nil || single != nil:
+			if i > 0 && (single != nil || it.Sep != "->") {
+				c.diags.Errorf(it.Span, "%s: takes %s", key, map[bool]string{true: "one stage", false: `stages joined by "->"`}[single != nil])
 				ok = false
 				continue
 			}
 			allowed := pipeline
-			if single != "" {
-				allowed = []string{single}
+			if single != nil {
+				allowed = single
 			}
 			if !c.skelStage(key, it, allowed, params) {
 				ok = false

@@ -98,7 +98,11 @@
 //     inserted reduction reads, as h_i-1, the layer before the reduction's
 //     input); reduce_prev(hold: H), with pnasnet.py's when H is not 0 (a
 //     layer that is a reduction keeps the h_i-1 the layer before it read),
-//     for "reductions: at" only (see pnasnet_imagenet below).
+//     for "reductions: at" only (see pnasnet_imagenet below);
+//     preprocess, DARTS' (model.py Cell: preprocess0 and preprocess1):
+//     both inputs always go through ReLU -> 1x1 conv -> BN to F, h_i-1
+//     through FactorizedReduce instead when the layer before was a
+//     reduction, and the first cell reads the stem as both inputs.
 //   - aux: "after L", the layer the aux head follows (training only,
 //     --aux-head); aux_head: its pipeline, scoped aux_L/.
 //   - classifier: its pipeline, scoped final_layer/ (dropout is built
@@ -111,6 +115,22 @@
 //	    image_size = 331, skip_reduction_layer_input = 1) extends nasnet_imagenet {
 //	  reductions: at n, 2 * n
 //	  inputs:     reduce_prev(hold: 1 - skip_reduction_layer_input)
+//	}
+//
+// DARTS' CIFAR skeleton (cnn/model.py NetworkCIFAR), aux head shortened:
+//
+//	skeleton darts_cifar(layers = 20, base_filters = 36, stem_multiplier = 3,
+//	    image_size = 32, channels = 3, classes = 10) {
+//	  input:      images(size: image_size, channels: channels)
+//	  stem:       conv(k: 3, filters: base_filters * stem_multiplier) as stem/conv
+//	           -> bn as stem/bn
+//	  layers:     layers
+//	  reductions: at layers / 3, 2 * layers / 3
+//	  scaling:    2
+//	  inputs:     preprocess
+//	  aux:        after 2 * layers / 3
+//	  aux_head:   relu as auxiliary_head/relu0 -> ...
+//	  classifier: gap as global_pooling -> dense(filters: classes) as classifier
 //	}
 //
 // Pipeline stages take "k: 3", "k: 1x7" or "k: full" (the input's whole

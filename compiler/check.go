@@ -2,7 +2,6 @@ package compiler
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -308,11 +307,6 @@ func andList(items []string) string {
 	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
 
-var (
-	inputRef = regexp.MustCompile(`^h_i(?:-(\d+))?$`)
-	indexRef = regexp.MustCompile(`^b(0|[1-9]\d*)$`)
-)
-
 // maxInputs is the most cell inputs a cell may read: h_i .. h_i-3.
 const maxInputs = 4
 
@@ -339,7 +333,7 @@ func (c *checker) blockNames(d *lang.CellDecl) (*cellScope, bool) {
 			ok = false
 			continue
 		}
-		if m := indexRef.FindStringSubmatch(n); m != nil && n != s.labels[bi] {
+		if _, pos := lang.BlockIndex(n); pos && n != s.labels[bi] {
 			c.diags.Errorf(bd.Name.Span, "block name %q is reserved", n).Detail = fmt.Sprintf("b0, b1, .. name blocks by position and this block is %s: call it %s or choose another name", s.labels[bi], s.labels[bi])
 			ok = false
 			continue
@@ -477,8 +471,8 @@ func (c *checker) blockOp(o lang.Ident) (*Op, bool) {
 // filter count F: cell inputs are brought to F (all but the first cells
 // of a network, whose inputs may be the stem's), a concat block is as wide
 // as its two branches together, and an op outputs F if it ends in a stage
-// that projects (conv, pw, fit, project, freduce, zero), else its input's
-// width.
+// that projects (PrimInfo.Projects: conv, pw, fit, project, freduce,
+// zero), else its input's width.
 func (c *checker) checkWidths(cell *Cell) bool {
 	ok := true
 	widths := make([]int, len(cell.Blocks))
@@ -502,10 +496,10 @@ func (c *checker) checkWidths(cell *Cell) bool {
 		for side, in := range b.Inputs {
 			w[side] = width(in)
 			for _, p := range b.Ops[side].Prims {
-				switch p.Name {
-				case "conv", "pw", "fit", "project", "freduce", "zero":
+				switch {
+				case primitives[p.Name].Projects:
 					w[side] = 1
-				case "id":
+				case p.Name == "id":
 					if w[side] != 1 {
 						c.diags.Errorf(b.OpSpans[side], "op %q applies id to %s, which is %s wide", b.Ops[side].Name, refName(in), units(w[side])).Detail =
 							"id passes only F-wide states through unchanged; use identity or skip_connect, which project to F"
@@ -593,26 +587,22 @@ func (c *checker) warnDead(cell *Cell) {
 // list when at is the number of blocks.
 func (c *checker) ref(r lang.Ref, at int, s *cellScope) (StateRef, bool) {
 	cell, nblocks := s.decl.Name.Name, len(s.decl.Blocks)
-	if m := inputRef.FindStringSubmatch(r.Name); m != nil {
-		n, err := 0, error(nil)
-		if m[1] != "" {
-			n, err = strconv.Atoi(m[1])
-		}
+	if r.Kind == lang.RefInput {
 		switch {
-		case m[1] == "0":
+		case r.Name == "h_i-0":
 			c.diags.Errorf(r.Span, "%s is not a cell input", r.Name).Detail = "write h_i for the previous cell's output"
 			return StateRef{}, false
-		case err != nil || n >= maxInputs || (len(m[1]) > 1 && m[1][0] == '0'):
+		case r.N < 0 || r.N >= maxInputs:
 			c.diags.Errorf(r.Span, "%s is not a cell input", r.Name).Detail = "cells read h_i, h_i-1, h_i-2 and h_i-3"
 			return StateRef{}, false
 		}
-		return StateRef{Input: n, Block: -1, Span: r.Span}, true
+		return StateRef{Input: r.N, Block: -1, Span: r.Span}, true
 	}
 	idx, named := s.names[r.Name]
 	if !named {
 		idx = -1
-		if m := indexRef.FindStringSubmatch(r.Name); m != nil {
-			idx, _ = strconv.Atoi(m[1])
+		if r.Kind == lang.RefIndex {
+			idx = r.N
 			if idx >= nblocks {
 				e := c.diags.Errorf(r.Span, "cell %q has no block %s", cell, r.Name)
 				switch nblocks {

@@ -8,22 +8,27 @@ type PrimInfo struct {
 	Name string
 	Doc  string
 	Args []string // accepted argument names; "k" is required when listed
+	// Projects is whether the primitive's output is the cell's width F
+	// whatever its input's: the width checker needs it to know a branch's
+	// width, and it says which ops may end a branch that reads a wider
+	// state.
+	Projects bool
 }
 
 // primitives is the fixed set the compiler lowers; it is data, not state.
 var primitives = map[string]PrimInfo{
-	"relu":    {"relu", "ReLU", nil},
-	"bn":      {"bn", "batch norm (scale and offset; moving mean and variance)", nil},
-	"conv":    {"conv", "dense convolution to F filters, SAME padding, no bias", []string{"k", "stride", "dilation"}},
-	"dw":      {"dw", "depthwise convolution, depth multiplier 1", []string{"k", "stride", "dilation"}},
-	"pw":      {"pw", "pointwise (1x1) convolution to F filters", nil},
-	"avgpool": {"avgpool", "average pool, SAME padding, padding excluded from the count", []string{"k", "stride"}},
-	"maxpool": {"maxpool", "max pool, SAME padding", []string{"k", "stride"}},
-	"id":      {"id", "identity (input must already be F wide, stride 1)", nil},
-	"zero":    {"zero", "zeros of the output shape (DARTS none)", []string{"stride"}},
-	"fit":     {"fit", "1x1 conv + BN when the input width differs from F", nil},
-	"project": {"project", "TF-slim identity: ReLU, 1x1 conv (stride), BN when strided or not F wide", []string{"stride"}},
-	"freduce": {"freduce", "factorized reduction when strided (two shifted 1x1 convs, concat, BN); else like project", []string{"stride"}},
+	"relu":    {Name: "relu", Doc: "ReLU"},
+	"bn":      {Name: "bn", Doc: "batch norm (scale and offset; moving mean and variance)"},
+	"conv":    {Name: "conv", Doc: "dense convolution to F filters, SAME padding, no bias", Args: []string{"k", "stride", "dilation"}, Projects: true},
+	"dw":      {Name: "dw", Doc: "depthwise convolution, depth multiplier 1", Args: []string{"k", "stride", "dilation"}},
+	"pw":      {Name: "pw", Doc: "pointwise (1x1) convolution to F filters", Projects: true},
+	"avgpool": {Name: "avgpool", Doc: "average pool, SAME padding, padding excluded from the count", Args: []string{"k", "stride"}},
+	"maxpool": {Name: "maxpool", Doc: "max pool, SAME padding", Args: []string{"k", "stride"}},
+	"id":      {Name: "id", Doc: "identity (input must already be F wide, stride 1)"},
+	"zero":    {Name: "zero", Doc: "zeros of the output shape (DARTS none)", Args: []string{"stride"}, Projects: true},
+	"fit":     {Name: "fit", Doc: "1x1 conv + BN when the input width differs from F", Projects: true},
+	"project": {Name: "project", Doc: "TF-slim identity: ReLU, 1x1 conv (stride), BN when strided or not F wide", Args: []string{"stride"}, Projects: true},
+	"freduce": {Name: "freduce", Doc: "factorized reduction when strided (two shifted 1x1 convs, concat, BN); else like project", Args: []string{"stride"}, Projects: true},
 }
 
 // Primitives lists the primitives in name order, for `cellc ops`.

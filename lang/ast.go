@@ -1,5 +1,10 @@
 package lang
 
+import (
+	"strconv"
+	"strings"
+)
+
 // The AST is the project's own: participle's grammar structs stay in
 // grammar.go and are converted into these types, so the compiler never
 // depends on the parser library. Every node carries the span of source it
@@ -126,11 +131,50 @@ type Block struct {
 	Span    Span
 }
 
-// Ref names a hidden state: "h_i", "h_i-1" .. "h_i-3", a block index
-// "b0".."bN" (0-based), or a block name.
+// Ref names a hidden state: a cell input "h_i", "h_i-1", ..; a block by
+// position "b0".."bN" (0-based); or a block by name. The parser decides
+// which from the token, so later phases never re-read the text.
 type Ref struct {
-	Name string
+	Name string  // as written, for messages and the formatter
+	Kind RefKind // which of the three
+	// N is how many cells back an input is (h_i 0, h_i-1 1, ..) or a
+	// block's position; 0 for a name.
+	N    int
 	Span Span
+}
+
+// RefKind says what a Ref names.
+type RefKind int
+
+const (
+	RefName  RefKind = iota // a block by its name: "s2"
+	RefInput                // a cell input: "h_i", "h_i-2"
+	RefIndex                // a block by position: "b0"
+)
+
+// BlockIndex reports whether name has the form of a block position, "b0",
+// "b1", .. (no leading zeros), and which; such names are reserved for
+// positions.
+func BlockIndex(name string) (int, bool) {
+	digits, ok := strings.CutPrefix(name, "b")
+	if !ok || !wholeNumber(digits) {
+		return 0, false
+	}
+	n, err := strconv.Atoi(digits)
+	return n, err == nil
+}
+
+// wholeNumber reports whether s is a decimal number without leading zeros.
+func wholeNumber(s string) bool {
+	if s == "" || (len(s) > 1 && s[0] == '0') {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // OutMode says how a cell's output states leave it.

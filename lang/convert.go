@@ -205,8 +205,27 @@ func (p *parser) network(g *network) *NetworkDecl {
 	return n
 }
 
+// ref types a state reference. The lexer's InputRef token is h_i or
+// h_i-DIGITS; which of those are inputs a cell may read (not h_i-0, h_i-01
+// or h_i-9) is the checker's question, so a spelling that is no count of
+// cells gets N = -1 and is reported there with the rest.
 func (p *parser) ref(r *ref) Ref {
-	return Ref{Name: r.Tok.Value, Span: p.tokSpan(r.Tok)}
+	out := Ref{Name: r.Tok.Value, Span: p.tokSpan(r.Tok)}
+	if r.Tok.Type == syntax().inputRef {
+		out.Kind = RefInput
+		if back, ok := strings.CutPrefix(out.Name, "h_i-"); ok {
+			n, err := strconv.Atoi(back)
+			if err != nil || n == 0 || !wholeNumber(back) {
+				n = -1
+			}
+			out.N = n
+		}
+		return out
+	}
+	if n, ok := BlockIndex(out.Name); ok {
+		out.Kind, out.N = RefIndex, n
+	}
+	return out
 }
 
 func (p *parser) ident(t lexer.Token) Ident {

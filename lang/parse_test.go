@@ -244,6 +244,14 @@ func TestParseEdgeCases(t *testing.T) {
 			}
 		})
 	}
+	refs := mustParse(t, "normal cell c { block < in: h_i, h_i-2, b3, b03, s2, h_i-0, h_i-02; op: a, b; combine: add > }").Decls[0].(*CellDecl).Blocks[0].Inputs
+	var typed []string
+	for _, r := range refs {
+		typed = append(typed, fmt.Sprintf("%s:%d/%d", r.Name, r.Kind, r.N))
+	}
+	if got, want := strings.Join(typed, " "), "h_i:1/0 h_i-2:1/2 b3:2/3 b03:0/0 s2:0/0 h_i-0:1/-1 h_i-02:1/-1"; got != want {
+		t.Errorf("typed refs %q, want %q", got, want)
+	}
 	f := mustParse(t, "normal cell c { block < in: h_i-0, h_i-99999999999999999999; op: a, b; combine: add > }")
 	if got := refNames(f.Decls[0].(*CellDecl).Blocks[0].Inputs); got != "h_i-0 h_i-99999999999999999999" {
 		t.Errorf("refs %q", got)

@@ -29,7 +29,7 @@ func writeGraphDOT(w io.Writer, g *ir.Graph) {
 	var clusters []*cluster
 	byKey := map[string]*cluster{}
 	for _, n := range g.Nodes {
-		key, name, _ := stageOf(n)
+		key, name, _ := ir.StageOf(n)
 		c := byKey[key]
 		if c == nil {
 			c = &cluster{key: key, name: name}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cellc/internal/txtartest"
 	"errors"
 	"os"
 	"os/exec"
@@ -27,7 +28,7 @@ func TestScript(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:                 filepath.Join("..", "testdata", "script"),
 		RequireExplicitExec: true,
-		UpdateScripts:       os.Getenv("CELLC_UPDATE") == "1", // the README's one rule: exactly "1"
+		UpdateScripts:       txtartest.Update(),
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("SPECS", specs)
 			return nil

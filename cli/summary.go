@@ -14,94 +14,13 @@ import (
 // summaryBatch is the batch size the summary quotes memory at.
 const summaryBatch = 32
 
-// stage is one row of the summary: a group of IR nodes (the stem conv,
-// one cell, the aux head, the classifier) with their summed cost.
-type stage struct {
-	key, name, kind string
-	out             ir.Shape
-	cost            ir.Cost
-	aux             bool
-}
-
-// stageOf names the stage a node belongs to: its key (unique per stage),
-// a display name and a kind. Cells are grouped by ir.Node.Cell; the nodes
-// outside cells (Cell == -1) by Aux and scope.
-func stageOf(n *ir.Node) (key, name, kind string) {
-	prefix, _, _ := strings.Cut(n.Scope, "/")
-	switch {
-	case n.Kind == ir.Input:
-		return "input", "input", "image"
-	case n.Aux:
-		return "aux", prefix, "aux head"
-	case n.Cell >= 0:
-		kind := "normal"
-		switch {
-		case strings.HasPrefix(prefix, "cell_stem_"):
-			kind = "stem cell"
-		case strings.HasPrefix(prefix, "reduction_cell_"):
-			kind = "reduction"
-		}
-		return fmt.Sprintf("cell %d", n.Cell), prefix, kind
-	case strings.HasPrefix(prefix, "final_layer"):
-		return "final", "final_layer", "classifier"
-	}
-	return "stem", "stem", "conv"
-}
-
-// stages groups g's nodes into summary rows in schedule order, the aux
-// head last. A row's output shape is its last endpoint's (the cell output,
-// the logits), else its last node's.
-func stages(g *ir.Graph) []*stage {
-	byKey := map[string]*stage{}
-	var order []*stage
-	for _, n := range g.Nodes {
-		key, name, kind := stageOf(n)
-		s := byKey[key]
-		if s == nil {
-			s = &stage{key: key, name: name, kind: kind, aux: n.Aux}
-			byKey[key] = s
-			order = append(order, s)
-		}
-		c := g.NodeCost(n)
-		s.cost.Params += c.Params
-		s.cost.Moving += c.Moving
-		s.cost.MultAdd += c.MultAdd
-		s.out = n.Shape
-	}
-	for _, e := range g.Endpoints {
-		key, _, _ := stageOf(g.Nodes[e.Node])
-		byKey[key].out = g.Nodes[e.Node].Shape
-	}
-	// A cell named like a normal one that halves the resolution is a
-	// reduction in place of a layer (PNASNet's and DARTS' cell_4, cell_8).
-	lastH := 0
-	for _, s := range order {
-		if !strings.HasPrefix(s.key, "cell ") || s.aux {
-			continue
-		}
-		if s.kind == "normal" && lastH > 0 && s.out.H < lastH {
-			s.kind = "reduction"
-		}
-		lastH = s.out.H
-	}
-	var rows, aux []*stage
-	for _, s := range order {
-		if s.aux {
-			aux = append(aux, s)
-		} else {
-			rows = append(rows, s)
-		}
-	}
-	return append(rows, aux...)
-}
-
 // writeSummary prints the per-stage table, the totals with and without
 // the aux head, the configuration and the plan's activation memory. The
 // counts are the built graph's (before passes such as BN folding).
 func writeSummary(w io.Writer, res *compiler.Result, p *plan.Plan, path string) {
 	g := res.Built
 	cfg := res.Config
-	rows := stages(g)
+	rows := ir.Stages(g)
 	main, aux := g.Costs()
 	hasAux := g.AuxOutput >= 0
 
@@ -121,7 +40,7 @@ func writeSummary(w io.Writer, res *compiler.Result, p *plan.Plan, path string) 
 	header := []string{"stage", "kind", "output", "params", "mult-adds"}
 	table := [][]string{header}
 	for _, s := range rows {
-		table = append(table, []string{s.name, s.kind, s.out.String(), commas(s.cost.Params), multAdds(s.cost.MultAdd)})
+		table = append(table, []string{s.Name, s.Kind, s.Out.String(), commas(s.Cost.Params), multAdds(s.Cost.MultAdd)})
 	}
 	widths := make([]int, len(header))
 	for _, r := range table {
@@ -141,7 +60,7 @@ func writeSummary(w io.Writer, res *compiler.Result, p *plan.Plan, path string) 
 		if i == 1 {
 			fmt.Fprintln(w, strings.Repeat("-", rule))
 		}
-		if i > 0 && rows[i-1].aux && (i == 1 || !rows[i-2].aux) {
+		if i > 0 && rows[i-1].Aux && (i == 1 || !rows[i-2].Aux) {
 			fmt.Fprintln(w, strings.Repeat("-", rule))
 		}
 		line(r)

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/tools/txtar"
+	"github.com/rogpeppe/go-internal/txtar"
+
+	"cellc/internal/txtartest"
 
 	"cellc/compiler/ir"
 	"cellc/lang"
@@ -15,53 +17,23 @@ import (
 
 // The semantic-error corpus: each testdata/check/*.txtar holds a small
 // .cell file (-- in.cell --) and the diagnostics it must produce
-// (-- errors --), one Diagnostic.String() per line, in the order the
+// (-- out/errors --), one Diagnostic.String() per line, in the order the
 // compiler returns them. The file is checked together with the standard
 // library; when it declares a network and checks cleanly, it is also built
 // under the cifar preset, so build-time errors (shape mismatches, odd
 // filter counts) belong in the same section.
 //
 // CELLC_UPDATE=1 go test ./compiler -run TestCheckCorpus rewrites the
-// errors sections from what the compiler says now; read the diff.
+// out/errors sections from what the compiler says now; read the diff.
 
 const corpusDir = "../testdata/check"
 
 func TestCheckCorpus(t *testing.T) {
-	paths, err := filepath.Glob(filepath.Join(corpusDir, "*.txtar"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(paths) < 25 {
-		t.Errorf("found %d corpus files in %s, want at least 25", len(paths), corpusDir)
-	}
-	update := os.Getenv("CELLC_UPDATE") == "1"
-	for _, path := range paths {
-		name := strings.TrimSuffix(filepath.Base(path), ".txtar")
-		t.Run(name, func(t *testing.T) {
-			ar, err := txtar.ParseFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			src := section(ar, "in.cell")
-			if src == nil {
-				t.Fatalf("%s has no -- in.cell -- section", path)
-			}
-			got := checkCorpusFile(t, src)
-			want := section(ar, "errors")
-			if update {
-				setSection(ar, "errors", []byte(got))
-				if err := os.WriteFile(path, txtar.Format(ar), 0o666); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if want == nil {
-				t.Fatalf("%s has no -- errors -- section (CELLC_UPDATE=1 writes one)", path)
-			}
-			if got != string(want) {
-				t.Errorf("diagnostics differ (CELLC_UPDATE=1 rewrites them)\ngot:\n%s\nwant:\n%s", got, want)
-			}
-		})
+	n := txtartest.Run(t, filepath.Join(corpusDir, "*.txtar"), func(t *testing.T, ar *txtar.Archive) map[string]string {
+		return map[string]string{"out/errors": checkCorpusFile(t, txtartest.MustSection(t, ar, "in.cell"))}
+	})
+	if n < 25 {
+		t.Errorf("found %d corpus files in %s, want at least 25", n, corpusDir)
 	}
 }
 
@@ -103,25 +75,6 @@ func hasNetwork(f *lang.File) bool {
 		}
 	}
 	return false
-}
-
-func section(ar *txtar.Archive, name string) []byte {
-	for _, f := range ar.Files {
-		if f.Name == name {
-			return f.Data
-		}
-	}
-	return nil
-}
-
-func setSection(ar *txtar.Archive, name string, data []byte) {
-	for i := range ar.Files {
-		if ar.Files[i].Name == name {
-			ar.Files[i].Data = data
-			return
-		}
-	}
-	ar.Files = append(ar.Files, txtar.File{Name: name, Data: data})
 }
 
 // A --filters that the normal cell's output width does not divide is a
@@ -168,8 +121,9 @@ func parseSpec(t testing.TB, path string) *lang.File {
 	return f
 }
 
-// The corpus files must be formatted as txtar with nothing before the
-// first section, so a regenerated file differs only in its errors.
+// The corpus files must be in txtar's canonical form, with in.cell and then
+// out/errors (absent where a case must build cleanly), so that a
+// regenerated file differs only in its errors.
 func TestCheckCorpusShape(t *testing.T) {
 	paths, _ := filepath.Glob(filepath.Join(corpusDir, "*.txtar"))
 	for _, path := range paths {
@@ -178,8 +132,8 @@ func TestCheckCorpusShape(t *testing.T) {
 			t.Fatal(err)
 		}
 		ar := txtar.Parse(data)
-		if len(ar.Files) != 2 || ar.Files[0].Name != "in.cell" || ar.Files[1].Name != "errors" {
-			t.Errorf("%s: want sections in.cell and errors, in that order", path)
+		if len(ar.Files) == 0 || len(ar.Files) > 2 || ar.Files[0].Name != "in.cell" || (len(ar.Files) == 2 && ar.Files[1].Name != "out/errors") {
+			t.Errorf("%s: want sections in.cell and out/errors, in that order", path)
 		}
 		if !bytes.Equal(txtar.Format(ar), data) {
 			t.Errorf("%s: not in txtar's canonical form", path)

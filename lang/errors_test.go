@@ -6,15 +6,17 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/txtar"
+
+	"cellc/internal/txtartest"
 )
 
 // TestErrors checks the diagnostics for the bad inputs in
 // testdata/lang/errors: each file's "in.cell" section is parsed and the
-// "errors" section holds Diagnostic.String() of every diagnostic, one a
+// "out/errors" section holds Diagnostic.String() of every diagnostic, one a
 // line. The checker adds its own cases to the same corpus later.
 func TestErrors(t *testing.T) {
-	txtarCases(t, filepath.Join(goldenDir, "errors"), func(t *testing.T, a *txtar.Archive) map[string]string {
-		_, diags := Parse("in.cell", mustSection(t, a, "in.cell"))
+	txtartest.Run(t, filepath.Join(goldenDir, "errors", "*.txtar"), func(t *testing.T, a *txtar.Archive) map[string]string {
+		_, diags := Parse("in.cell", txtartest.MustSection(t, a, "in.cell"))
 		if len(diags) == 0 {
 			t.Error("no diagnostics for a bad input")
 		}
@@ -25,6 +27,6 @@ func TestErrors(t *testing.T) {
 			}
 			b.WriteString(d.String() + "\n")
 		}
-		return map[string]string{"errors": b.String()}
+		return map[string]string{"out/errors": b.String()}
 	})
 }

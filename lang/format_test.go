@@ -7,16 +7,18 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/txtar"
+
+	"cellc/internal/txtartest"
 )
 
 // TestFormatGolden checks Format's output for the cases in
-// testdata/lang/format: "in.cell" formats to "out.cell".
+// testdata/lang/format: "in.cell" formats to "out/cell".
 func TestFormatGolden(t *testing.T) {
-	txtarCases(t, filepath.Join(goldenDir, "format"), func(t *testing.T, a *txtar.Archive) map[string]string {
-		f := mustParse(t, string(mustSection(t, a, "in.cell")))
+	txtartest.Run(t, filepath.Join(goldenDir, "format", "*.txtar"), func(t *testing.T, a *txtar.Archive) map[string]string {
+		f := mustParse(t, string(txtartest.MustSection(t, a, "in.cell")))
 		out := Format(f)
 		checkRoundTrip(t, "in.cell", f, out)
-		return map[string]string{"out.cell": string(out)}
+		return map[string]string{"out/cell": string(out)}
 	})
 }
 

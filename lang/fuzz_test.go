@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/txtar"
+
+	"cellc/internal/txtartest"
 )
 
 // addSeeds adds the fuzz seed corpus: the example .cell files, the inputs
@@ -29,8 +31,8 @@ func addSeeds(f *testing.F) {
 			if err != nil {
 				f.Fatal(err)
 			}
-			if s := section(a, "in.cell"); s != nil {
-				f.Add(s.Data)
+			if s := txtartest.Section(a, "in.cell"); s != nil {
+				f.Add(s)
 			}
 		}
 	}

@@ -3,6 +3,8 @@ package lang
 import (
 	"os"
 	"testing"
+
+	"cellc/internal/txtartest"
 )
 
 // TestGrammarEBNF keeps testdata/grammar.ebnf, the language reference,
@@ -10,7 +12,7 @@ import (
 func TestGrammarEBNF(t *testing.T) {
 	const path = "../testdata/grammar.ebnf"
 	got := Grammar() + "\n"
-	if update {
+	if txtartest.Update() {
 		if err := os.WriteFile(path, []byte(got), 0o666); err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/rogpeppe/go-internal/txtar"
 
 	"cellc/compiler"
+	"cellc/internal/txtartest"
 	"cellc/lang"
 	"cellc/lang/genotype"
 	"cellc/stdlib"
@@ -200,61 +201,37 @@ func firstDiff(a, b string) string {
 }
 
 // TestExportErrors: cells outside DARTS' space are refused at the token
-// that does not fit. testdata/export.txtar holds NAME.cell and NAME.out
-// pairs; CELLC_UPDATE=1 rewrites the .out sections.
+// that does not fit. testdata/export.txtar holds NAME.cell sections and
+// out/NAME, the diagnostics; CELLC_UPDATE=1 rewrites the out/ sections.
 func TestExportErrors(t *testing.T) {
-	path := filepath.Join("testdata", "export.txtar")
-	a, err := txtar.ParseFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	outs := map[string]int{}
-	for i, f := range a.Files {
-		outs[f.Name] = i
-	}
-	var files []txtar.File
-	changed := false
-	for _, f := range a.Files {
-		if !strings.HasSuffix(f.Name, ".cell") {
-			continue
+	txtartest.Run(t, filepath.Join("testdata", "export.txtar"), func(t *testing.T, a *txtar.Archive) map[string]string {
+		out := map[string]string{}
+		for _, f := range a.Files {
+			if !strings.HasSuffix(f.Name, ".cell") {
+				continue
+			}
+			file, diags := lang.Parse(f.Name, f.Data)
+			if diags.HasErrors() {
+				t.Fatalf("%s: %v", f.Name, diags)
+			}
+			prog, diags := compiler.CheckFile(file)
+			if diags.HasErrors() {
+				t.Fatalf("%s: %v", f.Name, diags)
+			}
+			net, diags := compiler.SelectNetwork(prog, file, "")
+			if diags.HasErrors() {
+				t.Fatalf("%s: %v", f.Name, diags)
+			}
+			g, diags := Export(prog, net)
+			if g != nil || !diags.HasErrors() {
+				t.Errorf("%s: exported %v", f.Name, g)
+			}
+			var b bytes.Buffer
+			diags.Render(&b, map[string][]byte{f.Name: f.Data, stdlib.Name: stdlib.Source()})
+			out[txtartest.Prefix+strings.TrimSuffix(f.Name, ".cell")] = b.String()
 		}
-		file, diags := lang.Parse(f.Name, f.Data)
-		if diags.HasErrors() {
-			t.Fatalf("%s: %v", f.Name, diags)
-		}
-		prog, diags := compiler.CheckFile(file)
-		if diags.HasErrors() {
-			t.Fatalf("%s: %v", f.Name, diags)
-		}
-		net, diags := compiler.SelectNetwork(prog, file, "")
-		if diags.HasErrors() {
-			t.Fatalf("%s: %v", f.Name, diags)
-		}
-		g, diags := Export(prog, net)
-		if g != nil || !diags.HasErrors() {
-			t.Errorf("%s: exported %v", f.Name, g)
-		}
-		var b bytes.Buffer
-		diags.Render(&b, map[string][]byte{f.Name: f.Data, stdlib.Name: stdlib.Source()})
-		name := strings.TrimSuffix(f.Name, ".cell") + ".out"
-		files = append(files, f, txtar.File{Name: name, Data: b.Bytes()})
-		i, ok := outs[name]
-		switch {
-		case ok && bytes.Equal(a.Files[i].Data, b.Bytes()):
-		case os.Getenv("CELLC_UPDATE") == "1":
-			changed = true
-		case !ok:
-			t.Errorf("%s: no %s section; run with CELLC_UPDATE=1", f.Name, name)
-		default:
-			t.Errorf("%s: diagnostics differ\n--- got\n%s--- want\n%s", f.Name, b.Bytes(), a.Files[i].Data)
-		}
-	}
-	if changed {
-		a.Files = files
-		if err := os.WriteFile(path, txtar.Format(a), 0o666); err != nil {
-			t.Fatal(err)
-		}
-	}
+		return out
+	})
 }
 
 // TestIdent: genotype names become .cell identifiers.

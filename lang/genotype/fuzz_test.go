@@ -8,6 +8,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/txtar"
 
+	"cellc/internal/txtartest"
 	"cellc/lang"
 )
 
@@ -33,7 +34,7 @@ func FuzzGenotype(f *testing.F) {
 		f.Fatal(err)
 	}
 	for _, file := range a.Files {
-		if !strings.HasSuffix(file.Name, ".out") {
+		if !strings.HasPrefix(file.Name, txtartest.Prefix) {
 			f.Add(file.Data)
 		}
 	}

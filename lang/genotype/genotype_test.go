@@ -2,6 +2,7 @@ package genotype
 
 import (
 	"bytes"
+	"cellc/internal/txtartest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -146,52 +147,30 @@ A = Genotype(normal=[('skip_connect', 0), ('skip_connect', 1)], normal_concat=[2
 }
 
 // TestErrors renders the diagnostics of the bad genotypes in
-// testdata/errors.txtar.
+// testdata/errors.txtar: each section is one genotype, and out/NAME holds
+// what it renders to.
 func TestErrors(t *testing.T) {
-	path := filepath.Join("testdata", "errors.txtar")
-	a, err := txtar.ParseFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	changed := false
-	outs := map[string]int{}
-	for i, f := range a.Files {
-		outs[f.Name] = i
-	}
-	var files []txtar.File
-	for _, f := range a.Files {
-		if strings.HasSuffix(f.Name, ".out") {
-			continue
-		}
-		g, diags := Parse("genotype", f.Data)
-		if g != nil || !diags.HasErrors() {
-			t.Errorf("%s: no error", f.Name)
-		}
-		for _, d := range diags {
-			if d.Subject.File != "genotype" || d.Subject.Start.Line < 1 || d.Subject.Start.Col < 1 || d.Summary == "" {
-				t.Errorf("%s: badly placed diagnostic %v", f.Name, d)
+	txtartest.Run(t, filepath.Join("testdata", "errors.txtar"), func(t *testing.T, a *txtar.Archive) map[string]string {
+		out := map[string]string{}
+		for _, f := range a.Files {
+			if strings.HasPrefix(f.Name, txtartest.Prefix) {
+				continue
 			}
+			g, diags := Parse("genotype", f.Data)
+			if g != nil || !diags.HasErrors() {
+				t.Errorf("%s: no error", f.Name)
+			}
+			for _, d := range diags {
+				if d.Subject.File != "genotype" || d.Subject.Start.Line < 1 || d.Subject.Start.Col < 1 || d.Summary == "" {
+					t.Errorf("%s: badly placed diagnostic %v", f.Name, d)
+				}
+			}
+			var b bytes.Buffer
+			diags.Render(&b, map[string][]byte{"genotype": f.Data})
+			out[txtartest.Prefix+f.Name] = b.String()
 		}
-		var b bytes.Buffer
-		diags.Render(&b, map[string][]byte{"genotype": f.Data})
-		files = append(files, f, txtar.File{Name: f.Name + ".out", Data: b.Bytes()})
-		i, ok := outs[f.Name+".out"]
-		switch {
-		case ok && bytes.Equal(a.Files[i].Data, b.Bytes()):
-		case os.Getenv("CELLC_UPDATE") == "1":
-			changed = true
-		case !ok:
-			t.Errorf("%s: no .out section; run with CELLC_UPDATE=1", f.Name)
-		default:
-			t.Errorf("%s: diagnostics differ\n--- got\n%s--- want\n%s", f.Name, b.Bytes(), a.Files[i].Data)
-		}
-	}
-	if changed {
-		a.Files = files
-		if err := os.WriteFile(path, txtar.Format(a), 0o666); err != nil {
-			t.Fatal(err)
-		}
-	}
+		return out
+	})
 }
 
 // TestString checks Python's repr of the rarer strings and an empty cell.

@@ -19,11 +19,11 @@ type Plan struct {
 	Output    View  `json:"output"`
 	AuxOutput *View `json:"aux_output,omitempty"`
 
-	Buffers []Buffer `json:"buffers"`
-	Params  []Param  `json:"params"`
-	Steps   []Step   `json:"steps"`
+	Buffers  []Buffer `json:"buffers"`
+	Params   []Param  `json:"params"`
+	Launches []Launch `json:"launches"`
 	// Backward is the reverse schedule (training plans only).
-	Backward []GradStep `json:"backward,omitempty"`
+	Backward []GradLaunch `json:"backward,omitempty"`
 	// GradBuffers hold activation gradients during Backward.
 	GradBuffers []Buffer `json:"grad_buffers,omitempty"`
 	// OutputGrad and AuxOutputGrad are where the loss gradients go before
@@ -46,15 +46,15 @@ type Memory struct {
 	Gradients int64 `json:"gradient_bytes_per_image,omitempty"`
 	// Params is the parameter memory (all params, not per image).
 	Params int64 `json:"param_bytes"`
-	// Intermediates is the memory of values inside fused steps that the
-	// steps' Exec decisions leave in buffers of their own: in training
+	// Intermediates is the memory of values inside fused launches that the
+	// launches' Exec decisions leave in buffers of their own: in training
 	// every kept intermediate and two ping-pong buffers for gradients
 	// inside a chain, in inference two ping-pong buffers all chains share.
 	Intermediates int64 `json:"intermediate_bytes_per_image,omitempty"`
 }
 
 // Total is the activation memory per image: forward buffers, gradient
-// buffers and fused steps' intermediates.
+// buffers and fused launches' intermediates.
 func (m Memory) Total() int64 { return m.Forward + m.Gradients + m.Intermediates }
 
 // Buffer is an activation buffer of Elems float32 values per image; the
@@ -107,26 +107,26 @@ func (p Param) Elems() int64 {
 	return n
 }
 
-// Step is one kernel launch.
-type Step struct {
-	ID     int       `json:"id"`
-	Kernel string    `json:"kernel"` // "relu-sep-bn", "conv", "add", ...
-	Ops    []ir.Step `json:"ops"`    // what it computes, in order
-	Inputs []View    `json:"inputs"`
-	Output View      `json:"output"`
+// Launch is one kernel launch.
+type Launch struct {
+	ID     int          `json:"id"`
+	Kernel string       `json:"kernel"` // "relu-sep-bn", "conv", "add", ...
+	Ops    []ir.ChainOp `json:"ops"`    // what it computes, in order
+	Inputs []View       `json:"inputs"`
+	Output View         `json:"output"`
 	// Params lists, per op in Ops, the IDs of that op's parameters.
 	Params [][]int `json:"params"`
 	Scope  string  `json:"scope"`
 	Src    string  `json:"src,omitempty"`
 	Aux    bool    `json:"aux,omitempty"`
 	Cell   int     `json:"cell"`
-	// Free lists buffers whose last reader is this step (forward only).
+	// Free lists buffers whose last reader is this launch (forward only).
 	Free []int `json:"free,omitempty"`
 	// Exec says, per op in Ops, how a backend runs it (fusion.go).
 	Exec []OpExec `json:"exec"`
 }
 
-// OpExec is the compiler's decision of how one op of a fused step runs,
+// OpExec is the compiler's decision of how one op of a fused launch runs,
 // which every backend follows, so that the plan's memory figures are what
 // a backend allocates.
 type OpExec struct {
@@ -144,18 +144,18 @@ type OpExec struct {
 	// (x̂ = (y-β)/γ), so the pre-norm values need no buffer.
 	InPlace bool `json:"in_place,omitempty"`
 	// Buffer: the op's output is an intermediate of its own (Elems per
-	// image), neither fused away, in place, nor the step's output.
+	// image), neither fused away, in place, nor the launch's output.
 	Buffer bool `json:"buffer,omitempty"`
 }
 
-// GradStep runs one step's gradient kernel: it reads the gradient of the
-// step's output (and the forward values it saved) and accumulates into
+// GradLaunch runs one launch's gradient kernel: it reads the gradient of the
+// launch's output (and the forward values it saved) and accumulates into
 // the gradients of its inputs and parameters.
-type GradStep struct {
-	Step int `json:"step"`
-	// OutGrad is the gradient of the forward step's output.
+type GradLaunch struct {
+	Forward int `json:"forward"` // the index of the forward launch in Launches
+	// OutGrad is the gradient of the forward launch's output.
 	OutGrad View `json:"out_grad"`
-	// InGrads are the gradients of the forward step's inputs; nil where
+	// InGrads are the gradients of the forward launch's inputs; nil where
 	// the input needs none (the image).
 	InGrads []*View `json:"in_grads"`
 	// Accumulate[i] says InGrads[i] already holds a partial sum (the

@@ -173,11 +173,11 @@ func (b *builder) op(o *Op, x, f, stride int, scope string, cellNum int, at lang
 		case "bn":
 			x = node(ir.BatchNorm, ir.Attrs{}, "bn", x)
 		case "conv":
-			x = node(ir.Conv, ir.Attrs{KH: p.KH, KW: p.KW, Stride: s, Dilation: p.Dilation, Pad: ir.Same, Filters: f}, "conv", x)
+			x = node(ir.Conv, ir.Attrs{KH: p.KH, KW: p.KW, Stride: s, Dilation: p.Dilation, Pad: ir.Same, Filters: b.width(o, p, f, at)}, "conv", x)
 		case "dw":
 			x = node(ir.DWConv, ir.Attrs{KH: p.KH, KW: p.KW, Stride: s, Dilation: p.Dilation, Pad: ir.Same}, "dw", x)
 		case "pw":
-			x = node(ir.Conv, ir.Attrs{KH: 1, KW: 1, Stride: 1, Dilation: 1, Pad: ir.Same, Filters: f}, "pw", x)
+			x = node(ir.Conv, ir.Attrs{KH: 1, KW: 1, Stride: 1, Dilation: 1, Pad: ir.Same, Filters: b.width(o, p, f, at)}, "pw", x)
 		case "avgpool":
 			x = node(ir.AvgPool, ir.Attrs{KH: p.KH, KW: p.KW, Stride: s, Pad: ir.Same}, "avgpool", x)
 		case "maxpool":
@@ -209,4 +209,17 @@ func (b *builder) op(o *Op, x, f, stride int, scope string, cellNum int, at lang
 		}
 	}
 	return x
+}
+
+// width is a conv's or pw's filter count at F = f. A relative width that
+// truncates to nothing is an error: network_utils.py builds AmoebaNet's
+// 1x7_7x1 without its bottleneck when int(F / 4) < 1, a different op,
+// which the language does not express.
+func (b *builder) width(o *Op, p Prim, f int, at lang.Span) int {
+	w := p.Width.Of(f)
+	if w < 1 && !b.diags.HasErrors() {
+		b.diags.Errorf(at, "op %s: %s is %d filters at F = %d", o.Name, p.Width, w, f).Detail = "build with more filters (--filters or --base-filters)"
+		return 1
+	}
+	return w
 }

@@ -14,9 +14,9 @@ type PrimInfo struct {
 var primitives = map[string]PrimInfo{
 	"relu":    {"relu", "ReLU", nil},
 	"bn":      {"bn", "batch norm (scale and offset; moving mean and variance)", nil},
-	"conv":    {"conv", "dense convolution to F filters, SAME padding, no bias", []string{"k", "stride", "dilation"}},
+	"conv":    {"conv", "dense convolution to F filters (filters: $F / 4 for a fraction), SAME padding, no bias", []string{"k", "stride", "dilation", "filters"}},
 	"dw":      {"dw", "depthwise convolution, depth multiplier 1", []string{"k", "stride", "dilation"}},
-	"pw":      {"pw", "pointwise (1x1) convolution to F filters", nil},
+	"pw":      {"pw", "pointwise (1x1) convolution to F filters (filters: $F / 4 for a fraction)", []string{"filters"}},
 	"avgpool": {"avgpool", "average pool, SAME padding, padding excluded from the count", []string{"k", "stride"}},
 	"maxpool": {"maxpool", "max pool, SAME padding", []string{"k", "stride"}},
 	"id":      {"id", "identity (input must already be F wide, stride 1)", nil},
@@ -51,6 +51,7 @@ const (
 	maxKernel   = 15
 	maxStride   = 2
 	maxDilation = 4
+	maxScale    = 64 // of a width relative to F: $F * m / d with m, d <= maxScale
 )
 
 var combiners = []string{"add", "add_in", "add_ln", "concat"}

@@ -23,12 +23,20 @@ func (b *builder) cell(c *Cell, scope string, cellNum int, reduce bool, f int, h
 	cur := history[len(history)-1].route(0)
 	states := make([]int, 0, c.Inputs+len(c.Blocks))
 
-	// h_i: always ReLU → 1x1 conv → BN to F.
-	x := node(ir.ReLU, ir.Attrs{}, "relu", src, cur)
+	// h_i: always ReLU → 1x1 conv → BN to F; with ENAS' calibrate, first
+	// brought to F the same way when it is not F wide.
+	x := cur
+	if b.calibrate && b.g.Nodes[cur].Shape.C != f {
+		x = node(ir.ReLU, ir.Attrs{}, "calibrate/relu", src, x)
+		x = conv1x1("calibrate/1x1", x, f, 1)
+		x = node(ir.BatchNorm, ir.Attrs{}, "calibrate/bn", src, x)
+	}
+	x = node(ir.ReLU, ir.Attrs{}, "relu", src, x)
 	x = conv1x1("1x1", x, f, 1)
 	states = append(states, node(ir.BatchNorm, ir.Attrs{}, "beginning_bn", src, x))
 
-	// h_i-m: TF-slim _reduce_prev_layer, or DARTS' preprocess0.
+	// h_i-m: TF-slim _reduce_prev_layer (ENAS' calibrate is the same), or
+	// DARTS' preprocess0.
 	for m := 1; m < c.Inputs; m++ {
 		idx := len(history) - 1 - m - back
 		if idx < 0 || history[idx] == nil {

@@ -316,6 +316,7 @@ def main():
         ("AmoebaNet-A N=4 F=50 @224, 1001 classes", lambda n, x: amoebanet(n, x, 4, 50, 1001), 224),
         ("AmoebaNet-A N=4 F=50 @224, 1000 classes", lambda n, x: amoebanet(n, x, 4, 50, 1000), 224),
         ("ENAS final, 15 layers, 36 filters @32", lambda n, x: enas(n, x), 32),
+        ("ENAS final, 18 layers, 36 filters @32", lambda n, x: enas(n, x, num_layers=18), 32),
     ]
     for name, build, size in cases:
         p, m = count(build, size)

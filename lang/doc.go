@@ -106,7 +106,11 @@
 //     preprocess, DARTS' (model.py Cell: preprocess0 and preprocess1):
 //     both inputs always go through ReLU -> 1x1 conv -> BN to F, h_i-1
 //     through FactorizedReduce instead when the layer before was a
-//     reduction, and the first cell reads the stem as both inputs.
+//     reduction, and the first cell reads the stem as both inputs;
+//     calibrate, ENAS' (micro_child.py _maybe_calibrate_size and
+//     layer_base): h_i-1 as reduce_prev, h_i through ReLU -> 1x1 conv ->
+//     BN to F when not F wide, before the cell's own; the first cell reads
+//     the stem as both inputs.
 //   - aux: "after L", the layer the aux head follows (training only,
 //     --aux-head); aux_head: its pipeline, scoped aux_L/.
 //   - classifier: its pipeline, scoped final_layer/ (dropout is built

@@ -115,6 +115,9 @@ func pipeline(op *compiler.Op) string {
 		if p.Dilation > 1 {
 			args = append(args, fmt.Sprintf("dilation: %d", p.Dilation))
 		}
+		if !p.Width.IsF() {
+			args = append(args, "filters: "+p.Width.String())
+		}
 		parts[i] = p.Name
 		if len(args) > 0 {
 			parts[i] += "(" + strings.Join(args, ", ") + ")"

@@ -169,6 +169,7 @@ type builder struct {
 	diags *lang.Diagnostics
 
 	preprocess bool // inputs: preprocess (DARTS), not reduce_prev
+	calibrate  bool // inputs: calibrate (ENAS)
 
 	totalCells int // TF-slim total_num_cells, for drop path
 	cellNum    int // the next cell's number, counting every cell
@@ -234,14 +235,20 @@ func (b *builder) build() {
 	// (the layer before was a reduction) and by ReLU -> 1x1 conv -> BN
 	// otherwise, whatever its width; the first cell reads the stem as both
 	// (s0 = s1 = stem(input)).
+	// inputs: calibrate is ENAS' (micro_child.py _fixed_layer): h_i-1
+	// as reduce_prev, h_i through ReLU -> 1x1 conv -> BN to F when it is
+	// not F wide (_maybe_calibrate_size) before the cell's own ReLU -> 1x1
+	// conv -> BN (layer_base); the first cell reads the stem as both
+	// (layers = [x, x]).
 	adapt := b.sk.Fields["inputs"].Items[0].Expr.(*lang.Call)
 	b.preprocess = adapt.Name.Name == "preprocess"
+	b.calibrate = adapt.Name.Name == "calibrate"
 
 	b.history = []cellOut{nil} // TF-slim cell_outputs; nil entries are "None"
 	x = b.pipeline(b.sk.Fields["stem"], "", x, false)
 	if len(b.history) == 1 {
 		b.history = append(b.history, cellOut{x})
-		if b.preprocess {
+		if b.preprocess || b.calibrate {
 			b.history[0] = cellOut{x}
 		}
 	}

@@ -23,12 +23,20 @@ func (b *builder) cell(c *Cell, scope string, cellNum int, reduce bool, f int, h
 	cur := history[len(history)-1].route(0)
 	states := make([]int, 0, c.Inputs+len(c.Blocks))
 
-	// h_i: always ReLU → 1x1 conv → BN to F.
-	x := node(ir.ReLU, ir.Attrs{}, "relu", src, cur)
+	// h_i: always ReLU → 1x1 conv → BN to F; with ENAS' calibrate, first
+	// brought to F the same way when it is not F wide.
+	x := cur
+	if b.calibrate && b.g.Nodes[cur].Shape.C != f {
+		x = node(ir.ReLU, ir.Attrs{}, "calibrate/relu", src, x)
+		x = conv1x1("calibrate/1x1", x, f, 1)
+		x = node(ir.BatchNorm, ir.Attrs{}, "calibrate/bn", src, x)
+	}
+	x = node(ir.ReLU, ir.Attrs{}, "relu", src, x)
 	x = conv1x1("1x1", x, f, 1)
 	states = append(states, node(ir.BatchNorm, ir.Attrs{}, "beginning_bn", src, x))
 
-	// h_i-m: TF-slim _reduce_prev_layer, or DARTS' preprocess0.
+	// h_i-m: TF-slim _reduce_prev_layer (ENAS' calibrate is the same), or
+	// DARTS' preprocess0.
 	for m := 1; m < c.Inputs; m++ {
 		idx := len(history) - 1 - m - back
 		if idx < 0 || history[idx] == nil {
@@ -173,11 +181,11 @@ func (b *builder) op(o *Op, x, f, stride int, scope string, cellNum int, at lang
 		case "bn":
 			x = node(ir.BatchNorm, ir.Attrs{}, "bn", x)
 		case "conv":
-			x = node(ir.Conv, ir.Attrs{KH: p.KH, KW: p.KW, Stride: s, Dilation: p.Dilation, Pad: ir.Same, Filters: f}, "conv", x)
+			x = node(ir.Conv, ir.Attrs{KH: p.KH, KW: p.KW, Stride: s, Dilation: p.Dilation, Pad: ir.Same, Filters: b.width(o, p, f, at)}, "conv", x)
 		case "dw":
 			x = node(ir.DWConv, ir.Attrs{KH: p.KH, KW: p.KW, Stride: s, Dilation: p.Dilation, Pad: ir.Same}, "dw", x)
 		case "pw":
-			x = node(ir.Conv, ir.Attrs{KH: 1, KW: 1, Stride: 1, Dilation: 1, Pad: ir.Same, Filters: f}, "pw", x)
+			x = node(ir.Conv, ir.Attrs{KH: 1, KW: 1, Stride: 1, Dilation: 1, Pad: ir.Same, Filters: b.width(o, p, f, at)}, "pw", x)
 		case "avgpool":
 			x = node(ir.AvgPool, ir.Attrs{KH: p.KH, KW: p.KW, Stride: s, Pad: ir.Same}, "avgpool", x)
 		case "maxpool":
@@ -209,4 +217,17 @@ func (b *builder) op(o *Op, x, f, stride int, scope string, cellNum int, at lang
 		}
 	}
 	return x
+}
+
+// width is a conv's or pw's filter count at F = f. A relative width that
+// truncates to nothing is an error: network_utils.py builds AmoebaNet's
+// 1x7_7x1 without its bottleneck when int(F / 4) < 1, a different op,
+// which the language does not express.
+func (b *builder) width(o *Op, p Prim, f int, at lang.Span) int {
+	w := p.Width.Of(f)
+	if w < 1 && !b.diags.HasErrors() {
+		b.diags.Errorf(at, "op %s: %s is %d filters at F = %d", o.Name, p.Width, w, f).Detail = "build with more filters (--filters or --base-filters)"
+		return 1
+	}
+	return w
 }

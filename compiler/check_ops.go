@@ -60,12 +60,31 @@ func (c *checker) expand(name string) *Op {
 		c.diags.Errorf(d.Name.Span, "op %q applies $stride %d times", name, vars).Detail = "a strided op must reduce exactly once: pass stride: $stride to one stage only"
 		ok = false
 	}
+	if w := outWidth(op.Prims); ok && !w.IsF() {
+		c.diags.Errorf(d.Name.Span, "op %q ends %s filters wide, not F", name, w).Detail = "every op outputs the cell's F filters: end a bottleneck with a conv or pw without filters:, as AmoebaNet's ends with a 1x1 conv back to F"
+		ok = false
+	}
 	if !ok {
 		c.prog.Ops[name] = nil
 		return nil
 	}
 	c.prog.Ops[name] = op
 	return op
+}
+
+// outWidth is the width a pipeline ends at: that of its last conv or pw
+// (which may set filters:), or F after any other primitive that projects.
+func outWidth(prims []Prim) Width {
+	w := Width{}
+	for _, p := range prims {
+		switch {
+		case p.Name == "conv" || p.Name == "pw":
+			w = p.Width
+		case primitives[p.Name].Projects:
+			w = Width{}
+		}
+	}
+	return w
 }
 
 // stage resolves one pipeline stage: a primitive, or another op.
@@ -178,6 +197,9 @@ func (c *checker) primStage(st *lang.Stage, info PrimInfo, args map[string]lang.
 			default:
 				p.Dilation = v.Int
 			}
+		case "filters":
+			w, good := c.widthValue(v)
+			p.Width, ok = w, ok && good
 		}
 	}
 	// A misspelt argument is most likely the kernel size: one error is
@@ -192,8 +214,15 @@ func (c *checker) primStage(st *lang.Stage, info PrimInfo, args map[string]lang.
 func (c *checker) strideValue(v lang.Value) (int, bool, bool) {
 	switch v.Kind {
 	case lang.VarValue:
-		if v.Var != "stride" {
-			c.diags.Errorf(v.Span, "unknown variable $%s", v.Var).Detail = "the only variable is $stride"
+		switch {
+		case v.Var == "F":
+			c.diags.Errorf(v.Span, "stride takes $stride, not $F").Detail = "$F, the cell's width, goes in filters:"
+			return 1, false, false
+		case v.Var != "stride":
+			c.diags.Errorf(v.Span, "unknown variable $%s", v.Var).Detail = "the variables are $stride (in stride:) and $F (in filters:)"
+			return 1, false, false
+		case v.Mul != 0 || v.Div != 0:
+			c.diags.Errorf(v.Span, "$stride cannot be scaled").Detail = "a stride is 1, 2 or $stride; only $F takes * and /"
 			return 1, false, false
 		}
 		return 1, true, true
@@ -206,4 +235,31 @@ func (c *checker) strideValue(v lang.Value) (int, bool, bool) {
 	}
 	c.diags.Errorf(v.Span, "stride must be 1, 2 or $stride, not %dx%d", v.KH, v.KW).Detail = "the stride is the same along both axes"
 	return 1, false, false
+}
+
+// widthValue reads filters: a width relative to F, "$F", "$F / 4" or
+// "$F * 3 / 8". Absolute widths are refused: an op's widths follow the
+// cell it is placed in.
+func (c *checker) widthValue(v lang.Value) (Width, bool) {
+	const hint = "an op's widths follow the cell's F: write filters: $F / 4 (a quarter of F) or $F * 3 / 8"
+	switch {
+	case v.Kind == lang.IntValue:
+		c.diags.Errorf(v.Span, "filters must be relative to F, not %d", v.Int).Detail = hint
+		return Width{}, false
+	case v.Kind == lang.KernelValue:
+		c.diags.Errorf(v.Span, "filters must be relative to F, not %dx%d", v.KH, v.KW).Detail = hint
+		return Width{}, false
+	case v.Var != "F":
+		c.diags.Errorf(v.Span, "filters takes $F, not $%s", v.Var).Detail = hint
+		return Width{}, false
+	}
+	w := Width{Mul: max(v.Mul, 1), Div: max(v.Div, 1)}
+	if w.Mul > maxScale || w.Div > maxScale {
+		c.diags.Errorf(v.Span, "scale of $F is out of range").Detail = fmt.Sprintf("scale $F by whole numbers from 1 to %d", maxScale)
+		return Width{}, false
+	}
+	if w.IsF() {
+		return Width{}, true // one form for F, so equal pipelines compare equal
+	}
+	return w, true
 }

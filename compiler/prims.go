@@ -8,8 +8,8 @@ type PrimInfo struct {
 	Name string
 	Doc  string
 	Args []string // accepted argument names; "k" is required when listed
-	// Projects is whether the primitive's output is the cell's width F
-	// whatever its input's: the width checker needs it to know a branch's
+	// Projects is whether the primitive's output has a width of its own
+	// (the cell's F, or a conv's filters:) whatever its input's: the width checker needs it to know a branch's
 	// width, and it says which ops may end a branch that reads a wider
 	// state.
 	Projects bool
@@ -19,9 +19,9 @@ type PrimInfo struct {
 var primitives = map[string]PrimInfo{
 	"relu":    {Name: "relu", Doc: "ReLU"},
 	"bn":      {Name: "bn", Doc: "batch norm (scale and offset; moving mean and variance)"},
-	"conv":    {Name: "conv", Doc: "dense convolution to F filters, SAME padding, no bias", Args: []string{"k", "stride", "dilation"}, Projects: true},
+	"conv":    {Name: "conv", Doc: "dense convolution to F filters (filters: $F / 4 for a fraction), SAME padding, no bias", Args: []string{"k", "stride", "dilation", "filters"}, Projects: true},
 	"dw":      {Name: "dw", Doc: "depthwise convolution, depth multiplier 1", Args: []string{"k", "stride", "dilation"}},
-	"pw":      {Name: "pw", Doc: "pointwise (1x1) convolution to F filters", Projects: true},
+	"pw":      {Name: "pw", Doc: "pointwise (1x1) convolution to F filters (filters: $F / 4 for a fraction)", Args: []string{"filters"}, Projects: true},
 	"avgpool": {Name: "avgpool", Doc: "average pool, SAME padding, padding excluded from the count", Args: []string{"k", "stride"}},
 	"maxpool": {Name: "maxpool", Doc: "max pool, SAME padding", Args: []string{"k", "stride"}},
 	"id":      {Name: "id", Doc: "identity (input must already be F wide, stride 1)"},
@@ -56,6 +56,7 @@ const (
 	maxKernel   = 15
 	maxStride   = 2
 	maxDilation = 4
+	maxScale    = 64 // of a width relative to F: $F * m / d with m, d <= maxScale
 )
 
 var combiners = []string{"add", "add_in", "add_ln", "concat"}

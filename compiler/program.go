@@ -1,6 +1,10 @@
 package compiler
 
-import "cellc/lang"
+import (
+	"fmt"
+
+	"cellc/lang"
+)
 
 // Program is the checked, resolved form of one or more .cell files: every
 // name bound, every op expanded to primitives, every reference an index.
@@ -24,14 +28,49 @@ type Op struct {
 
 // Prim is one primitive application with its arguments resolved.
 // Stride is the constant stride, unless StrideVar says it is the op's
-// $stride, bound when the op is placed in a cell.
+// $stride, bound when the op is placed in a cell. Width is the output
+// width of conv and pw relative to the cell's F.
 type Prim struct {
 	Name      string
 	KH, KW    int
 	Stride    int
 	StrideVar bool
 	Dilation  int
+	Width     Width
 	Span      lang.Span
+}
+
+// Width is a width relative to the cell's filter count F, "$F * Mul /
+// Div", truncated as TF's int() (AmoebaNet's bottleneck is int(F / 4)).
+// The zero value is F itself.
+type Width struct {
+	Mul, Div int
+}
+
+// Of is the width at F = f.
+func (w Width) Of(f int) int {
+	if w.IsF() {
+		return f
+	}
+	return f * w.Mul / w.Div
+}
+
+// IsF reports whether the width is F itself.
+func (w Width) IsF() bool { return w.Div == 0 || w.Mul == w.Div }
+
+// String is the width as the language writes it: $F, $F / 4, $F * 3 / 8.
+func (w Width) String() string {
+	if w.IsF() {
+		return "$F"
+	}
+	s := "$F"
+	if w.Mul != 1 {
+		s += fmt.Sprintf(" * %d", w.Mul)
+	}
+	if w.Div != 1 {
+		s += fmt.Sprintf(" / %d", w.Div)
+	}
+	return s
 }
 
 // Strides reports whether the op applies its $stride somewhere, i.e.

@@ -42,13 +42,14 @@ var stageArgs = map[string][]string{
 	"conv": {"k", "stride", "pad", "filters", "dilation"}, "avgpool": {"k", "stride", "pad"}, "maxpool": {"k", "stride", "pad"},
 	"bn": nil, "relu": nil, "gap": nil, "dropout": {"keep"}, "dense": {"filters"},
 	"endpoint": {"name"}, "normal": {"filters"}, "reduction": {"filters"},
-	"images": {"size", "channels"}, "reduce_prev": {"skip", "hold"}, "preprocess": nil,
+	"images": {"size", "channels"}, "reduce_prev": {"skip", "hold"}, "preprocess": nil, "calibrate": nil,
 }
 
 // inputModes are the ways a skeleton's inputs: field adapts a cell's
-// inputs: reduce_prev (TF-slim's _reduce_prev_layer) and preprocess
-// (DARTS' preprocess0 / preprocess1).
-var inputModes = []string{"preprocess", "reduce_prev"}
+// inputs: reduce_prev (TF-slim's _reduce_prev_layer), preprocess
+// (DARTS' preprocess0 / preprocess1) and calibrate (ENAS'
+// _maybe_calibrate_size and layer_base).
+var inputModes = []string{"calibrate", "preprocess", "reduce_prev"}
 
 // configParams are the parameters a build's Config sets, by name.
 var configParams = []string{"base_filters", "channels", "classes", "dense_dropout_keep_prob", "image_size", "n", "skip_reduction_layer_input", "stem_multiplier"}

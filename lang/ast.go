@@ -77,17 +77,19 @@ type ValueKind int
 const (
 	IntValue    ValueKind = iota // 3
 	KernelValue                  // 1x7: KH=1, KW=7
-	VarValue                     // $stride
+	VarValue                     // $stride, $F, $F / 4, $F * 3 / 8
 )
 
 // Value is an argument value: an integer, a kernel size "HxW", or a
-// variable bound when the op is instantiated ("$stride").
+// variable bound when the op is instantiated ("$stride", "$F"), which may
+// be scaled by whole numbers: "$F / 4" is Var F, Div 4.
 type Value struct {
-	Kind   ValueKind
-	Int    int
-	KH, KW int
-	Var    string // without the '$'
-	Span   Span
+	Kind     ValueKind
+	Int      int
+	KH, KW   int
+	Var      string // without the '$'
+	Mul, Div int    // the scale of a variable; 0 where not written
+	Span     Span
 }
 
 // CellKind tells which slot of a network a cell is written for.

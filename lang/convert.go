@@ -60,6 +60,20 @@ func (p *parser) value(g *value) Value {
 	switch {
 	case g.Var.Value != "":
 		v.Kind, v.Var = VarValue, g.Var.Value
+		// 0 stands for "not written", so a written 0 is refused here.
+		for _, sc := range []struct {
+			tok  lexer.Token
+			what string
+			to   *int
+		}{{g.Mul, "multiplier", &v.Mul}, {g.Div, "divisor", &v.Div}} {
+			if sc.tok.Value == "" {
+				continue
+			}
+			if *sc.to = p.integer(sc.tok.Value, sc.what, v.Span); *sc.to == 0 {
+				p.diags.Errorf(p.tokSpan(sc.tok), "%s 0 of $%s", sc.what, v.Var).Detail = "scale a variable by whole numbers from 1: $F / 4, $F * 3 / 8"
+				*sc.to = 1
+			}
+		}
 	case g.Lit.Type == syntax().kernel:
 		v.Kind = KernelValue
 		h, w, _ := strings.Cut(g.Lit.Value, "x")

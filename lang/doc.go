@@ -11,6 +11,10 @@
 //	# inside a reduction cell, 1 otherwise.
 //	op sep3x3      = relu -> dw(k: 3, stride: $stride) -> pw -> bn -> relu -> dw(k: 3) -> pw -> bn
 //	op conv1x7_7x1 = relu -> conv(k: 1x7, stride: $stride) -> bn -> relu -> conv(k: 7x1) -> bn
+//	# $F is the cell's filter count: conv and pw output F filters, or a
+//	# fraction of F with filters: $F / 4 or $F * 3 / 8 (truncated, as
+//	# TF's int()); an op must end F wide. AmoebaNet's bottleneck:
+//	op bottleneck_1x7_7x1 = relu -> conv(k: 1, filters: $F / 4) -> bn -> relu -> conv(k: 1x7, stride: $stride, filters: $F / 4) -> bn -> relu -> conv(k: 7x1, filters: $F / 4) -> bn -> relu -> conv(k: 1) -> bn
 //
 //	normal cell nasnet_a_normal {
 //	  block < in: h_i, h_i-1;   op: sep5x5, sep3x3;   combine: add >  # s2
@@ -102,7 +106,11 @@
 //     preprocess, DARTS' (model.py Cell: preprocess0 and preprocess1):
 //     both inputs always go through ReLU -> 1x1 conv -> BN to F, h_i-1
 //     through FactorizedReduce instead when the layer before was a
-//     reduction, and the first cell reads the stem as both inputs.
+//     reduction, and the first cell reads the stem as both inputs;
+//     calibrate, ENAS' (micro_child.py _maybe_calibrate_size and
+//     layer_base): h_i-1 as reduce_prev, h_i through ReLU -> 1x1 conv ->
+//     BN to F when not F wide, before the cell's own; the first cell reads
+//     the stem as both inputs.
 //   - aux: "after L", the layer the aux head follows (training only,
 //     --aux-head); aux_head: its pipeline, scoped aux_L/.
 //   - classifier: its pipeline, scoped final_layer/ (dropout is built
@@ -147,7 +155,7 @@
 //	File     = { OpDecl | CellDecl | Network | Skeleton } .
 //	OpDecl   = "op" Ident "=" Stage { "->" Stage } .
 //	Stage    = Ident [ "(" [ Arg { "," Arg } ] ")" ] .
-//	Arg      = Ident ":" ( Int | Kernel | "$" Ident ) .
+//	Arg      = Ident ":" ( Int | Kernel | "$" Ident [ "*" Int ] [ "/" Int ] ) .
 //	CellDecl = ( "normal" | "reduction" ) "cell" Ident "{" { Block } [ Out ] "}" .
 //	Block    = "block" [ Ident ] "<" Field { ";" Field } [ ";" ] ">" .
 //	Field    = Ident ":" Ref { "," Ref } .

@@ -264,7 +264,14 @@ func formatValue(v Value) string {
 	case KernelValue:
 		return strconv.Itoa(v.KH) + "x" + strconv.Itoa(v.KW)
 	case VarValue:
-		return "$" + v.Var
+		s := "$" + v.Var
+		if v.Mul != 0 {
+			s += " * " + strconv.Itoa(v.Mul)
+		}
+		if v.Div != 0 {
+			s += " / " + strconv.Itoa(v.Div)
+		}
+		return s
 	}
 	return strconv.Itoa(v.Int)
 }

@@ -84,6 +84,8 @@ var roundTripCases = []string{
 	"# only a comment",
 	"op a = b",
 	"op a = b() -> c(k: 1x7, s: $stride, d: 2)",
+	// widths relative to F (AmoebaNet's bottleneck), spaced or not
+	"op a = relu -> conv(k: 1, filters: $F/4) -> conv(k: 1x7, filters: $F * 3 / 8) -> pw(filters: $F*2) -> pw(filters: $F)",
 	"normal cell c { }",
 	"reduction cell c { block < in: h_i; op: x; combine: add > route: b0, b1 }",
 	"normal cell c { block x < combine: add; in: h_i, h_i-1, b0; op: a > out: x }",

@@ -40,7 +40,7 @@ func addSeeds(f *testing.F) {
 		f.Add([]byte(src))
 	}
 	f.Add([]byte(sample))
-	for _, odd := range []string{"\xff", "op a = b\x00", "op é = b", "# \xfe\r\rop a = b\r", "h_i-", "h_i-1x", "1x", "op a = b(k: 1x)", "\f\vop a = b", "skeleton s(", "skeleton s { a: 1 -", "skeleton s { a: b as c/ }", "skeleton s(n = 1.) {}", "skeleton s extends { }"} {
+	for _, odd := range []string{"\xff", "op a = b\x00", "op é = b", "# \xfe\r\rop a = b\r", "h_i-", "h_i-1x", "1x", "op a = b(k: 1x)", "\f\vop a = b", "skeleton s(", "skeleton s { a: 1 -", "skeleton s { a: b as c/ }", "skeleton s(n = 1.) {}", "skeleton s extends { }", "op a = b(f: $F /)", "op a = b(f: $F * / 4)", "op a = b(f: $F / 4 * 2)", "op a = b(f: $F / 99999999999999999999)"} {
 		f.Add([]byte(odd))
 	}
 }

@@ -79,12 +79,15 @@ type arg struct {
 	Value  *value      `parser:"@@"`
 }
 
-// value is a literal (Int or Kernel) or a "$" variable; exactly one of
-// Lit and Var is set (a matched token never has an empty Value).
+// value is a literal (Int or Kernel) or a "$" variable, optionally
+// scaled by whole numbers ("$F * 3 / 8"); exactly one of Lit and Var is
+// set (a matched token never has an empty Value).
 type value struct {
 	Tokens []lexer.Token
 	Lit    lexer.Token `parser:"@( Int | Kernel )"`
 	Var    lexer.Token `parser:"| '$' @Ident"`
+	Mul    lexer.Token `parser:"( '*' @Int )?"`
+	Div    lexer.Token `parser:"( '/' @Int )?"`
 }
 
 type cellDecl struct {

@@ -149,11 +149,12 @@ func (p *parser) describeExpected(expected string, start, tok int) string {
 		return `":"`
 	case `Value`:
 		return "a value such as 3, 1x7 or $stride"
-	case `<ident>`:
+	case `<ident>`, `<ident> ("*" <int>)? ("/" <int>)?`:
 		if prev.Value == "$" {
 			return `a variable name after "$"`
 		}
 		return "a cell name"
+
 	case `")"`:
 		if prev.Value == "(" {
 			return `an argument such as "k: 3", or ")"`
@@ -216,6 +217,8 @@ func (p *parser) hint(expected string, start, tok int) string {
 		return fmt.Sprintf("write input references without spaces, as in \"%s-%s\"", prev.Value, next.Value)
 	case t.Type == syntax().invalid:
 		return ""
+	case (t.Value == "*" || t.Value == "/") && prev.Type == syntax().ident && p.prev(tok, 2).Value == "$":
+		return `a variable is scaled by whole numbers, "*" before "/": $F / 4, $F * 3 / 8`
 	case strings.HasSuffix(expected, `"}"`) && p.startsDeclAt(tok):
 		if open, ok := p.openBrace(start, tok); ok {
 			return fmt.Sprintf(`the "{" at %d:%d is not closed`, open.Line, open.Col)

@@ -13,8 +13,9 @@ import (
 )
 
 // SmallPlan compiles spec into a tiny CIFAR-style network: N=1, 4 base
-// filters, stem multiplier 2, 16×16 images, 5 classes, drop path and
-// dropout off. mutate, when not nil, changes the configuration first.
+// filters, stem multiplier 2, 16×16 images (32×32 for ENAS' skeleton, see
+// smallImage), 5 classes, drop path and dropout off. mutate, when not nil,
+// changes the configuration first.
 func SmallPlan(t testing.TB, spec string, training bool, mutate func(*compiler.Config)) *plan.Plan {
 	t.Helper()
 	p, err := plan.Lower(SmallBuild(t, spec, training, mutate).Graph)
@@ -39,7 +40,7 @@ func SmallBuild(t testing.TB, spec string, training bool, mutate func(*compiler.
 	}
 	cfg, _ := compiler.Preset("cifar")
 	cfg.N, cfg.BaseFilters, cfg.Filters = 1, 4, 0
-	cfg.ImageSize, cfg.Classes = 16, 5
+	cfg.ImageSize, cfg.Classes = smallImage(f), 5
 	cfg.StemMultiplier = 2
 	cfg.Training = training
 	cfg.DropPathKeepProb, cfg.DenseDropoutKeepProb = 1, 1
@@ -51,4 +52,24 @@ func SmallBuild(t testing.TB, spec string, training bool, mutate func(*compiler.
 		t.Fatal(diags)
 	}
 	return res
+}
+
+// smallImage is the image size of the tiny network: 16×16, except for a
+// network stacked into the standard library's enas_cifar skeleton, whose
+// aux head (micro_child.py's, after the layer that follows the second
+// reduction) reads a quarter of the image through a 5×5 VALID pool of
+// stride 3: 16×16 leaves it 4×4, too small, and 20×20 a 1×1 map, where
+// its batch norms see one value per image and the gradient check is
+// ill-conditioned; 32×32, ENAS' own size, gives it its 2×2.
+func smallImage(f *lang.File) int {
+	for _, d := range f.Decls {
+		if n, ok := d.(*lang.NetworkDecl); ok {
+			for _, fl := range n.Fields {
+				if (fl.Key.Name == "skeleton" || fl.Key.Name == "cifar_skeleton") && fl.Value.Name == "enas_cifar" {
+					return 32
+				}
+			}
+		}
+	}
+	return 16
 }

@@ -237,13 +237,15 @@ func (b *builder) build() {
 	adapt := b.sk.Fields["inputs"].Items[0].Expr.(*lang.Call)
 	b.preprocess = adapt.Name.Name == "preprocess"
 
+	// The stem leaves the first cell's inputs on the history: its output
+	// (h_i), and before it the last tensor a cell_input stage marked or a
+	// stem cell made (h_i-1); with neither, TF-slim's None, or under
+	// preprocess the stem's output again (DARTS' s0 = s1 = stem(input)).
 	b.history = []cellOut{nil} // TF-slim cell_outputs; nil entries are "None"
 	x = b.pipeline(b.sk.Fields["stem"], "", x, false)
-	if len(b.history) == 1 {
-		b.history = append(b.history, cellOut{x})
-		if b.preprocess {
-			b.history[0] = cellOut{x}
-		}
+	b.pushInput(x)
+	if len(b.history) == 2 && b.preprocess {
+		b.history[0] = b.history[1]
 	}
 	b.endpoint("Stem", x)
 
@@ -302,6 +304,14 @@ func (b *builder) build() {
 	x = b.pipeline(b.sk.Fields["classifier"], "final_layer/", b.last, false)
 	b.g.Output = x
 	b.endpoint("Logits", x)
+}
+
+// pushInput puts x on the history as the next cell's h_i, unless it is
+// there already (the output of the cell before).
+func (b *builder) pushInput(x int) {
+	if last := b.history[len(b.history)-1]; last == nil || last[0] != x {
+		b.history = append(b.history, cellOut{x})
+	}
 }
 
 // addCell lowers one cell onto the history and records its endpoint.
@@ -395,10 +405,10 @@ func (b *builder) pipeline(f *lang.SkelField, scope string, x int, aux bool) int
 		case "endpoint":
 			w, _ := b.word(call, "name")
 			b.endpoint(w, x)
+		case "cell_input":
+			b.history = append(b.history, cellOut{x})
 		case "normal", "reduction":
-			if len(b.history) == 1 {
-				b.history = append(b.history, cellOut{x})
-			}
+			b.pushInput(x)
 			c := b.net.Normal
 			if name == "reduction" {
 				c = b.net.Reduction

@@ -51,7 +51,7 @@ var stageArgs = map[string][]string{
 var inputModes = []string{"preprocess", "reduce_prev"}
 
 // configParams are the parameters a build's Config sets, by name.
-var configParams = []string{"base_filters", "channels", "classes", "dense_dropout_keep_prob", "image_size", "n", "skip_reduction_layer_input", "stem_multiplier"}
+var configParams = []string{"base_filters", "channels", "classes", "dense_dropout_keep_prob", "image_size", "layers", "n", "skip_reduction_layer_input", "stem_multiplier"}
 
 // skeletons checks every skeleton declaration.
 func (c *checker) skeletons() {

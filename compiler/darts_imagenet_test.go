@@ -1,29 +1,18 @@
 package compiler
 
 import (
-	"os"
 	"testing"
 
 	"cellc/compiler/ir"
-	"cellc/lang"
 )
 
-// dartsImageNet builds specs/darts_v2.cell's cells into the stdlib's
-// darts_imagenet skeleton under the mobile preset with DARTS' C = 48.
+// dartsImageNet builds specs/darts_v2.cell's network, which names the
+// stdlib's darts_imagenet skeleton for ImageNet (imagenet_skeleton:),
+// under the mobile preset with DARTS' C = 48.
 func dartsImageNet(t *testing.T, mutate func(*Config)) *Result {
 	t.Helper()
-	const path = "../specs/darts_v2.cell"
-	src, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src = append(src, "\nnetwork darts_v2_imagenet {\n  normal: darts_v2_normal\n  reduction: darts_v2_reduction\n  skeleton: darts_imagenet\n}\n"...)
-	f, diags := lang.Parse(path, src)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+	f := parseSpec(t, "../specs/darts_v2.cell")
 	cfg := preset(t, "mobile")
-	cfg.Network = "darts_v2_imagenet"
 	cfg.BaseFilters, cfg.Filters = 48, 0 // train_imagenet.py's --init_channels 48
 	cfg.Training, cfg.AuxHead = true, true
 	if mutate != nil {

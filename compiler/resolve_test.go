@@ -50,7 +50,8 @@ func TestResolveConfigOrder(t *testing.T) {
 	}
 }
 
-// dartsSpec is darts_v2.cell with a network naming both DARTS skeletons.
+// dartsSpec is darts_v2.cell (its network names both DARTS skeletons)
+// with a second network of its cells in NASNet's CIFAR skeleton.
 func dartsSpec(t *testing.T) *lang.File {
 	t.Helper()
 	const path = "../specs/darts_v2.cell"
@@ -58,7 +59,7 @@ func dartsSpec(t *testing.T) *lang.File {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src = append(src, "\nnetwork darts_both {\n  normal: darts_v2_normal\n  reduction: darts_v2_reduction\n  cifar_skeleton: darts_cifar\n  imagenet_skeleton: darts_imagenet\n}\n"...)
+	src = append(src, "\nnetwork darts_in_nasnet {\n  normal: darts_v2_normal\n  reduction: darts_v2_reduction\n  skeleton: nasnet_cifar\n}\n"...)
 	f, diags := lang.Parse(path, src)
 	if diags.HasErrors() {
 		t.Fatal(diags)
@@ -74,7 +75,7 @@ func TestResolveSkeletonDefaults(t *testing.T) {
 	f := dartsSpec(t)
 	build := func(fl Flags) *Result {
 		t.Helper()
-		name := "darts_both"
+		name := "darts_v2"
 		fl.Network = &name
 		cfg, err := ResolveConfig(Request{Flags: fl})
 		if err != nil {
@@ -140,10 +141,10 @@ func TestResolveRefusesUndeclared(t *testing.T) {
 		fl              Flags
 		want            []string
 	}{
-		{"darts_both", "", Flags{N: &n}, []string{"--n: skeleton darts_cifar counts layers (layers = 20), not cells per stage", "set its depth with --layers"}},
-		{"darts_v2", "", Flags{Layers: &layers}, []string{"--layers: skeleton nasnet_cifar counts cells per stage (n = 6), not layers", "--n (3N cells in all)"}},
-		{"darts_both", yml, Flags{}, []string{yml + ":1:1: dense_dropout_keep_prob: skeleton darts_cifar has no parameter dense_dropout_keep_prob, so the build would ignore it"}},
-		{"darts_both", yml, Flags{N: &n}, []string{"dense_dropout_keep_prob: skeleton", "--n: skeleton"}},
+		{"darts_v2", "", Flags{N: &n}, []string{"--n: skeleton darts_cifar counts layers (layers = 20), not cells per stage", "set its depth with --layers"}},
+		{"darts_in_nasnet", "", Flags{Layers: &layers}, []string{"--layers: skeleton nasnet_cifar counts cells per stage (n = 6), not layers", "--n (3N cells in all)"}},
+		{"darts_v2", yml, Flags{}, []string{yml + ":1:1: dense_dropout_keep_prob: skeleton darts_cifar has no parameter dense_dropout_keep_prob, so the build would ignore it"}},
+		{"darts_v2", yml, Flags{N: &n}, []string{"dense_dropout_keep_prob: skeleton", "--n: skeleton"}},
 	} {
 		name := c.network
 		c.fl.Network = &name

@@ -14,7 +14,11 @@ import (
 
 // SmallPlan compiles spec into a tiny CIFAR-style network: N=1, 4 base
 // filters, stem multiplier 2, 16×16 images, 5 classes, drop path and
-// dropout off. mutate, when not nil, changes the configuration first.
+// dropout off. A network whose CIFAR skeleton counts layers (DARTS') gets
+// 5 layers (reductions at 1 and 3, the aux head after 3) and 32×32
+// images: its aux head, AuxiliaryHeadCIFAR, pools 5×5 at stride 3 and
+// then convolves 2×2, so it needs an 8×8 map after two reductions.
+// mutate, when not nil, changes the configuration first.
 func SmallPlan(t testing.TB, spec string, training bool, mutate func(*compiler.Config)) *plan.Plan {
 	t.Helper()
 	p, err := plan.Lower(SmallBuild(t, spec, training, mutate).Graph)
@@ -43,6 +47,9 @@ func SmallBuild(t testing.TB, spec string, training bool, mutate func(*compiler.
 	cfg.StemMultiplier = 2
 	cfg.Training = training
 	cfg.DropPathKeepProb, cfg.DenseDropoutKeepProb = 1, 1
+	if countsLayers(t, f, cfg) {
+		cfg.Layers, cfg.ImageSize = 5, 32
+	}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -51,4 +58,20 @@ func SmallBuild(t testing.TB, spec string, training bool, mutate func(*compiler.
 		t.Fatal(diags)
 	}
 	return res
+}
+
+// countsLayers reports whether the network cfg picks in f is built into a
+// skeleton that counts layers rather than cells per stage.
+func countsLayers(t testing.TB, f *lang.File, cfg compiler.Config) bool {
+	t.Helper()
+	prog, diags := compiler.CheckFile(f)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	net, diags := compiler.SelectNetwork(prog, f, cfg.Network)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	sk := net.SkeletonFor(cfg.Dataset)
+	return sk != nil && sk.Params["layers"] != nil
 }

@@ -47,7 +47,11 @@ one, from the defaults of --dataset (cifar10 → cifar, imagenet → mobile);
 then --config's YAML is applied over it, then every flag given explicitly.
 --filters (the penultimate width, the paper's "N @ F") and --base-filters
 (TF-slim's num_conv_filters) are exclusive; either one replaces the other's
-value from the preset or YAML.
+value from the preset or YAML. Without --preset, a skeleton parameter
+nothing sets keeps the skeleton's default (DARTS' C = 36 and 20 layers).
+--n sets the depth of skeletons that count cells per stage (NASNet's),
+--layers that of those that count layers (DARTS'); a setting the
+network's skeleton does not take is an error, not ignored.
 
 Outputs (--emit): summary (per-stage table, parameter and mult-add totals,
 activation memory), ir (the graph after the passes), plan (the execution

@@ -233,37 +233,3 @@ func IsFlagError(err error) bool {
 	var fe *FlagError
 	return errors.As(err, &fe)
 }
-
-// resolved is the build's config with the skeleton's parameters as the
-// build bound them, so that it rebuilds the same network by itself (a
-// checkpoint stores it) and says what was built (the summary header):
-// the skeleton defaults that stood are written in, and Given and
-// SkeletonDefaults, spent, are cleared.
-func (b *builder) resolved() Config {
-	cfg := b.cfg
-	num := func(name string, dst *int) {
-		if v, ok := b.env[name]; ok {
-			*dst = int(v)
-		}
-	}
-	num("n", &cfg.N)
-	cfg.Layers = 0 // nonzero only for a skeleton that counts layers
-	num("layers", &cfg.Layers)
-	num("image_size", &cfg.ImageSize)
-	num("channels", &cfg.Channels)
-	num("classes", &cfg.Classes)
-	if cfg.Filters == 0 {
-		cfg.BaseFilters = b.base
-	}
-	if v, ok := b.env["stem_multiplier"]; ok {
-		cfg.StemMultiplier = v
-	}
-	if v, ok := b.env["dense_dropout_keep_prob"]; ok {
-		cfg.DenseDropoutKeepProb = v
-	}
-	if v, ok := b.env["skip_reduction_layer_input"]; ok {
-		cfg.SkipReductionLayerInput = v != 0
-	}
-	cfg.Given, cfg.SkeletonDefaults = nil, false
-	return cfg
-}

@@ -14,11 +14,9 @@ import (
 
 // SmallPlan compiles spec into a tiny CIFAR-style network: N=1, 4 base
 // filters, stem multiplier 2, 16×16 images, 5 classes, drop path and
-// dropout off. A network whose CIFAR skeleton counts layers (DARTS') gets
-// 5 layers (reductions at 1 and 3, the aux head after 3) and 32×32
-// images: its aux head, AuxiliaryHeadCIFAR, pools 5×5 at stride 3 and
-// then convolves 2×2, so it needs an 8×8 map after two reductions.
-// mutate, when not nil, changes the configuration first.
+// dropout off. A network whose skeleton counts layers (DARTS') gets 4
+// layers and 29×29 images (see countsLayers). mutate, when not nil,
+// changes the configuration further.
 func SmallPlan(t testing.TB, spec string, training bool, mutate func(*compiler.Config)) *plan.Plan {
 	t.Helper()
 	p, err := plan.Lower(SmallBuild(t, spec, training, mutate).Graph)
@@ -48,7 +46,16 @@ func SmallBuild(t testing.TB, spec string, training bool, mutate func(*compiler.
 	cfg.Training = training
 	cfg.DropPathKeepProb, cfg.DenseDropoutKeepProb = 1, 1
 	if countsLayers(t, f, cfg) {
-		cfg.Layers, cfg.ImageSize = 5, 32
+		// 4 layers put the reductions at 1 and 2 and a normal cell after
+		// them: the fewest that build every cell and input adaptation
+		// DARTS has (a normal cell reading the stem twice, a reduction
+		// after a normal cell and after a reduction, FactorizedReduce
+		// into a normal cell); a gradient check's cost grows roughly with
+		// the square of the cells. The aux head follows layer 2, and
+		// AuxiliaryHeadCIFAR pools 5×5 at stride 3 and then convolves
+		// 2×2, so it needs an 8×8 map after two reductions: 29 → 15 → 8
+		// is the smallest input that leaves one, odd sizes included.
+		cfg.Layers, cfg.ImageSize = 4, 29
 	}
 	if mutate != nil {
 		mutate(&cfg)

@@ -12,7 +12,7 @@ import (
 // preset (or the dataset's defaults), then a YAML file, then flags. It
 // lives next to the skeletons because most of what it sets are their
 // parameters, and because which of those the user set decides two
-// things at build time (bindParams): a parameter the user did not set
+// things at build time (params.go): a parameter the user did not set
 // takes the skeleton's own default when no preset was named, and one the
 // user set that the skeleton does not declare is refused, not ignored.
 

@@ -212,7 +212,7 @@ func runBench(cmd *cobra.Command, fl *benchFlags, path string) error {
 	}
 	rss, rssErr := peakRSS()
 	report := benchReport{
-		network: fmt.Sprintf("%s %d @ %d (base filters %d), %s %dx%d, %s plan", displayName(res.Network.Name), cfg.N, res.Filters, res.BaseFilters, cfg.Dataset, cfg.ImageSize, cfg.ImageSize, mode),
+		network: fmt.Sprintf("%s %s (base filters %d), %s %dx%d, %s plan", displayName(res.Network.Name), depth(cfg, res.Filters), res.BaseFilters, cfg.Dataset, cfg.ImageSize, cfg.ImageSize, mode),
 		backend: backend.Name(), workers: workers, batch: fl.batch, warmup: fl.warmup,
 		times: times, total: total, mem: m, rss: rss, rssErr: rssErr, baseline: baseline,
 	}

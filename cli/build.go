@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
 	"cellc/compiler"
 	"cellc/compiler/ir"
@@ -22,7 +20,7 @@ import (
 // only when given (cmd.Flags().Changed), over the preset and the YAML.
 type buildFlags struct {
 	network, preset, config, dataset string
-	n, filters, baseFilters          int
+	n, layers, filters, baseFilters  int
 	imageSize, classes, channels     int
 	stemMultiplier                   float64
 	auxHead, skipReductionInput      bool
@@ -49,7 +47,11 @@ one, from the defaults of --dataset (cifar10 → cifar, imagenet → mobile);
 then --config's YAML is applied over it, then every flag given explicitly.
 --filters (the penultimate width, the paper's "N @ F") and --base-filters
 (TF-slim's num_conv_filters) are exclusive; either one replaces the other's
-value from the preset or YAML.
+value from the preset or YAML. Without --preset, a skeleton parameter
+nothing sets keeps the skeleton's default (DARTS' C = 36 and 20 layers).
+--n sets the depth of skeletons that count cells per stage (NASNet's),
+--layers that of those that count layers (DARTS'); a setting the
+network's skeleton does not take is an error, not ignored.
 
 Outputs (--emit): summary (per-stage table, parameter and mult-add totals,
 activation memory), ir (the graph after the passes), plan (the execution
@@ -79,7 +81,8 @@ func addNetworkFlags(cmd *cobra.Command, fl *buildFlags) {
 	f.StringVar(&fl.network, "network", "", "the network to build, when FILE declares several")
 	f.StringVar(&fl.preset, "preset", "", "start from a TF-slim config: cifar, mobile or large")
 	f.StringVar(&fl.config, "config", "", "YAML `file` of config fields (yaml names of compiler.Config), applied over the preset")
-	f.IntVar(&fl.n, "n", 0, "cells per stage N (TF-slim num_cells = 3N)")
+	f.IntVar(&fl.n, "n", 0, "cells per stage N (TF-slim num_cells = 3N), for skeletons that count cells per stage (NASNet's)")
+	f.IntVar(&fl.layers, "layers", 0, "cells in all, for skeletons that count layers (DARTS'); default: the skeleton's")
 	f.IntVar(&fl.filters, "filters", 0, "penultimate filter count F (the paper's N @ F); overrides base_filters from the preset or YAML")
 	f.IntVar(&fl.baseFilters, "base-filters", 0, "TF-slim num_conv_filters; overrides filters from the YAML")
 	f.StringVar(&fl.dataset, "dataset", "", "cifar10 or imagenet (also picks the defaults when no --preset is given)")
@@ -125,135 +128,45 @@ func compileFile(cmd *cobra.Command, fl *buildFlags, path string, adjust func(*c
 	return res, srcs[path], nil
 }
 
-// resolveConfig applies preset (or dataset defaults), YAML and flags, in
-// that order.
+// resolveConfig hands the preset, --config and the flags given to the
+// compiler, which applies them in that order (compiler.ResolveConfig);
+// a bad flag value is a usage error, a bad file an input error.
 func resolveConfig(cmd *cobra.Command, fl *buildFlags) (compiler.Config, error) {
-	changed := cmd.Flags().Changed
-	var cfg compiler.Config
-	var yamlKeys map[string]any
-	if fl.config != "" {
-		data, err := os.ReadFile(fl.config)
-		if err != nil {
-			return cfg, fail(err)
-		}
-		if err := yaml.Unmarshal(data, &yamlKeys); err != nil {
-			return cfg, failf("%s: %v", fl.config, err)
-		}
-	}
-	if changed("dataset") {
-		d, err := normDataset(fl.dataset)
-		if err != nil {
-			return cfg, err
-		}
-		fl.dataset = d
-	}
-	if fl.preset != "" {
-		p, err := compiler.Preset(fl.preset)
-		if err != nil {
-			return cfg, usagef("--preset: %v", err)
-		}
-		cfg = p
-	} else {
-		// The dataset picks the defaults: the flag's, else the YAML's.
-		dataset := fl.dataset
-		if !changed("dataset") {
-			if d, ok := yamlKeys["dataset"].(string); ok {
-				dataset = d
-			}
-		}
-		d, err := compiler.DatasetDefaults(dataset)
-		if err != nil {
-			if changed("dataset") {
-				return cfg, usagef("--dataset: %v", err)
-			}
-			return cfg, failf("%s: %v", fl.config, err)
-		}
-		cfg = d
-	}
-	if fl.config != "" {
-		c, err := compiler.LoadConfig(fl.config, cfg)
-		if err != nil {
-			return cfg, fail(err)
-		}
-		_, hasF := yamlKeys["filters"]
-		_, hasB := yamlKeys["base_filters"]
-		switch {
-		case hasF && !hasB:
-			c.BaseFilters = 0
-		case hasB && !hasF:
-			c.Filters = 0
-		}
-		if c.Dataset == "cifar" {
-			c.Dataset = "cifar10"
-		}
-		cfg = c
-	}
-	if changed("network") {
-		cfg.Network = fl.network
-	}
-	if changed("n") {
-		cfg.N = fl.n
-	}
-	if changed("filters") {
-		cfg.Filters, cfg.BaseFilters = fl.filters, 0
-	}
-	if changed("base-filters") {
-		cfg.BaseFilters, cfg.Filters = fl.baseFilters, 0
-	}
-	if changed("dataset") {
-		cfg.Dataset = fl.dataset
-	}
-	if changed("image-size") {
-		cfg.ImageSize = fl.imageSize
-	}
-	if changed("classes") {
-		cfg.Classes = fl.classes
-	}
-	if changed("channels") {
-		cfg.Channels = fl.channels
-	}
-	if changed("stem-multiplier") {
-		cfg.StemMultiplier = fl.stemMultiplier
-	}
-	if changed("aux-head") {
-		cfg.AuxHead = fl.auxHead
-	}
-	if changed("skip-reduction-layer-input") {
-		cfg.SkipReductionLayerInput = fl.skipReductionInput
-	}
-	if changed("drop-path-keep-prob") {
-		cfg.DropPathKeepProb = fl.dropPathKeep
-	}
-	if changed("dense-dropout-keep-prob") {
-		cfg.DenseDropoutKeepProb = fl.denseDropoutKeep
-	}
-	if changed("mode") {
-		switch fl.mode {
-		case "train", "training":
-			cfg.Training = true
-		case "infer", "inference":
-			cfg.Training = false
-		default:
-			return cfg, usagef("--mode %q: want train or infer", fl.mode)
-		}
-	}
-	if err := cfg.Validate(); err != nil {
-		if fl.config != "" {
-			return cfg, failf("%s: %v", fl.config, err)
-		}
+	cfg, err := compiler.ResolveConfig(compiler.Request{Preset: fl.preset, ConfigFile: fl.config, Flags: givenFlags(cmd, fl)})
+	switch {
+	case err == nil:
+		return cfg, nil
+	case compiler.IsFlagError(err):
 		return cfg, usagef("%v", err)
 	}
-	return cfg, nil
+	return cfg, fail(err)
 }
 
-func normDataset(d string) (string, error) {
-	switch d {
-	case "cifar10", "cifar":
-		return "cifar10", nil
-	case "imagenet":
-		return "imagenet", nil
+// givenFlags is the network flags the command line gave (cobra's
+// Changed), each pointing at its value.
+func givenFlags(cmd *cobra.Command, fl *buildFlags) compiler.Flags {
+	ch := cmd.Flags().Changed
+	return compiler.Flags{
+		Network: ifGiven(ch, "network", &fl.network),
+		N:       ifGiven(ch, "n", &fl.n), Layers: ifGiven(ch, "layers", &fl.layers),
+		Filters: ifGiven(ch, "filters", &fl.filters), BaseFilters: ifGiven(ch, "base-filters", &fl.baseFilters),
+		Dataset:   ifGiven(ch, "dataset", &fl.dataset),
+		ImageSize: ifGiven(ch, "image-size", &fl.imageSize), Channels: ifGiven(ch, "channels", &fl.channels), Classes: ifGiven(ch, "classes", &fl.classes),
+		StemMultiplier:          ifGiven(ch, "stem-multiplier", &fl.stemMultiplier),
+		AuxHead:                 ifGiven(ch, "aux-head", &fl.auxHead),
+		SkipReductionLayerInput: ifGiven(ch, "skip-reduction-layer-input", &fl.skipReductionInput),
+		DropPathKeepProb:        ifGiven(ch, "drop-path-keep-prob", &fl.dropPathKeep),
+		DenseDropoutKeepProb:    ifGiven(ch, "dense-dropout-keep-prob", &fl.denseDropoutKeep),
+		Mode:                    ifGiven(ch, "mode", &fl.mode),
 	}
-	return "", usagef("--dataset %q: want cifar10 or imagenet", d)
+}
+
+// ifGiven is v if the flag was given, else nil.
+func ifGiven[T any](changed func(string) bool, name string, v *T) *T {
+	if changed(name) {
+		return v
+	}
+	return nil
 }
 
 // passList is the pipeline's pass names, in order.

@@ -103,7 +103,7 @@ func runExport(cmd *cobra.Command, fl *exportFlags, path string) error {
 	if fl.noFold {
 		folded = "batch norms kept"
 	}
-	doc := fmt.Sprintf("%s (%d @ %d, %dx%dx%d images, %d classes), %s; exported by cellc from %s", res.Network.Name, res.Config.N, res.Filters,
+	doc := fmt.Sprintf("%s (%s, %dx%dx%d images, %d classes), %s; exported by cellc from %s", res.Network.Name, depth(res.Config, res.Filters),
 		res.Config.ImageSize, res.Config.ImageSize, res.Config.Channels, res.Config.Classes, folded, filepath.Base(path))
 	data, err := onnx.Export(p, w.Value, onnx.Options{Epsilon: eps, ProducerVersion: Version, DocString: doc, Metadata: src.meta})
 	if err != nil {

@@ -25,8 +25,8 @@ func writeSummary(w io.Writer, res *compiler.Result, p *plan.Plan, path string) 
 	hasAux := g.AuxOutput >= 0
 
 	penultimate := res.Filters
-	fmt.Fprintf(w, "%s %d @ %d, %s %dx%d, base filters %d\n",
-		displayName(res.Network.Name), cfg.N, penultimate, cfg.Dataset, cfg.ImageSize, cfg.ImageSize, res.BaseFilters)
+	fmt.Fprintf(w, "%s %s, %s %dx%d, base filters %d\n",
+		displayName(res.Network.Name), depth(cfg, penultimate), cfg.Dataset, cfg.ImageSize, cfg.ImageSize, res.BaseFilters)
 	mode := "inference graph"
 	if g.Training {
 		mode = "training graph"
@@ -128,6 +128,16 @@ func displayName(name string) string {
 		return f.name + "-" + strings.ToUpper(strings.ReplaceAll(rest, "_", "-"))
 	}
 	return name
+}
+
+// depth is a built network's size as its papers write it: "N @ F" (cells
+// per stage @ penultimate width) for skeletons that count cells per
+// stage, "L layers @ F" for those that count layers (DARTS').
+func depth(cfg compiler.Config, filters int) string {
+	if cfg.Layers > 0 {
+		return fmt.Sprintf("%d layers @ %d", cfg.Layers, filters)
+	}
+	return fmt.Sprintf("%d @ %d", cfg.N, filters)
 }
 
 // commas formats n with thousands separators: 3,346,538.

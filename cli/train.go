@@ -193,8 +193,8 @@ func runTrain(cmd *cobra.Command, fl *trainFlags, path string) error {
 		meta["cellc.norm"] = mustJSON(norm)
 	}
 	stderr := cmd.ErrOrStderr()
-	fmt.Fprintf(stderr, "training %s (%d @ %d, %s params) on %s: %d images, %d epochs of batch %d, %s\n",
-		res.Network.Name, res.Config.N, res.Filters, commas(trainableParams(p)), fl.data.name, trainSet.Len(), r.Epochs, r.BatchSize, backend.Name())
+	fmt.Fprintf(stderr, "training %s (%s, %s params) on %s: %d images, %d epochs of batch %d, %s\n",
+		res.Network.Name, depth(res.Config, res.Filters), commas(trainableParams(p)), fl.data.name, trainSet.Len(), r.Epochs, r.BatchSize, backend.Name())
 
 	if fl.ui != "" {
 		ui, err := startUI(stderr, fl.ui, "", []string{fl.out})

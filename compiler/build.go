@@ -45,6 +45,12 @@ func build(prog *Program, net *Network, cfg Config) (*builder, lang.Diagnostics)
 		diags.Errorf(net.Span, "internal error: the standard library has no skeleton %s", DefaultSkeleton(cfg.Dataset))
 		return nil, diags
 	}
+	if errs := undeclared(sk, cfg); len(errs) > 0 {
+		for _, e := range errs {
+			diags.Errorf(net.Span, "%s", e.msg).Detail = e.hint
+		}
+		return nil, diags
+	}
 	env, lay, err := bindParams(sk, net, cfg)
 	if err != nil {
 		d := diags.Errorf(net.Span, "%v", err)
@@ -72,43 +78,6 @@ func build(prog *Program, net *Network, cfg Config) (*builder, lang.Diagnostics)
 		return nil, diags
 	}
 	return b, diags
-}
-
-// bindParams evaluates a skeleton's parameters for one build: the
-// defaults, then the values cfg sets (configParams), with base_filters
-// derived from cfg.Filters through the layout when that is given.
-func bindParams(sk *Skeleton, net *Network, cfg Config) (map[string]float64, *layout, error) {
-	env := map[string]float64{}
-	for name, p := range sk.Params {
-		v, err := evalExpr(p.Default, nil)
-		if err != nil {
-			return nil, nil, fmt.Errorf("skeleton %s: %s", sk.Name, err.msg)
-		}
-		env[name] = v
-	}
-	b2f := map[bool]float64{false: 0, true: 1}
-	set := map[string]float64{
-		"n": float64(cfg.N), "base_filters": float64(cfg.BaseFilters), "stem_multiplier": cfg.StemMultiplier,
-		"image_size": float64(cfg.ImageSize), "channels": float64(cfg.Channels), "classes": float64(cfg.Classes),
-		"dense_dropout_keep_prob": cfg.DenseDropoutKeepProb, "skip_reduction_layer_input": b2f[cfg.SkipReductionLayerInput],
-	}
-	for _, name := range configParams {
-		if _, declared := env[name]; declared {
-			env[name] = set[name]
-		}
-	}
-	lay, lerr := evalLayout(sk, env)
-	if lerr != nil {
-		return nil, nil, fmt.Errorf("skeleton %s under this config: %s", sk.Name, lerr.msg)
-	}
-	if cfg.Filters != 0 {
-		base, ferr := baseFilters(net, cfg, lay)
-		if ferr != nil {
-			return nil, nil, ferr
-		}
-		env["base_filters"] = float64(base)
-	}
-	return env, lay, nil
 }
 
 type filterError struct {
@@ -244,13 +213,15 @@ func (b *builder) build() {
 	b.preprocess = adapt.Name.Name == "preprocess"
 	b.calibrate = adapt.Name.Name == "calibrate"
 
+	// The stem leaves the first cell's inputs on the history: its output
+	// (h_i), and before it the last tensor a cell_input stage marked or a
+	// stem cell made (h_i-1); with neither, TF-slim's None, or under
+	// preprocess the stem's output again (DARTS' s0 = s1 = stem(input)).
 	b.history = []cellOut{nil} // TF-slim cell_outputs; nil entries are "None"
 	x = b.pipeline(b.sk.Fields["stem"], "", x, false)
-	if len(b.history) == 1 {
-		b.history = append(b.history, cellOut{x})
-		if b.preprocess || b.calibrate {
-			b.history[0] = cellOut{x}
-		}
+	b.pushInput(x)
+	if len(b.history) == 2 && (b.preprocess || b.calibrate) {
+		b.history[0] = b.history[1]
 	}
 	b.endpoint("Stem", x)
 
@@ -309,6 +280,14 @@ func (b *builder) build() {
 	x = b.pipeline(b.sk.Fields["classifier"], "final_layer/", b.last, false)
 	b.g.Output = x
 	b.endpoint("Logits", x)
+}
+
+// pushInput puts x on the history as the next cell's h_i, unless it is
+// there already (the output of the cell before).
+func (b *builder) pushInput(x int) {
+	if last := b.history[len(b.history)-1]; last == nil || last[0] != x {
+		b.history = append(b.history, cellOut{x})
+	}
 }
 
 // addCell lowers one cell onto the history and records its endpoint.
@@ -402,10 +381,10 @@ func (b *builder) pipeline(f *lang.SkelField, scope string, x int, aux bool) int
 		case "endpoint":
 			w, _ := b.word(call, "name")
 			b.endpoint(w, x)
+		case "cell_input":
+			b.history = append(b.history, cellOut{x})
 		case "normal", "reduction":
-			if len(b.history) == 1 {
-				b.history = append(b.history, cellOut{x})
-			}
+			b.pushInput(x)
 			c := b.net.Normal
 			if name == "reduction" {
 				c = b.net.Reduction

@@ -108,7 +108,7 @@ func Build(f *lang.File, cfg Config, opts Options) (*Result, lang.Diagnostics) {
 	// Counts describe what is computed: states routed past the last cell
 	// (NASNet-B) are built but read by nothing, so they are dropped first.
 	g := eliminateDead(b.g)
-	res := &Result{Program: prog, Network: net, Config: cfg, Built: g, BaseFilters: b.base, Dumps: map[string]string{}}
+	res := &Result{Program: prog, Network: net, Config: b.resolved(), Built: g, BaseFilters: b.base, Dumps: map[string]string{}}
 	res.Filters = b.g.Nodes[b.last].Shape.C
 	out, err := RunPasses(g, cfg, opts, res)
 	if err != nil {

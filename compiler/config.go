@@ -21,7 +21,11 @@ import (
 type Config struct {
 	Network string `yaml:"network,omitempty"` // which network in the file; "" = the only one
 
-	N           int `yaml:"n"`            // cells per stage (TF-slim num_cells = 3N)
+	N int `yaml:"n"` // cells per stage (TF-slim num_cells = 3N)
+	// Layers is the body's cell count for skeletons that count layers
+	// (DARTS' `layers`) rather than cells per stage; 0 = the skeleton's
+	// default.
+	Layers      int `yaml:"layers,omitempty"`
 	Filters     int `yaml:"filters"`      // penultimate width, the paper's "N @ F"; 0 = from BaseFilters
 	BaseFilters int `yaml:"base_filters"` // TF-slim num_conv_filters; 0 = derived from Filters
 
@@ -46,6 +50,18 @@ type Config struct {
 	// Training builds the training graph: aux head, drop path, dropout.
 	// The inference graph leaves them out.
 	Training bool `yaml:"training"`
+
+	// Given lists the keys the user set (YAML keys and flags, by their
+	// YAML names), for the build to refuse one that names a skeleton
+	// parameter the skeleton does not declare (--n for a skeleton that
+	// counts layers) rather than ignore it. ResolveConfig fills it.
+	Given []Given `yaml:"-"`
+	// SkeletonDefaults: the skeleton's parameters that no key in Given
+	// sets take the skeleton's defaults, not this config's values, which
+	// are then the dataset's defaults rather than a preset the user named
+	// (cellc build specs/darts_v2.cell builds DARTS' own C = 36). The
+	// image size, channels and classes stay the dataset's.
+	SkeletonDefaults bool `yaml:"-"`
 }
 
 // Preset returns one of TF-slim's three configs: "cifar"
@@ -155,6 +171,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--n must be at least 1, got %d", c.N)
 	case c.N > 64:
 		return fmt.Errorf("--n %d is out of range (at most 64 cells per stage)", c.N)
+	case c.Layers < 0 || c.Layers > 1000:
+		return fmt.Errorf("--layers %d is out of range (1 to 1000)", c.Layers)
 	case c.Filters < 0 || c.BaseFilters < 0:
 		return fmt.Errorf("filter counts must be positive")
 	case c.Filters == 0 && c.BaseFilters == 0:

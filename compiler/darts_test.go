@@ -1,33 +1,17 @@
 package compiler
 
 import (
-	"os"
 	"testing"
 
 	"cellc/compiler/ir"
-	"cellc/lang"
 )
 
-// dartsCIFAR builds specs/darts_v2.cell's cells into the stdlib's
-// darts_cifar skeleton through a network declared here, not in the spec:
-// the runtime's tests build every spec at tiny sizes (internal/testnet:
-// N=1, 4 base filters, 16x16, aux head on), where darts_cifar's 20 layers
-// leave a 4x4 map for AuxiliaryHeadCIFAR's 5x5 valid pool, so
-// darts_v2.cell does not name it with cifar_skeleton: yet.
+// dartsCIFAR builds specs/darts_v2.cell's network, which names the
+// stdlib's darts_cifar skeleton for CIFAR (cifar_skeleton:).
 func dartsCIFAR(t *testing.T, mutate func(*Config)) *Result {
 	t.Helper()
-	const path = "../specs/darts_v2.cell"
-	src, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src = append(src, "\nnetwork darts_v2_cifar {\n  normal: darts_v2_normal\n  reduction: darts_v2_reduction\n  skeleton: darts_cifar\n}\n"...)
-	f, diags := lang.Parse(path, src)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
+	f := parseSpec(t, "../specs/darts_v2.cell")
 	cfg := preset(t, "cifar")
-	cfg.Network = "darts_v2_cifar"
 	cfg.BaseFilters, cfg.Filters = 36, 0 // train.py's --init_channels 36
 	cfg.Training, cfg.AuxHead = true, true
 	if mutate != nil {

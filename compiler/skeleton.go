@@ -30,18 +30,18 @@ var skelFields = []string{"input", "stem", "layers", "reductions", "scaling", "i
 // requiredFields must be set by a skeleton or its base.
 var requiredFields = []string{"input", "stem", "layers", "reductions", "scaling", "inputs", "classifier"}
 
-// Stages a pipeline may use, per field. Cells (normal, reduction) and
-// endpoint belong to the stem only.
+// Stages a pipeline may use, per field. Cells (normal, reduction),
+// endpoint and cell_input belong to the stem only.
 var (
 	headStages = []string{"avgpool", "bn", "conv", "dense", "dropout", "gap", "maxpool", "relu"}
-	stemStages = []string{"avgpool", "bn", "conv", "endpoint", "maxpool", "normal", "reduction", "relu"}
+	stemStages = []string{"avgpool", "bn", "cell_input", "conv", "endpoint", "maxpool", "normal", "reduction", "relu"}
 )
 
 // stageArgs lists each skeleton stage's arguments.
 var stageArgs = map[string][]string{
 	"conv": {"k", "stride", "pad", "filters", "dilation"}, "avgpool": {"k", "stride", "pad"}, "maxpool": {"k", "stride", "pad"},
 	"bn": nil, "relu": nil, "gap": nil, "dropout": {"keep"}, "dense": {"filters"},
-	"endpoint": {"name"}, "normal": {"filters"}, "reduction": {"filters"},
+	"endpoint": {"name"}, "normal": {"filters"}, "reduction": {"filters"}, "cell_input": nil,
 	"images": {"size", "channels"}, "reduce_prev": {"skip", "hold"}, "preprocess": nil, "calibrate": nil,
 }
 
@@ -52,7 +52,7 @@ var stageArgs = map[string][]string{
 var inputModes = []string{"calibrate", "preprocess", "reduce_prev"}
 
 // configParams are the parameters a build's Config sets, by name.
-var configParams = []string{"base_filters", "channels", "classes", "dense_dropout_keep_prob", "image_size", "n", "skip_reduction_layer_input", "stem_multiplier"}
+var configParams = []string{"base_filters", "channels", "classes", "dense_dropout_keep_prob", "image_size", "layers", "n", "skip_reduction_layer_input", "stem_multiplier"}
 
 // skeletons checks every skeleton declaration.
 func (c *checker) skeletons() {
@@ -217,6 +217,9 @@ func (c *checker) checkSkeleton(sk *Skeleton) bool {
 			return false
 		}
 	}
+	if !c.stemCellInputs(sk) {
+		return false
+	}
 	// The arithmetic under the defaults.
 	if _, err := evalLayout(sk, env); err != nil {
 		c.diags.Errorf(err.at, "%s", err.msg).Detail = err.hint
@@ -245,6 +248,43 @@ func (c *checker) checkSkeleton(sk *Skeleton) bool {
 					ok = false
 				}
 			}
+		}
+	}
+	return ok
+}
+
+// stemCellInputs checks where the stem's cell_input stages stand. The
+// stem's output is always the first cell's h_i, and a stem cell's output
+// is already a cell input, so a cell_input at the end of the stem, right
+// after a cell or right after another would add the same tensor twice:
+// the skeleton means something else, and saying so beats guessing.
+func (c *checker) stemCellInputs(sk *Skeleton) bool {
+	ok := true
+	items := sk.Fields["stem"].Items
+	for i, it := range items {
+		call := it.Expr.(*lang.Call)
+		if call.Name.Name != "cell_input" {
+			continue
+		}
+		if it.As != nil {
+			c.diags.Errorf(it.As.Span, "cell_input takes no scope: it makes no node").Detail = "it marks the stem's tensor at that point as an input of the first cell"
+			ok = false
+		}
+		var prev string
+		if i > 0 {
+			prev = items[i-1].Expr.(*lang.Call).Name.Name
+		}
+		switch {
+		case i == len(items)-1:
+			c.diags.Errorf(call.Span, "cell_input ends the stem: the stem's output is the first cell's h_i already").Detail =
+				"put cell_input where the stem has the first cell's h_i-1 (DARTS' ImageNet stem0), with the stages that make h_i after it"
+			ok = false
+		case i == 0:
+			c.diags.Errorf(call.Span, "cell_input starts the stem: the image is not a cell input").Detail = "put it after the stages whose output the first cell reads as h_i-1"
+			ok = false
+		case prev == "cell_input" || prev == "normal" || prev == "reduction":
+			c.diags.Errorf(call.Span, "cell_input right after %s: that tensor is a cell input already", prev).Detail = "a stem cell's output, and a tensor marked once, is one of the first cell's inputs; mark each tensor once"
+			ok = false
 		}
 	}
 	return ok

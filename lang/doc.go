@@ -81,15 +81,25 @@
 //	     -> reduction(filters: base_filters / 2) as cell_stem_1
 //	}
 //
-// Parameters have defaults; those named after a config key (n,
+// Parameters have defaults; those named after a config key (n, layers,
 // base_filters, stem_multiplier, image_size, channels, classes,
 // dense_dropout_keep_prob, skip_reduction_layer_input) take the build's
-// value (presets, --config YAML, flags). "extends" takes the base's
-// fields and parameters, overriding those written. The fields:
+// value (a named preset, --config YAML, flags); without a preset, one the
+// user did not set keeps the skeleton's default, except the image size,
+// channels and classes, which are the dataset's. A key the user sets
+// that the skeleton does not declare is an error, not ignored: --n for
+// a skeleton that counts layers (DARTS'), --layers for one that counts
+// cells per stage (NASNet's). "extends" takes the base's fields and
+// parameters, overriding those written. The fields:
 //   - input: images(size, channels), the input image.
 //   - stem: a pipeline of conv, bn, relu, avgpool, maxpool, endpoint(name)
 //     and cells, normal(filters) or reduction(filters), the network's
-//     cells at that width. The stem's output is the endpoint Stem.
+//     cells at that width. The stem's output is the endpoint Stem and the
+//     first cell's h_i; its h_i-1 is the stem cell before it, or the
+//     tensor a cell_input stage marks (DARTS' ImageNet stem0: see
+//     darts_imagenet below), or with neither nothing (TF-slim's None) or,
+//     under inputs: preprocess, the stem's output again. cell_input may
+//     not start or end the stem or follow a cell or another cell_input.
 //   - layers: how many body layers; reductions: "before P, Q" inserts a
 //     reduction cell before those layers (NASNet, AmoebaNet), "at P, Q"
 //     makes those layers reductions (PNASNet, DARTS). Positions count
@@ -139,6 +149,24 @@
 //	  aux:        after 2 * layers / 3
 //	  aux_head:   relu as auxiliary_head/relu0 -> ...
 //	  classifier: gap as global_pooling -> dense(filters: classes) as classifier
+//	}
+//
+// DARTS' ImageNet skeleton (cnn/model.py NetworkImageNet) has two stems;
+// cell_input marks stem0's output as the first cell's h_i-1 and stem1's is
+// its h_i (the rest is darts_cifar's, with AuxiliaryHeadImageNet and an
+// AvgPool2d(7) classifier):
+//
+//	skeleton darts_imagenet(layers = 14, base_filters = 48, image_size = 224,
+//	    channels = 3, classes = 1000) {
+//	  stem: conv(k: 3, stride: 2, filters: base_filters / 2) as stem0/conv0
+//	     -> bn as stem0/bn0 -> relu as stem0/relu
+//	     -> conv(k: 3, stride: 2, filters: base_filters) as stem0/conv1
+//	     -> bn as stem0/bn1
+//	     -> cell_input
+//	     -> relu as stem1/relu
+//	     -> conv(k: 3, stride: 2, filters: base_filters) as stem1/conv
+//	     -> bn as stem1/bn
+//	  ...
 //	}
 //
 // Pipeline stages take "k: 3", "k: 1x7" or "k: full" (the input's whole

@@ -42,7 +42,8 @@ type Options struct {
 }
 
 // Import writes g as a canonical .cell file (lang.Format's form): a
-// normal cell, a reduction cell and a network naming them. The file
+// normal cell, a reduction cell and a network naming them and DARTS'
+// skeletons (darts_cifar, darts_imagenet). The file
 // opens with a comment naming the genotype and giving it in full.
 // It fails only when g is nil or the name does not make a valid .cell
 // identifier.
@@ -71,7 +72,10 @@ func Import(g *genotype.Genotype, opts Options) ([]byte, error) {
 	writeCell(&b, "normal", name+"_normal", g.Normal)
 	b.WriteString("\n")
 	writeCell(&b, "reduction", name+"_reduction", g.Reduce)
-	fmt.Fprintf(&b, "\nnetwork %s {\n  normal: %s_normal\n  reduction: %s_reduction\n}\n", name, name, name)
+	// The network is DARTS' own (cnn/model.py NetworkCIFAR and
+	// NetworkImageNet), the stdlib's skeletons, not NASNet's.
+	b.WriteString("\n# Built as DARTS builds it: cnn/model.py NetworkCIFAR and NetworkImageNet.\n")
+	fmt.Fprintf(&b, "network %s {\n  normal: %s_normal\n  reduction: %s_reduction\n  cifar_skeleton: darts_cifar\n  imagenet_skeleton: darts_imagenet\n}\n", name, name, name)
 
 	f, diags := lang.Parse(file, []byte(b.String()))
 	if diags.HasErrors() {

@@ -14,8 +14,9 @@ import (
 
 // SmallPlan compiles spec into a tiny CIFAR-style network: N=1, 4 base
 // filters, stem multiplier 2, 16×16 images (32×32 for ENAS' skeleton, see
-// smallImage), 5 classes, drop path and dropout off. mutate, when not nil,
-// changes the configuration first.
+// smallImage), 5 classes, drop path and dropout off. A network whose
+// skeleton counts layers (DARTS') gets 4 layers and 29×29 images (see
+// countsLayers). mutate, when not nil, changes the configuration further.
 func SmallPlan(t testing.TB, spec string, training bool, mutate func(*compiler.Config)) *plan.Plan {
 	t.Helper()
 	p, err := plan.Lower(SmallBuild(t, spec, training, mutate).Graph)
@@ -44,6 +45,18 @@ func SmallBuild(t testing.TB, spec string, training bool, mutate func(*compiler.
 	cfg.StemMultiplier = 2
 	cfg.Training = training
 	cfg.DropPathKeepProb, cfg.DenseDropoutKeepProb = 1, 1
+	if countsLayers(t, f, cfg) {
+		// 4 layers put the reductions at 1 and 2 and a normal cell after
+		// them: the fewest that build every cell and input adaptation
+		// DARTS has (a normal cell reading the stem twice, a reduction
+		// after a normal cell and after a reduction, FactorizedReduce
+		// into a normal cell); a gradient check's cost grows roughly with
+		// the square of the cells. The aux head follows layer 2, and
+		// AuxiliaryHeadCIFAR pools 5×5 at stride 3 and then convolves
+		// 2×2, so it needs an 8×8 map after two reductions: 29 → 15 → 8
+		// is the smallest input that leaves one, odd sizes included.
+		cfg.Layers, cfg.ImageSize = 4, 29
+	}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -72,4 +85,20 @@ func smallImage(f *lang.File) int {
 		}
 	}
 	return 16
+}
+
+// countsLayers reports whether the network cfg picks in f is built into a
+// skeleton that counts layers rather than cells per stage.
+func countsLayers(t testing.TB, f *lang.File, cfg compiler.Config) bool {
+	t.Helper()
+	prog, diags := compiler.CheckFile(f)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	net, diags := compiler.SelectNetwork(prog, f, cfg.Network)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	sk := net.SkeletonFor(cfg.Dataset)
+	return sk != nil && sk.Params["layers"] != nil
 }

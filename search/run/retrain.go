@@ -79,8 +79,8 @@ func Retrain(ctx context.Context, dir string, sp *space.Space, opts RetrainOptio
 		if _, ok := byHash[b.Hash]; ok {
 			continue
 		}
-		fmt.Fprintf(log, "retraining %d/%d: %s (search reward %.4f), %d epochs of N=%d, %d filters\n",
-			i+1, len(best), b.Hash, b.Reward, sp.Retrain.Epochs, sp.Retrain.N, sp.Retrain.BaseFilters)
+		fmt.Fprintf(log, "retraining %d/%d: %s (search reward %.4f), %d epochs of %s, %d filters\n",
+			i+1, len(best), b.Hash, b.Reward, sp.Retrain.Epochs, sp.Depth(sp.Retrain.Recipe), sp.Retrain.BaseFilters)
 		out, err := tr.TrainTest(ctx, b.CellText, sp.Retrain.Recipe, opts.MaxSteps)
 		if err != nil {
 			return nil, err

@@ -19,7 +19,8 @@ var reserved = map[string]bool{"op": true, "normal": true, "reduction": true, "c
 
 // CellText prints architecture a as a complete .cell file in canonical
 // form (lang.Format of its parse): a normal cell NAME_normal, a reduction
-// cell NAME_reduction and a network NAME stacking them. Blocks read states
+// cell NAME_reduction and a network NAME stacking them (into the space's
+// skeleton, when it names one). Blocks read states
 // by index (h_i, h_i-1, b0, ...) and omit out:, so each cell outputs the
 // concatenation of its unused blocks (the paper's rule).
 //
@@ -52,7 +53,13 @@ func (s *Space) CellText(a Arch, name string) (string, error) {
 	} else {
 		cell(lang.Reduction, a, ds)
 	}
-	fmt.Fprintf(&sb, "network %s {\n  normal: %s_normal\n  reduction: %s_reduction\n}\n", name, name, name)
+	fmt.Fprintf(&sb, "network %s {\n  normal: %s_normal\n  reduction: %s_reduction\n", name, name, name)
+	if s.Skeleton != "" {
+		// The skeleton is part of the text, the child's identity: the
+		// same cells stacked another way are another network.
+		fmt.Fprintf(&sb, "  skeleton: %s\n", s.Skeleton)
+	}
+	sb.WriteString("}\n")
 
 	f, diags := lang.Parse(name+".cell", []byte(sb.String()))
 	if diags.HasErrors() {

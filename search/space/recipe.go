@@ -11,8 +11,9 @@ import (
 
 // Recipe is how a child network is built and trained: the data set, the
 // network's size and the training schedule. Field names follow `cellc
-// train`'s flags. The network always uses the CIFAR skeleton (a 3x3 stem,
-// N normal cells per stage, two reduction cells).
+// train`'s flags. The network is stacked into the space's skeleton:
+// NASNet's CIFAR skeleton (a 3x3 stem, N normal cells per stage, two
+// reduction cells) unless the space names another.
 type Recipe struct {
 	// Dataset is one `cellc train --data` reads: cifar10, fashion-mnist,
 	// mnist, folder or synthetic.
@@ -38,8 +39,12 @@ type Recipe struct {
 	Channels  int `yaml:"channels"`
 	Classes   int `yaml:"classes"`
 
-	// N is the number of normal cells per stage (paper's search: 2).
+	// N is the number of normal cells per stage (paper's search: 2),
+	// for skeletons that count cells per stage (NASNet's).
 	N int `yaml:"n"`
+	// Layers is the number of cells in all, for skeletons that count
+	// layers (DARTS'); 0 = the skeleton's default.
+	Layers int `yaml:"layers,omitempty"`
 	// BaseFilters is TF-slim's num_conv_filters, the first stage's F.
 	BaseFilters int `yaml:"base_filters"`
 	// AuxHead adds the auxiliary head; AuxWeight weighs its loss.
@@ -126,6 +131,8 @@ func (r Recipe) Validate() error {
 		return fmt.Errorf("dataset synthetic needs synthetic_size of at least 1")
 	case r.BaseFilters < 2 || r.BaseFilters%2 != 0:
 		return fmt.Errorf("base_filters must be even and at least 2 (factorized reduction halves it), got %d", r.BaseFilters)
+	case r.Layers < 0 || r.Layers > 1000:
+		return fmt.Errorf("layers must be between 1 and 1000 (0 = the skeleton's), got %d", r.Layers)
 	case r.Workers < 0:
 		return fmt.Errorf("workers must not be negative")
 	}
@@ -143,7 +150,7 @@ func (r Recipe) CompilerConfig() (compiler.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	cfg.N, cfg.BaseFilters, cfg.Filters = r.N, r.BaseFilters, 0
+	cfg.N, cfg.Layers, cfg.BaseFilters, cfg.Filters = r.N, r.Layers, r.BaseFilters, 0
 	cfg.ImageSize, cfg.Channels, cfg.Classes = r.Input()
 	cfg.AuxHead = r.AuxHead
 	cfg.DropPathKeepProb = r.DropPathKeepProb
@@ -152,6 +159,20 @@ func (r Recipe) CompilerConfig() (compiler.Config, error) {
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// Depth says how deep r builds a child in the space's skeleton: "N=2"
+// for one that counts cells per stage, "5 layers" for one that counts
+// layers ("default layers" where r leaves it to the skeleton).
+func (s *Space) Depth(r Recipe) string {
+	params, err := skeletonParams(s.Skeleton)
+	switch {
+	case err != nil || !params["layers"]:
+		return fmt.Sprintf("N=%d", r.N)
+	case r.Layers == 0:
+		return "the skeleton's default layers"
+	}
+	return fmt.Sprintf("%d layers", r.Layers)
 }
 
 // TrainRecipe is the runtime's training recipe for a child: the CIFAR

@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"cellc/compiler"
 	"cellc/lang"
 	"cellc/stdlib"
 )
@@ -64,6 +65,11 @@ type Space struct {
 	// normal cell (the paper's 2 x 5B decisions). When false there are 5B
 	// decisions and the reduction cell is the normal cell, strided.
 	SeparateReduction bool `yaml:"separate_reduction"`
+	// Skeleton names the stdlib skeleton the children are stacked into
+	// (stdlib/skeletons.cell); "" is NASNet's CIFAR skeleton. A skeleton
+	// that counts layers (darts_cifar) takes the recipes' layers, one
+	// that counts cells per stage their n.
+	Skeleton string `yaml:"skeleton"`
 
 	// Child is the recipe every sampled architecture is trained with.
 	Child Recipe `yaml:"child"`
@@ -127,7 +133,80 @@ func ParseSpace(name string, data []byte) (*Space, error) {
 	if err := s.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %v", name, err)
 	}
+	if err := s.checkDepthKeys(name, data); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// checkDepthKeys refuses, at its position, a recipe's n under a skeleton
+// that counts layers and its layers under one that counts cells per
+// stage: the child would be built without it.
+func (s *Space) checkDepthKeys(name string, data []byte) error {
+	sk, err := skeletonParams(s.Skeleton)
+	if err != nil {
+		return err
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) != nil || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	skName := s.Skeleton
+	if skName == "" {
+		skName = defaultSkeleton
+	}
+	var errs []string
+	top := doc.Content[0].Content
+	for i := 0; i+1 < len(top); i += 2 {
+		section, m := top[i].Value, top[i+1]
+		if (section != "child" && section != "retrain") || m.Kind != yaml.MappingNode {
+			continue
+		}
+		for j := 0; j+1 < len(m.Content); j += 2 {
+			k := m.Content[j]
+			if (k.Value == "n" || k.Value == "layers") && !sk[k.Value] {
+				other := map[string]string{"n": "layers", "layers": "n"}[k.Value]
+				errs = append(errs, fmt.Sprintf("%s:%d:%d: %s: %s: skeleton %s has no parameter %s; set %s", name, k.Line, k.Column, section, k.Value, skName, k.Value, other))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+// defaultSkeleton is the skeleton children use when the space names none.
+const defaultSkeleton = "nasnet_cifar"
+
+// skeletonParams is the parameters of the stdlib skeleton name ("" is
+// defaultSkeleton), or an error naming the skeletons there are.
+func skeletonParams(name string) (map[string]bool, error) {
+	if name == "" {
+		name = defaultSkeleton
+	}
+	prog, diags := compiler.CheckFile(&lang.File{Name: "space.cell"})
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("the standard library: %v", diags)
+	}
+	sk := prog.Skeletons[name]
+	if sk == nil {
+		names := make([]string, 0, len(prog.Skeletons))
+		for n := range prog.Skeletons {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		msg := fmt.Sprintf("skeleton: unknown skeleton %q", name)
+		if d := lang.Suggest(name, names); d != "" {
+			msg += fmt.Sprintf("; did you mean %q?", d)
+		}
+		return nil, fmt.Errorf("%s (the skeletons: %s)", msg, strings.Join(names, ", "))
+	}
+	params := map[string]bool{}
+	for p := range sk.Params {
+		params[p] = true
+	}
+	return params, nil
 }
 
 var notFoundRE = regexp.MustCompile(`^line (\d+): field (\S+) not found in type space\.(\w+)$`)
@@ -208,6 +287,9 @@ func yamlKeys(typeName string) []string {
 // strategy and the budget.
 func (s *Space) Validate() error {
 	if err := s.ValidateCells(); err != nil {
+		return err
+	}
+	if _, err := skeletonParams(s.Skeleton); err != nil {
 		return err
 	}
 	if err := s.Child.Validate(); err != nil {

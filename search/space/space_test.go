@@ -325,3 +325,69 @@ func sprint(s *Space) string {
 	}
 	return string(out)
 }
+
+// A space can name a skeleton: darts_tiny.yaml's children are DARTS-style
+// networks (darts_cifar at 5 layers). A sampled child's text names the
+// skeleton, and it compiles under the child recipe into 5 cells, the
+// reductions at layers 1 and 3, after DARTS' 3C stem.
+func TestSkeletonSpaceChildCompiles(t *testing.T) {
+	s, err := LoadSpace("../../specs/search/darts_tiny.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := s.Child.CompilerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 3))
+	for range 5 {
+		text, err := s.CellText(randomArch(s, r), "child")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(text, "skeleton: darts_cifar") {
+			t.Fatalf("the child's text names no skeleton:\n%s", text)
+		}
+		f, diags := lang.Parse("child.cell", []byte(text))
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		res, diags := compiler.Build(f, cfg, compiler.Options{})
+		if diags.HasErrors() {
+			t.Fatalf("%v\n%s", diags, text)
+		}
+		if res.Config.Layers != 5 {
+			t.Errorf("built %d layers, want the recipe's 5", res.Config.Layers)
+		}
+		var cells int
+		for _, ep := range res.Built.Endpoints {
+			if strings.HasPrefix(ep.Name, "Cell_") {
+				cells++
+				if sh := res.Built.Nodes[ep.Node].Shape; (ep.Name == "Cell_1" && sh.H != 8) || (ep.Name == "Cell_3" && sh.H != 4) {
+					t.Errorf("%s is %v; the reductions are at layers 1 and 3", ep.Name, sh)
+				}
+			}
+		}
+		if cells != 5 || res.Built.Nodes[1].Scope != "stem/conv" {
+			t.Errorf("%d cells, first node %q; want 5 cells after darts_cifar's stem/conv", cells, res.Built.Nodes[1].Scope)
+		}
+	}
+}
+
+// An unknown skeleton is refused with the nearest name; a recipe's n
+// under a skeleton that counts layers, or its layers under one that
+// counts cells per stage, is refused at its position, not ignored.
+func TestSpaceSkeletonErrors(t *testing.T) {
+	for _, tc := range []struct{ src, want string }{
+		{"skeleton: darts_cifr\n", `bad.yaml: skeleton: unknown skeleton "darts_cifr"; did you mean "darts_cifar"?`},
+		{"skeleton: darts_cifar\nchild:\n  n: 2\n", "bad.yaml:3:3: child: n: skeleton darts_cifar has no parameter n; set layers"},
+		{"child:\n  layers: 8\n", "bad.yaml:2:3: child: layers: skeleton nasnet_cifar has no parameter layers; set n"},
+		{"skeleton: darts_cifar\nretrain:\n  n: 6\n", "bad.yaml:3:3: retrain: n: skeleton darts_cifar"},
+		{"child:\n  layers: -1\n", "layers must be between 1 and 1000"},
+	} {
+		_, err := ParseSpace("bad.yaml", []byte(tc.src))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.src, err, tc.want)
+		}
+	}
+}

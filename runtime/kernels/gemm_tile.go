@@ -146,6 +146,10 @@ func tileGemm(transA bool, m, n, k int, a []float32, lda int, b []float32, ldb i
 			bk = b[k0*ldb:]
 			_ = bk[(kb-1)*ldb+n-1]
 		}
+		if v == VecAVX512 && o.packedB == nil && k > tileInPlaceK {
+			tileInPlace512(m, n, kb, ap, bk, ldb, c, ldc, o, bias, acc)
+			continue
+		}
 		for j0 := 0; j0 < n; j0 += tileNC {
 			nb := min(tileNC, n-j0)
 			if o.packedB != nil {
@@ -215,7 +219,39 @@ func tileStrips512(m, n, kb, j0, nb int, ap, bp, c []float32, ldc int, o tileArg
 			if o.mask != nil {
 				mask = &o.mask[i*o.ldm+j]
 			}
-			tile.Kernel8x32(kb, &ap[p*rows*kb], strip, kb*tileCols, &c[i*ldc+j], ldc, biasAt(bias, i), mask, o.ldm, min(rows, m-i), int(cols), acc)
+			tile.Kernel8x32(kb, &ap[p*rows*kb], strip, tileCols, kb*tileCols, &c[i*ldc+j], ldc, biasAt(bias, i), mask, o.ldm, min(rows, m-i), int(cols), acc)
+		}
+	}
+}
+
+// tileInPlaceK is the k above which the AVX-512 path reads B where it
+// lies instead of packing it into strips (BenchmarkTileGemm, 2-core EPYC
+// with AVX-512, shared): from k = 192 on, packing a block of B costs more
+// than its reads save (32×192 by 192×1024: about 120 packed against 160
+// GFLOP/s in place; 64×384 by 384×256: 62 against 90); with a short k
+// and many panels reading each strip, the strips win (192×32 by
+// 32×1024: 130 against 80–105), as B's rows, 4 KiB apart for 32×32
+// images, fall into the same few L1 sets.
+const tileInPlaceK = 128
+
+// tileInPlace512 runs tile.Kernel8x32 on B where it lies (row stride
+// ldb), rectified as it is read when o.reluB, against every panel of ap.
+func tileInPlace512(m, n, kb int, ap, bk []float32, ldb int, c []float32, ldc int, o tileArgs, bias []float32, acc int) {
+	const rows = tile.Rows512
+	panels := (m + rows - 1) / rows
+	flags := acc
+	if o.reluB {
+		flags |= 2
+	}
+	for j := 0; j < n; j += tile.Cols512 {
+		cols := uint64(1)<<min(tile.Cols512, n-j) - 1
+		for p := range panels {
+			i := p * rows
+			var mask *float32
+			if o.mask != nil {
+				mask = &o.mask[i*o.ldm+j]
+			}
+			tile.Kernel8x32(kb, &ap[p*rows*kb], &bk[j], ldb, tileCols, &c[i*ldc+j], ldc, biasAt(bias, i), mask, o.ldm, min(rows, m-i), int(cols), flags)
 		}
 	}
 }

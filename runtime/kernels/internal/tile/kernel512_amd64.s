@@ -2,37 +2,43 @@
 
 #include "textflag.h"
 
-// func Kernel8x32(k int, a, b *float32, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, accumulate int)
+// func Kernel8x32(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, flags int)
 //
 // Sixteen accumulators (Z0-Z15, row r in Z2r and Z2r+1) hold the 8×32
-// tile; Z16, Z17 hold a row of each of the two strips of b, and Z18, Z19
+// tile; Z16, Z17 hold the two halves of a row of b, and Z18, Z19
 // alternate as the broadcast a values. Eight rows by two vectors is the
 // widest tile that leaves each a broadcast read twice and each b row
 // eight times (ten loads per sixteen FMAs), and eight rows divide every
 // channel count of a NASNet, where six wasted a sixth of the 32-channel
 // products. The columns past cols (bit j of cols: column j is stored) are
-// masked out of every load and store of c and mask, so the last, partial
-// strips need no copies; when the second strip has no column at all it
-// is not read (it may not exist).
-TEXT ·Kernel8x32(SB), NOSPLIT, $0-96
+// masked out of every load of b and mask and every load and store of c,
+// so the last, partial strips need no copies, and b read in place may end
+// anywhere in its last row; when the second half has no column at all it
+// is not read (it may not exist). With the ReLU flag, each row of b is
+// rectified as it is loaded (two VMAXPS per sixteen FMAs, where packing b
+// rectified would cost a pass over it).
+TEXT ·Kernel8x32(SB), NOSPLIT, $0-104
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
-	MOVQ sb+24(FP), R8
+	MOVQ ldb+24(FP), R15
+	SHLQ $2, R15
+	MOVQ sb+32(FP), R8
 	SHLQ $2, R8
-	MOVQ c+32(FP), DX
-	MOVQ ldc+40(FP), R9
+	MOVQ c+40(FP), DX
+	MOVQ ldc+48(FP), R9
 	SHLQ $2, R9
-	MOVQ bias+48(FP), R10
-	MOVQ mask+56(FP), R13
-	MOVQ ldm+64(FP), R14
+	MOVQ bias+56(FP), R10
+	MOVQ mask+64(FP), R13
+	MOVQ ldm+72(FP), R14
 	SHLQ $2, R14
-	MOVQ mr+72(FP), R11
-	MOVQ cols+80(FP), BX
-	MOVQ accumulate+88(FP), R12
+	MOVQ mr+80(FP), R11
+	MOVQ cols+88(FP), BX
+	MOVQ flags+96(FP), R12
 	KMOVW BX, K1
 	SHRQ $16, BX
 	KMOVW BX, K2
+	VPXORD Z30, Z30, Z30
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -53,9 +59,11 @@ TEXT ·Kernel8x32(SB), NOSPLIT, $0-96
 	JEQ epilogue
 	TESTQ BX, BX
 	JEQ loop16
+	TESTQ $2, R12
+	JNE loop32relu
 loop32:
-	VMOVUPS (DI), Z16
-	VMOVUPS (DI)(R8*1), Z17
+	VMOVUPS.Z (DI), K1, Z16
+	VMOVUPS.Z (DI)(R8*1), K2, Z17
 	VBROADCASTSS 0(SI), Z18
 	VFMADD231PS Z16, Z18, Z0
 	VFMADD231PS Z17, Z18, Z1
@@ -81,13 +89,51 @@ loop32:
 	VFMADD231PS Z16, Z19, Z14
 	VFMADD231PS Z17, Z19, Z15
 	ADDQ $32, SI
-	ADDQ $64, DI
+	ADDQ R15, DI
 	DECQ CX
 	JNZ loop32
 	JMP epilogue
+loop32relu:
+	VMOVUPS.Z (DI), K1, Z16
+	VMOVUPS.Z (DI)(R8*1), K2, Z17
+	VMAXPS Z16, Z30, Z16
+	VMAXPS Z17, Z30, Z17
+	VBROADCASTSS 0(SI), Z18
+	VFMADD231PS Z16, Z18, Z0
+	VFMADD231PS Z17, Z18, Z1
+	VBROADCASTSS 4(SI), Z19
+	VFMADD231PS Z16, Z19, Z2
+	VFMADD231PS Z17, Z19, Z3
+	VBROADCASTSS 8(SI), Z18
+	VFMADD231PS Z16, Z18, Z4
+	VFMADD231PS Z17, Z18, Z5
+	VBROADCASTSS 12(SI), Z19
+	VFMADD231PS Z16, Z19, Z6
+	VFMADD231PS Z17, Z19, Z7
+	VBROADCASTSS 16(SI), Z18
+	VFMADD231PS Z16, Z18, Z8
+	VFMADD231PS Z17, Z18, Z9
+	VBROADCASTSS 20(SI), Z19
+	VFMADD231PS Z16, Z19, Z10
+	VFMADD231PS Z17, Z19, Z11
+	VBROADCASTSS 24(SI), Z18
+	VFMADD231PS Z16, Z18, Z12
+	VFMADD231PS Z17, Z18, Z13
+	VBROADCASTSS 28(SI), Z19
+	VFMADD231PS Z16, Z19, Z14
+	VFMADD231PS Z17, Z19, Z15
+	ADDQ $32, SI
+	ADDQ R15, DI
+	DECQ CX
+	JNZ loop32relu
+	JMP epilogue
 loop16:
-	// One strip only: eight accumulators, the even ones.
-	VMOVUPS (DI), Z16
+	// One half only: eight accumulators, the even ones.
+	VMOVUPS.Z (DI), K1, Z16
+	TESTQ $2, R12
+	JEQ fma16
+	VMAXPS Z16, Z30, Z16
+fma16:
 	VFMADD231PS.BCST 0(SI), Z16, Z0
 	VFMADD231PS.BCST 4(SI), Z16, Z2
 	VFMADD231PS.BCST 8(SI), Z16, Z4
@@ -97,7 +143,7 @@ loop16:
 	VFMADD231PS.BCST 24(SI), Z16, Z12
 	VFMADD231PS.BCST 28(SI), Z16, Z14
 	ADDQ $32, SI
-	ADDQ $64, DI
+	ADDQ R15, DI
 	DECQ CX
 	JNZ loop16
 epilogue:
@@ -120,7 +166,7 @@ nobias:
 	VMOVUPS.Z Z1, K4, Z1
 	ADDQ R14, R13
 nomask:
-	TESTQ R12, R12
+	TESTQ $1, R12
 	JEQ store
 	VADDPS (DX), Z0, K1, Z0
 	VADDPS 64(DX), Z1, K2, Z1

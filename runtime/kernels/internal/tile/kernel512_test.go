@@ -26,9 +26,14 @@ func TestKernel8x32(t *testing.T) {
 	for _, k := range []int{0, 1, 3, 17} {
 		for mr := 1; mr <= Rows512; mr++ {
 			for _, cols := range []uint64{1<<32 - 1, 1<<16 - 1, 1, 1<<20 - 1, 0xf0f0f0f0, 1<<31 | 1} {
-				for mode := range 8 {
-					sb := k*Cols + 5 // the second strip, a little apart
-					a, b := rnd(Rows512*max(k, 1)), rnd(sb+max(k, 1)*Cols)
+				// bits 0, 1: bias, mask; 2, 3: flags (accumulate, ReLU);
+				// 4: B in place (row stride 37) instead of strips.
+				for mode := range 32 {
+					ldb, sb := Cols, k*Cols+5 // the second strip, a little apart
+					if mode&16 != 0 {
+						ldb, sb = 37, Cols
+					}
+					a, b := rnd(Rows512*max(k, 1)), rnd(sb+max(k, 1)*max(ldb, Cols))
 					bias, mask := rnd(Rows512), rnd(Rows512*ldm)
 					c := rnd(Rows512 * ldc)
 					want := append([]float32(nil), c...)
@@ -39,8 +44,8 @@ func TestKernel8x32(t *testing.T) {
 					if mode&2 != 0 {
 						mp = &mask[0]
 					}
-					Kernel8x32Go(k, &a[0], &b[0], sb, &want[0], ldc, bp, mp, ldm, mr, int(cols), mode>>2)
-					Kernel8x32(k, &a[0], &b[0], sb, &c[0], ldc, bp, mp, ldm, mr, int(cols), mode>>2)
+					Kernel8x32Go(k, &a[0], &b[0], ldb, sb, &want[0], ldc, bp, mp, ldm, mr, int(cols), mode>>2&3)
+					Kernel8x32(k, &a[0], &b[0], ldb, sb, &c[0], ldc, bp, mp, ldm, mr, int(cols), mode>>2&3)
 					for i := range c {
 						if math.Abs(float64(c[i]-want[i])) > 1e-5*(1+float64(k)) {
 							t.Fatalf("k %d, mr %d, cols %#x, mode %d: c[%d] = %v, want %v", k, mr, cols, mode, i, c[i], want[i])

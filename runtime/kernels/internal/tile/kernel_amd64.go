@@ -32,16 +32,19 @@ func Kernel6x16(k int, a, b *float32, ldb int, c *float32, ldc int, bias, mask *
 //go:noescape
 func PackStrips(dst, src *float32, ldb, rows, strips, relu int)
 
-// Kernel8x32 is Kernel6x16's AVX-512 form for 8-row panels (Rows512) and
-// two 16-column strips of b, the second sb floats after the first (b's
-// rows are 16 floats apart in each, the layout PackStrips writes): it
+// Kernel8x32 is Kernel6x16's AVX-512 form for 8-row panels (Rows512): it
 // sets rows 0..mr-1 (1 ≤ mr ≤ 8) of the 8×32 tile at c, in the columns
 // whose bit is set in cols (bits 0..31), to
 //
-//	[c +] where(mask > 0, Σ_k a[8k+r]·b(k, j) [+ bias[r]], 0)
+//	[c +] where(mask > 0, Σ_k a[8k+r]·B(k, j) [+ bias[r]], 0)
 //
-// and leaves the other columns alone; when bits 16..31 are all clear, the
-// second strip is never read. Only Available512 CPUs may call it.
+// and leaves the other columns alone. B's row k holds columns 0..15 at
+// b + k·ldb and columns 16..31 sb floats further: for two 16-column
+// strips (PackStrips), ldb = 16 and sb = k·16; for B read in place, ldb
+// is its row stride and sb = 16. Only the columns in cols are read, and
+// when bits 16..31 are all clear the second half is never read. flags:
+// bit 0 adds c's old values, bit 1 rectifies B (max(v, 0)) as it is read.
+// Only Available512 CPUs may call it.
 //
 //go:noescape
-func Kernel8x32(k int, a, b *float32, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, accumulate int)
+func Kernel8x32(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, flags int)

@@ -54,7 +54,7 @@ func PackStripsGo(dst, src *float32, ldb, rows, strips, relu int) {
 
 // Kernel8x32Go is Kernel8x32 in plain Go: the reference its tests compare
 // with.
-func Kernel8x32Go(k int, a, b *float32, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, accumulate int) {
+func Kernel8x32Go(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, flags int) {
 	as := unsafe.Slice(a, Rows512*k)
 	for r := range mr {
 		for j := range Cols512 {
@@ -65,7 +65,11 @@ func Kernel8x32Go(k int, a, b *float32, sb int, c *float32, ldc int, bias, mask 
 			bj := unsafe.Add(unsafe.Pointer(b), 4*(j%Cols+j/Cols*sb))
 			var s float32
 			for kk := range k {
-				s += as[kk*Rows512+r] * *(*float32)(unsafe.Add(bj, 4*kk*Cols))
+				v := *(*float32)(unsafe.Add(bj, 4*kk*ldb))
+				if flags&2 != 0 {
+					v = max(v, 0)
+				}
+				s += as[kk*Rows512+r] * v
 			}
 			if bias != nil {
 				s += *(*float32)(unsafe.Add(unsafe.Pointer(bias), 4*r))
@@ -74,7 +78,7 @@ func Kernel8x32Go(k int, a, b *float32, sb int, c *float32, ldc int, bias, mask 
 				s = 0
 			}
 			cp := (*float32)(unsafe.Add(unsafe.Pointer(c), 4*(r*ldc+j)))
-			if accumulate != 0 {
+			if flags&1 != 0 {
 				s += *cp
 			}
 			*cp = s

@@ -14,7 +14,8 @@ import "cellc/runtime/kernels/internal/tile"
 // On CPUs with AVX-512 the kernel is tile.Kernel8x32: 16-lane FMAs, an
 // 8×32 tile in 16 of the 32 vector registers, panels of A of eight rows
 // (so the packed weights depend on the path: tilePackAllLen), B in the
-// same 16-column strips, read two at a time.
+// same 16-column strips read two at a time, or, for a long k, read where
+// it lies (tileInPlaceK).
 
 const (
 	tileRows = tile.Rows
@@ -64,8 +65,9 @@ func tileRowsOf(v Vec) int {
 
 // useTileGemm reports whether tileGemm should compute an m×n×k product,
 // op(A)·B with op(A) = Aᵀ when transA, instead of the BLAS: only where
-// path v (tileVec) has a tile kernel, and where it is faster (BenchmarkTileGemm). Against
-// gonum's pure-Go BLAS that is every conv shape (4–5×: 60–66 against
+// path v (tileVec) has a tile kernel, and where it is faster
+// (BenchmarkTileGemm; the AVX2 kernel's figures). Against gonum's pure-Go
+// BLAS that is every conv shape (4–5×: 60–66 against
 // 12–15 GFLOP/s). Against OpenBLAS it is the input gradients with a short
 // k (k ≤ 64: 63 against 55 GFLOP/s for 32×32 by 32×1024, 79 against 56
 // for 192×32 by 32×1024), where OpenBLAS's packing costs as much as its

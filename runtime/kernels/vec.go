@@ -6,7 +6,10 @@ import "cellc/runtime/kernels/internal/tile"
 // The zero value, VecBest, lets it use the widest this CPU and build run;
 // the others are a ceiling, never a demand: a kernel asked for AVX-512 on
 // an AVX2 CPU runs AVX2. The tests use them to run every path on one
-// machine; a caller may use them to compare paths.
+// machine; a caller may use them to compare paths. Vec governs the loops
+// that have more than one vector form (the tile kernels, the depthwise
+// tap loops); the elementwise loops (copies, ReLUs, batch-norm sums),
+// bound by memory, run AVX2 wherever the CPU has it.
 type Vec uint8
 
 const (

@@ -336,7 +336,7 @@ func runBuild(cmd *cobra.Command, fl *buildFlags, path string) error {
 		if err != nil {
 			return failf("%v", err)
 		}
-		times.add("lower", time.Since(start), len(p.Steps))
+		times.add("lower", time.Since(start), len(p.Launches))
 	}
 
 	var out bytes.Buffer

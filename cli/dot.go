@@ -60,11 +60,11 @@ func writeGraphDOT(w io.Writer, g *ir.Graph) {
 }
 
 func nodeLabel(n *ir.Node) string {
-	op := ir.StepString(n.Kind, n.Attrs)
+	op := ir.OpString(n.Kind, n.Attrs)
 	if n.Kind == ir.Fused {
 		parts := make([]string, len(n.Chain))
 		for i, s := range n.Chain {
-			parts[i] = ir.StepString(s.Kind, s.Attrs)
+			parts[i] = ir.OpString(s.Kind, s.Attrs)
 		}
 		op = strings.Join(parts, "\n")
 	}

@@ -85,10 +85,10 @@ func fuse(g *ir.Graph) *ir.Graph {
 		first := g.Nodes[ids[0]]
 		f.Kind = ir.Fused
 		f.Attrs = ir.Attrs{}
-		f.Chain = make([]ir.Step, len(ids))
+		f.Chain = make([]ir.ChainOp, len(ids))
 		for i, id := range ids {
 			m := g.Nodes[id]
-			f.Chain[i] = ir.Step{Kind: m.Kind, Attrs: m.Attrs, Shape: m.Shape, Scope: m.Scope}
+			f.Chain[i] = ir.ChainOp{Kind: m.Kind, Attrs: m.Attrs, Shape: m.Shape, Scope: m.Scope}
 		}
 		f.Inputs = []int{newID[first.Inputs[0]]}
 		f.Scope = first.Scope

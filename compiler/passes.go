@@ -188,7 +188,7 @@ func rebuildMap(g *ir.Graph, keep func(*ir.Node) (bool, int)) (*ir.Graph, []int)
 		for i, in := range n.Inputs {
 			m.Inputs[i] = newID[in]
 		}
-		m.Chain = append([]ir.Step(nil), n.Chain...)
+		m.Chain = append([]ir.ChainOp(nil), n.Chain...)
 		newID[n.ID] = out.Add(&m)
 	}
 	out.Output = newID[g.Output]

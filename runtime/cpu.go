@@ -202,7 +202,7 @@ func (e *cpuExec) Backward(dLogits, dAux []float32) {
 		}
 	}
 	for _, gs := range e.p.Backward {
-		s := e.steps[gs.Step]
+		s := e.steps[gs.Forward]
 		s.backward(e)
 	}
 }
@@ -210,7 +210,7 @@ func (e *cpuExec) Backward(dLogits, dAux []float32) {
 // cpuStep is one plan step: its ops run in order, intermediates in
 // step-private buffers.
 type cpuStep struct {
-	step *plan.Step
+	step *plan.Launch
 	ops  []*cpuOp
 }
 
@@ -227,7 +227,7 @@ func (e *cpuExec) build() error {
 	// buffers; training keeps them for the backward pass.
 	var shared [2][]float32
 	if !e.p.Training {
-		for _, st := range e.p.Steps {
+		for _, st := range e.p.Launches {
 			for _, o := range st.Ops[:len(st.Ops)-1] {
 				maxChain = max(maxChain, o.Shape.Elems())
 			}
@@ -236,8 +236,8 @@ func (e *cpuExec) build() error {
 		shared[1] = make([]float32, maxChain*e.batch)
 		e.intermediates += int64(8 * maxChain * e.batch)
 	}
-	for i := range e.p.Steps {
-		st := &e.p.Steps[i]
+	for i := range e.p.Launches {
+		st := &e.p.Launches[i]
 		cs := &cpuStep{step: st}
 		var prev kernels.Tensor
 		// The plan decides what fuses (plan.OpExec, compiler/plan/fusion.go):
@@ -340,7 +340,7 @@ func (e *cpuExec) build() error {
 		// Wire each op's gradient tensors: the step's own gradient views
 		// at the ends of the chain, ping-pong buffers inside it.
 		for _, gs := range e.p.Backward {
-			s := e.steps[gs.Step]
+			s := e.steps[gs.Forward]
 			last := len(s.ops) - 1
 			for k, op := range s.ops {
 				if k == last {
@@ -404,8 +404,8 @@ func (e *cpuExec) wireDXSums() {
 	writers := make([][]writer, len(e.p.Backward))
 	at := make(map[int]int, len(e.p.Backward)) // forward step → backward position
 	for b, gs := range e.p.Backward {
-		at[gs.Step] = b
-		for _, op := range e.steps[gs.Step].ops {
+		at[gs.Forward] = b
+		for _, op := range e.steps[gs.Forward].ops {
 			if op.fusedInto {
 				continue
 			}
@@ -417,7 +417,7 @@ func (e *cpuExec) wireDXSums() {
 		}
 	}
 	for _, gs := range e.p.Backward {
-		s := e.steps[gs.Step]
+		s := e.steps[gs.Forward]
 		bn := s.ops[len(s.ops)-1]
 		if bn.kind != ir.BatchNorm || !bn.bnInPlace || bn.dout.Data == nil {
 			continue
@@ -427,7 +427,7 @@ func (e *cpuExec) wireDXSums() {
 		// wrote it first (without accumulating).
 		var found []writer
 	scan:
-		for b := at[gs.Step] - 1; b >= 0; b-- {
+		for b := at[gs.Forward] - 1; b >= 0; b-- {
 			for _, w := range writers[b] {
 				if overlaps(w.op.dins[w.j], bn.dout) {
 					found = append(found, w)
@@ -518,7 +518,7 @@ func perImagePlan(p *plan.Plan) bool {
 	if p.Training {
 		return false
 	}
-	for _, st := range p.Steps {
+	for _, st := range p.Launches {
 		for _, o := range st.Ops {
 			if o.Kind == ir.Dropout || o.Kind == ir.DropPath {
 				return false

@@ -32,7 +32,7 @@ func LoadFolded(p *plan.Plan, dst *Params, trained func(name string) ([]float32,
 		}
 		return v, nil
 	}
-	for _, st := range p.Steps {
+	for _, st := range p.Launches {
 		for k, op := range st.Ops {
 			ids := st.Params[k]
 			if op.Kind != ir.Conv || !op.Attrs.Folded {

@@ -62,9 +62,9 @@ type Attrs struct {
 	BNScope  string  // conv: the scope of the folded batch norm, whose trained values it takes
 }
 
-// Step is one operation inside a fused node's chain: its kind, attributes
+// ChainOp is one operation inside a fused node's chain: its kind, attributes
 // and output shape.
-type Step struct {
+type ChainOp struct {
 	Kind  Kind
 	Attrs Attrs
 	Shape Shape
@@ -81,7 +81,7 @@ type Node struct {
 
 	// Chain is set on Fused nodes: the steps run in order on Inputs[0]
 	// (every step but the first has one input: the previous step's output).
-	Chain []Step
+	Chain []ChainOp
 
 	// Scope names the node the way TF-slim names variables:
 	// "cell_3/comb_iter_1/left/separable_3x3_1". Parameters are named
@@ -144,7 +144,7 @@ func (g *Graph) Clone() *Graph {
 	for i, n := range g.Nodes {
 		m := *n
 		m.Inputs = append([]int(nil), n.Inputs...)
-		m.Chain = append([]Step(nil), n.Chain...)
+		m.Chain = append([]ChainOp(nil), n.Chain...)
 		c.Nodes[i] = &m
 	}
 	c.Endpoints = append([]Endpoint(nil), g.Endpoints...)

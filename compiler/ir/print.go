@@ -45,11 +45,11 @@ func (g *Graph) NodeString(n *Node) string {
 	if n.Kind == Fused {
 		names := make([]string, len(n.Chain))
 		for i, s := range n.Chain {
-			names[i] = StepString(s.Kind, s.Attrs)
+			names[i] = OpString(s.Kind, s.Attrs)
 		}
 		b.WriteString("fused[" + strings.Join(names, " > ") + "]")
 	} else {
-		b.WriteString(StepString(n.Kind, n.Attrs))
+		b.WriteString(OpString(n.Kind, n.Attrs))
 	}
 	if len(n.Inputs) > 0 {
 		ins := make([]string, len(n.Inputs))
@@ -78,8 +78,8 @@ func (g *Graph) NodeString(n *Node) string {
 	return b.String()
 }
 
-// StepString is the compact text of one operation: "conv 3x3 s2 d1 f32".
-func StepString(k Kind, a Attrs) string {
+// OpString is the compact text of one operation: "conv 3x3 s2 d1 f32".
+func OpString(k Kind, a Attrs) string {
 	s := string(k)
 	switch k {
 	case Conv, DWConv, AvgPool, MaxPool:

@@ -59,7 +59,7 @@ func Infer(k Kind, a Attrs, in []Shape) (Shape, error) {
 }
 
 // InferChain runs Infer over a fused chain.
-func InferChain(chain []Step, in []Shape) (Shape, error) {
+func InferChain(chain []ChainOp, in []Shape) (Shape, error) {
 	for i, s := range chain {
 		out, err := Infer(s.Kind, s.Attrs, in)
 		if err != nil {

@@ -24,7 +24,7 @@ import "cellc/compiler/ir"
 func (l *lowering) decideExec() {
 	training := l.p.Training
 	maxDWPixels := 0
-	for _, st := range l.p.Steps {
+	for _, st := range l.p.Launches {
 		for _, o := range st.Ops {
 			if o.Kind == ir.DWConv {
 				maxDWPixels = max(maxDWPixels, o.Shape.H*o.Shape.W)
@@ -32,8 +32,8 @@ func (l *lowering) decideExec() {
 		}
 	}
 	var kept, maxChain int64
-	for i := range l.p.Steps {
-		st := &l.p.Steps[i]
+	for i := range l.p.Launches {
+		st := &l.p.Launches[i]
 		ops := st.Ops
 		reluInto := func(k int) bool {
 			return k+1 < len(ops) && ops[k].Kind == ir.ReLU &&

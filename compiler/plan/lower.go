@@ -269,10 +269,10 @@ func (l *lowering) steps() {
 		}
 		chain := n.Chain
 		if n.Kind != ir.Fused {
-			chain = []ir.Step{{Kind: n.Kind, Attrs: n.Attrs, Shape: n.Shape, Scope: n.Scope}}
+			chain = []ir.ChainOp{{Kind: n.Kind, Attrs: n.Attrs, Shape: n.Shape, Scope: n.Scope}}
 		}
-		st := Step{
-			ID:     len(l.p.Steps),
+		st := Launch{
+			ID:     len(l.p.Launches),
 			Kernel: KernelName(n),
 			Ops:    chain,
 			Output: l.view[n.ID],
@@ -293,7 +293,7 @@ func (l *lowering) steps() {
 			st.Params = append(st.Params, l.params(op, in))
 			in = op.Shape
 		}
-		l.p.Steps = append(l.p.Steps, st)
+		l.p.Launches = append(l.p.Launches, st)
 	}
 	for _, p := range l.p.Params {
 		l.p.Memory.Params += p.Elems() * 4
@@ -314,7 +314,7 @@ func (l *lowering) steps() {
 	sort.Ints(bufs)
 	for _, b := range bufs {
 		if !keepBuf[b] {
-			s := &l.p.Steps[lastUse[b]]
+			s := &l.p.Launches[lastUse[b]]
 			s.Free = append(s.Free, b)
 		}
 	}
@@ -323,7 +323,7 @@ func (l *lowering) steps() {
 // params declares the parameters of one op with input shape in. Weight
 // layouts are the runtime's: convs OIHW [out, in, kh, kw], depthwise
 // [channels, 1, kh, kw], dense [out, in].
-func (l *lowering) params(op ir.Step, in ir.Shape) []int {
+func (l *lowering) params(op ir.ChainOp, in ir.Shape) []int {
 	add := func(kind ParamKind, trainable bool, fanOut int, dims ...int) int {
 		id := len(l.p.Params)
 		l.p.Params = append(l.p.Params, Param{ID: id, Name: op.Scope + "/" + string(kind), Kind: kind, Dims: dims, Trainable: trainable, FanOut: fanOut})
@@ -358,7 +358,7 @@ func (l *lowering) params(op ir.Step, in ir.Shape) []int {
 func (l *lowering) backward() {
 	g := l.g
 	n := len(g.Nodes)
-	steps := l.p.Steps
+	steps := l.p.Launches
 	// Which forward step produced each node, and the node of each step.
 	nodeOf := make([]int, len(steps))
 	for id, s := range l.stepOf {
@@ -423,7 +423,7 @@ func (l *lowering) backward() {
 	written := make([]bool, n)
 	for _, s := range order {
 		id := nodeOf[s]
-		gs := GradStep{Step: s, OutGrad: gview(id)}
+		gs := GradLaunch{Forward: s, OutGrad: gview(id)}
 		for _, in := range g.Nodes[id].Inputs {
 			if g.Nodes[in].Kind == ir.Input {
 				gs.InGrads = append(gs.InGrads, nil)

@@ -19,11 +19,11 @@ type Plan struct {
 	Output    View  `json:"output"`
 	AuxOutput *View `json:"aux_output,omitempty"`
 
-	Buffers []Buffer `json:"buffers"`
-	Params  []Param  `json:"params"`
-	Steps   []Step   `json:"steps"`
+	Buffers  []Buffer `json:"buffers"`
+	Params   []Param  `json:"params"`
+	Launches []Launch `json:"launches"`
 	// Backward is the reverse schedule (training plans only).
-	Backward []GradStep `json:"backward,omitempty"`
+	Backward []GradLaunch `json:"backward,omitempty"`
 	// GradBuffers hold activation gradients during Backward.
 	GradBuffers []Buffer `json:"grad_buffers,omitempty"`
 	// OutputGrad and AuxOutputGrad are where the loss gradients go before
@@ -107,13 +107,13 @@ func (p Param) Elems() int64 {
 	return n
 }
 
-// Step is one kernel launch.
-type Step struct {
-	ID     int       `json:"id"`
-	Kernel string    `json:"kernel"` // "relu-sep-bn", "conv", "add", ...
-	Ops    []ir.Step `json:"ops"`    // what it computes, in order
-	Inputs []View    `json:"inputs"`
-	Output View      `json:"output"`
+// Launch is one kernel launch.
+type Launch struct {
+	ID     int          `json:"id"`
+	Kernel string       `json:"kernel"` // "relu-sep-bn", "conv", "add", ...
+	Ops    []ir.ChainOp `json:"ops"`    // what it computes, in order
+	Inputs []View       `json:"inputs"`
+	Output View         `json:"output"`
 	// Params lists, per op in Ops, the IDs of that op's parameters.
 	Params [][]int `json:"params"`
 	Scope  string  `json:"scope"`
@@ -148,11 +148,11 @@ type OpExec struct {
 	Buffer bool `json:"buffer,omitempty"`
 }
 
-// GradStep runs one step's gradient kernel: it reads the gradient of the
+// GradLaunch runs one step's gradient kernel: it reads the gradient of the
 // step's output (and the forward values it saved) and accumulates into
 // the gradients of its inputs and parameters.
-type GradStep struct {
-	Step int `json:"step"`
+type GradLaunch struct {
+	Forward int `json:"forward"`
 	// OutGrad is the gradient of the forward step's output.
 	OutGrad View `json:"out_grad"`
 	// InGrads are the gradients of the forward step's inputs; nil where

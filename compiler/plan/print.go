@@ -27,7 +27,7 @@ func Fprint(w io.Writer, p *Plan) {
 			trainable += q.Elems()
 		}
 	}
-	fmt.Fprintf(w, "plan %s (%s): %d steps, %d buffers, %d params (%d trainable)\n", p.Name, mode, len(p.Steps), len(p.Buffers), total, trainable)
+	fmt.Fprintf(w, "plan %s (%s): %d launches, %d buffers, %d params (%d trainable)\n", p.Name, mode, len(p.Launches), len(p.Buffers), total, trainable)
 	fmt.Fprintf(w, "memory/image: forward %s (unshared %s)", Bytes(p.Memory.Forward), Bytes(p.Memory.Unshared))
 	if p.Training {
 		fmt.Fprintf(w, ", gradients %s", Bytes(p.Memory.Gradients))
@@ -42,14 +42,14 @@ func Fprint(w io.Writer, p *Plan) {
 	for _, b := range p.Buffers {
 		fmt.Fprintf(w, "buffer b%d %d\n", b.ID, b.Elems)
 	}
-	for _, s := range p.Steps {
+	for _, s := range p.Launches {
 		ins := make([]string, len(s.Inputs))
 		for i, v := range s.Inputs {
 			ins[i] = v.String()
 		}
 		ops := make([]string, len(s.Ops))
 		for i, o := range s.Ops {
-			ops[i] = ir.StepString(o.Kind, o.Attrs) + execTag(s, i)
+			ops[i] = ir.OpString(o.Kind, o.Attrs) + execTag(s, i)
 		}
 		fmt.Fprintf(w, "s%d %s {%s} %s -> %v %v", s.ID, s.Kernel, strings.Join(ops, "; "), strings.Join(ins, ", "), s.Output, s.Output.Shape)
 		if ps := paramList(s.Params); ps != "" {
@@ -80,7 +80,7 @@ func Fprint(w io.Writer, p *Plan) {
 					ins[i] = gradName(*v)
 				}
 			}
-			fmt.Fprintf(w, "grad s%d %s -> %s\n", gs.Step, gradName(gs.OutGrad), strings.Join(ins, ", "))
+			fmt.Fprintf(w, "grad s%d %s -> %s\n", gs.Forward, gradName(gs.OutGrad), strings.Join(ins, ", "))
 		}
 	}
 }
@@ -135,7 +135,7 @@ func Bytes(n int64) string {
 // execTag marks an op's Exec decision: [into next] for a ReLU the conv
 // after it applies, [paired] for a depthwise conv the 1×1 conv after it
 // computes per image, [in place] for a batch norm over its input.
-func execTag(s Step, i int) string {
+func execTag(s Launch, i int) string {
 	if i >= len(s.Exec) {
 		return ""
 	}

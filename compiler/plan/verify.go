@@ -7,7 +7,7 @@ import "fmt"
 // elided concat's input). Lower runs it on every plan it returns.
 func (l *lowering) verify() error {
 	g := l.g
-	end := len(l.p.Steps)
+	end := len(l.p.Launches)
 	start := make([]int, len(g.Nodes))
 	last := make([]int, len(g.Nodes))
 	for _, n := range g.Nodes {

@@ -60,15 +60,15 @@ func TestBackwardAccumulatesSharedInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Backward) != len(p.Steps) {
-		t.Fatalf("%d backward steps for %d forward", len(p.Backward), len(p.Steps))
+	if len(p.Backward) != len(p.Launches) {
+		t.Fatalf("%d backward steps for %d forward", len(p.Backward), len(p.Launches))
 	}
 	// Reverse order: relu3, add, relu2, relu1. The add writes relu1's
 	// gradient first, relu2's backward then adds to it.
 	order := []int{3, 2, 1, 0}
 	for i, gs := range p.Backward {
-		if gs.Step != order[i] {
-			t.Fatalf("backward[%d] is step %d, want %d", i, gs.Step, order[i])
+		if gs.Forward != order[i] {
+			t.Fatalf("backward[%d] is step %d, want %d", i, gs.Forward, order[i])
 		}
 	}
 	add, relu2 := p.Backward[1], p.Backward[2]

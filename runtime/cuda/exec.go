@@ -147,7 +147,7 @@ func (e *executable) build() error {
 	// Sizes first: the ping-pong buffers of chain intermediates, the
 	// paired depthwise convs' scratch.
 	maxChain, maxPair := 0, 0
-	for _, st := range e.p.Steps {
+	for _, st := range e.p.Launches {
 		for k, o := range st.Ops[:len(st.Ops)-1] {
 			maxChain = max(maxChain, o.Shape.Elems())
 			if st.Exec[k].PairedIntoNext {
@@ -178,8 +178,8 @@ func (e *executable) build() error {
 		}
 	}
 	maxWork := 0
-	for i := range e.p.Steps {
-		st := &e.p.Steps[i]
+	for i := range e.p.Launches {
+		st := &e.p.Launches[i]
 		var ops []*op
 		last := len(st.Ops) - 1
 		for k, o := range st.Ops {
@@ -252,7 +252,7 @@ func (e *executable) build() error {
 	// gradient, except after a fused ReLU, whose input gradient the conv
 	// writes through the ReLU's mask.
 	for _, gs := range e.p.Backward {
-		ops := e.steps[gs.Step]
+		ops := e.steps[gs.Forward]
 		last := len(ops) - 1
 		for k, x := range ops {
 			switch {
@@ -440,7 +440,7 @@ func (e *executable) backward(dLogits, dAux []float32) error {
 	}
 	err := e.run(e.bwdGraphs, graphKey{n: n}, func() error {
 		for _, gs := range e.p.Backward {
-			ops := e.steps[gs.Step]
+			ops := e.steps[gs.Forward]
 			for k := len(ops) - 1; k >= 0; k-- {
 				if err := ops[k].backward(e); err != nil {
 					return fmt.Errorf("%s (%s) backward: %w", ops[k].kind, ops[k].scope, err)

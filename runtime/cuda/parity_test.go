@@ -94,7 +94,7 @@ func TestNetworkParity(t *testing.T) {
 			p := smallPlan(t, spec, true, func(c *compiler.Config) {
 				c.DropPathKeepProb, c.DenseDropoutKeepProb = 0.7, 0.8
 			})
-			for _, st := range p.Steps {
+			for _, st := range p.Launches {
 				for _, o := range st.Ops {
 					seen[o.Kind] = true
 				}

@@ -59,7 +59,7 @@ func (b *builder) build() error {
 	b.shapes[InputName] = in
 	b.g.input = append(b.g.input, valueInfoProto{name: InputName, dims: b.dims(InputName)})
 	b.write(b.p.Input, InputName)
-	for _, st := range b.p.Steps {
+	for _, st := range b.p.Launches {
 		if err := b.step(st); err != nil {
 			return fmt.Errorf("step s%d (%s, %s): %v", st.ID, st.Kernel, st.Scope, err)
 		}
@@ -86,7 +86,7 @@ func (b *builder) build() error {
 
 // step emits one plan step: its inputs read from their views, its chain
 // of ops one node (or a few) each, its output recorded in its view.
-func (b *builder) step(st plan.Step) error {
+func (b *builder) step(st plan.Launch) error {
 	if len(st.Params) != len(st.Ops) {
 		return fmt.Errorf("%d parameter lists for %d ops", len(st.Params), len(st.Ops))
 	}

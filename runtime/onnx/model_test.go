@@ -118,7 +118,7 @@ func checkModel(t *testing.T, m message, p *plan.Plan, fold bool) {
 	}
 	if fold {
 		var bns int
-		for _, st := range p.Steps {
+		for _, st := range p.Launches {
 			for _, o := range st.Ops {
 				if o.Kind == "bn" {
 					bns++

@@ -9,7 +9,7 @@ import (
 
 // op emits the nodes of one op of a step's chain on inputs ins and
 // returns the name of its output value (whose shape the caller records).
-func (b *builder) op(op ir.Step, scope string, ins []string, ids []int) (string, error) {
+func (b *builder) op(op ir.ChainOp, scope string, ins []string, ids []int) (string, error) {
 	if op.Kind != ir.Add && op.Kind != ir.Concat && len(ins) != 1 {
 		return "", fmt.Errorf("%d inputs, want 1", len(ins))
 	}

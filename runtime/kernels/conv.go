@@ -1,7 +1,5 @@
 package kernels
 
-import "cellc/runtime/kernels/internal/tile"
-
 // Conv describes a 2-D convolution with TensorFlow semantics; weights are
 // OIHW [Cout, Cin, KH, KW], depthwise [C, 1, KH, KW].
 //
@@ -32,10 +30,16 @@ type Conv struct {
 	// the depthwise kernels apply it while copying their padded planes,
 	// the others to a scratch copy of the image.
 	ReLU bool
+	// Vec caps the vector instructions of the depthwise tap loops and of
+	// the 1×1 products' tile kernel; the zero value uses the widest the
+	// CPU runs. The packed weights (PackedLen, PackWeights) follow the
+	// tile kernel's panels, so they must be packed with the same Vec.
+	Vec Vec
 }
 
 // convGeom is a Conv resolved against an input shape.
 type convGeom struct {
+	vec          Vec // the tap loops' path: loopVec of the Conv's or Pool's Vec
 	kh, kw, s, d int
 	h, w         int // input height, width
 	oh, ow       int // output height, width
@@ -43,7 +47,7 @@ type convGeom struct {
 }
 
 func (c Conv) geom(in Shape) convGeom {
-	g := convGeom{kh: c.KH, kw: c.KW, s: max(c.Stride, 1), d: max(c.Dilation, 1), h: in.H, w: in.W}
+	g := convGeom{vec: loopVec(c.Vec), kh: c.KH, kw: c.KW, s: max(c.Stride, 1), d: max(c.Dilation, 1), h: in.H, w: in.W}
 	if c.Same {
 		g.oh, g.pt = SamePad(in.H, c.KH, g.s, g.d)
 		g.ow, g.pl = SamePad(in.W, c.KW, g.s, g.d)
@@ -119,15 +123,18 @@ func (c Conv) ScratchLen(in Shape) int {
 // 192×1024, where the fused ReLU and bias still save two passes).
 func (c Conv) PackedLen(in Shape) int {
 	g := c.geom(in)
-	if !tile.Available() || !c.pointwise() || g.oh*g.ow < tileCols {
+	if c.tileVec() == VecGo || !c.pointwise() || g.oh*g.ow < tileCols {
 		return 0
 	}
-	return tilePackAllLen(c.Cout, in.C)
+	return tilePackAllLen(c.tileVec(), c.Cout, in.C)
 }
+
+// tileVec is the tile kernel's path for this conv.
+func (c Conv) tileVec() Vec { return tileVec(c.Vec) }
 
 // PackWeights packs w (Cout×Cin) into packed, PackedLen(in) floats.
 func (c Conv) PackWeights(in Shape, w, packed []float32) {
-	tilePackAllA(false, c.Cout, in.C, w, in.C, packed[:c.PackedLen(in)])
+	tilePackAllA(c.tileVec(), false, c.Cout, in.C, w, in.C, packed[:c.PackedLen(in)])
 }
 
 // PackedTLen is the floats of a stride-1 1×1 conv's transposed weights
@@ -140,13 +147,13 @@ func (c Conv) PackedTLen(in Shape) int {
 	if c.PackedLen(in) == 0 || max(c.Stride, 1) != 1 {
 		return 0
 	}
-	return tilePackAllLen(in.C, c.Cout)
+	return tilePackAllLen(c.tileVec(), in.C, c.Cout)
 }
 
 // PackWeightsT packs wᵀ (Cin×Cout, w stored Cout×Cin) into packed,
 // PackedTLen(in) floats.
 func (c Conv) PackWeightsT(in Shape, w, packed []float32) {
-	tilePackAllA(true, in.C, c.Cout, w, in.C, packed[:c.PackedTLen(in)])
+	tilePackAllA(c.tileVec(), true, in.C, c.Cout, w, in.C, packed[:c.PackedTLen(in)])
 }
 
 // tilePack is the scratch tileGemm packs into: after the im2col area and
@@ -164,7 +171,7 @@ func (c Conv) tilePack(in Shape, scratch []float32) []float32 {
 // stores instead of filling the output with it first.
 func (c Conv) tileForward(in Shape) bool {
 	g := c.geom(in)
-	return c.pointwise() && g.s == 1 && useTileGemm(c.Cout, g.oh*g.ow, in.C, false)
+	return c.pointwise() && g.s == 1 && useTileGemm(c.tileVec(), c.Cout, g.oh*g.ow, in.C, false)
 }
 
 // tileDX reports whether the input gradient wᵀ·dy of a stride-1 1×1 conv
@@ -172,7 +179,7 @@ func (c Conv) tileForward(in Shape) bool {
 // accumulation into dx as it stores.
 func (c Conv) tileDX(in Shape) bool {
 	g := c.geom(in)
-	return c.pointwise() && g.s == 1 && useTileGemm(in.C, g.oh*g.ow, c.Cout, true)
+	return c.pointwise() && g.s == 1 && useTileGemm(c.tileVec(), in.C, g.oh*g.ow, c.Cout, true)
 }
 
 // scratchLen is ScratchLen without the fused ReLU's share.
@@ -216,7 +223,7 @@ func ConvForwardPacked(c Conv, x []float32, in Shape, w, packed, bias []float32,
 			b = scratch[:in.C*p]
 			convSubsample(g, in.C, x, b)
 		}
-		tileGemm(false, c.Cout, p, in.C, w, in.C, b, p, y[:c.Cout*p], p, tileArgs{bias: bias, packedA: packed[:c.PackedLen(in)], reluB: c.ReLU}, c.tilePack(in, scratch))
+		tileGemm(false, c.Cout, p, in.C, w, in.C, b, p, y[:c.Cout*p], p, tileArgs{vec: c.tileVec(), bias: bias, packedA: packed[:c.PackedLen(in)], reluB: c.ReLU}, c.tilePack(in, scratch))
 		return
 	}
 	var pack []float32
@@ -235,7 +242,7 @@ func ConvForwardPacked(c Conv, x []float32, in Shape, w, packed, bias []float32,
 		return
 	}
 	if pack != nil {
-		tileGemm(false, cout, p, in.C, w, in.C, x, p, y, p, tileArgs{bias: bias}, pack)
+		tileGemm(false, cout, p, in.C, w, in.C, x, p, y, p, tileArgs{vec: c.tileVec(), bias: bias}, pack)
 		return
 	}
 	beta := float32(0)
@@ -315,7 +322,7 @@ func ConvBackwardPacked(c Conv, x []float32, in Shape, w, packedT, dy []float32,
 		case packedT != nil || c.tileDX(in):
 			// dx (+)= where(x > 0, wᵀ·dy, 0) in one pass.
 			p := in.H * in.W
-			tileGemm(true, in.C, p, c.Cout, w, in.C, dy, p, dx, p, tileArgs{mask: x, ldm: p, accumulate: accumulateDX, packedA: packedT}, c.tilePack(in, scratch))
+			tileGemm(true, in.C, p, c.Cout, w, in.C, dy, p, dx, p, tileArgs{vec: c.tileVec(), mask: x, ldm: p, accumulate: accumulateDX, packedA: packedT}, c.tilePack(in, scratch))
 		default:
 			ConvBackward(inner, x, in, w, dy, r, false, nil, nil, scratch[:base])
 			ReLUBackward(x, r, dx, accumulateDX)
@@ -349,7 +356,7 @@ func ConvBackwardPacked(c Conv, x []float32, in Shape, w, packedT, dy []float32,
 		switch {
 		case dx == nil:
 		case packedT != nil || c.tileDX(in):
-			tileGemm(true, k, p, cout, w, k, dy, p, dx, p, tileArgs{accumulate: accumulateDX, packedA: packedT}, c.tilePack(in, scratch))
+			tileGemm(true, k, p, cout, w, k, dy, p, dx, p, tileArgs{vec: c.tileVec(), accumulate: accumulateDX, packedA: packedT}, c.tilePack(in, scratch))
 		default:
 			Sgemm(true, false, k, p, cout, 1, w, k, dy, p, dxBeta, dx, p)
 		}

@@ -297,7 +297,7 @@ func allCases(t *testing.T) []convCase {
 	if testing.Short() {
 		n = 60
 	}
-	return append(cs, randomCases(rand.New(rand.NewPCG(1, 2)), n)...)
+	return onPaths(t, append(cs, randomCases(rand.New(rand.NewPCG(1, 2)), n)...))
 }
 
 func TestConvOut(t *testing.T) {
@@ -459,7 +459,7 @@ func TestConvBackwardMatchesNaive(t *testing.T) {
 func TestConvGradFiniteDiff(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	const eps = 1e-2
-	for _, tc := range pathCases {
+	for _, tc := range onPaths(t, pathCases) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, in := tc.c, tc.in
 			out := c.Out(in)
@@ -521,7 +521,7 @@ func sampleIdx(r *rand.Rand, n, k int) []int {
 // alone.
 func TestConvBackwardAccumulates(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	for _, tc := range pathCases {
+	for _, tc := range onPaths(t, pathCases) {
 		t.Run(tc.name, func(t *testing.T) {
 			c, in := tc.c, tc.in
 			out := c.Out(in)

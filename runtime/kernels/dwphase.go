@@ -167,7 +167,7 @@ func convDWPhaseForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scra
 			plane := planes[(r.a*s+r.b)*ph.phaseLen:]
 			// Whole vectors (vecLen): the values past l are dropped, and
 			// so is whatever they read past the last phase plane.
-			fusedTaps(yf[:vecLen(l)], plane[r.qh*ph.wq+r.q:], wb[:r.n], dq, i == 0, b)
+			fusedTaps(g.vec, yf[:vecLen(l)], plane[r.qh*ph.wq+r.q:], wb[:r.n], dq, i == 0, b)
 		}
 		y.put(c, ch, yf, g.oh, g.ow, ph.wq)
 	}
@@ -204,7 +204,7 @@ func convDWPhaseBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 			for _, r := range runs {
 				wb = [5]float32{}
 				plane := planes[(r.a*s+r.b)*ph.phaseLen:]
-				fusedTapDots(dyf[:lo], plane[r.qh*ph.wq+r.q:], wb[:r.n], dq)
+				fusedTapDots(g.vec, dyf[:lo], plane[r.qh*ph.wq+r.q:], wb[:r.n], dq)
 				for i := range r.n {
 					dwk[r.kh*g.kw+r.kw0+i*r.kwStep] += wb[i]
 				}
@@ -246,7 +246,7 @@ func (ph dwPhases) inputGrad(g convGeom, dyp, wk, dxc, scratch []float32, runs [
 					wb[i] = wk[r.kh*g.kw+r.kw0+(r.n-1-i)*r.kwStep]
 				}
 				off := (ph.qh-r.qh)*ph.wd + ph.qw - qLast
-				fusedTaps(dpf[:l], dq[off:], wb[:r.n], d, !any, 0)
+				fusedTaps(g.vec, dpf[:l], dq[off:], wb[:r.n], d, !any, 0)
 				any = true
 			}
 			if !any {

@@ -121,7 +121,7 @@ func dwTaps(g convGeom, yf, xp, wk []float32, wp int, flipped bool, b float32) {
 				w9[t] = wk[t]
 			}
 		}
-		fusedTaps9(yf, xp, &w9, wp, g.d, true, b)
+		fusedTaps9(g.vec, yf, xp, &w9, wp, g.d, true, b)
 		return
 	}
 	var wb [5]float32
@@ -141,7 +141,7 @@ func dwTaps(g convGeom, yf, xp, wk []float32, wp int, flipped bool, b float32) {
 				}
 				wr = wb[:n]
 			}
-			fusedTaps(yf, xp[off:], wr, g.d, kh == 0 && t0 == 0, b)
+			fusedTaps(g.vec, yf, xp[off:], wr, g.d, kh == 0 && t0 == 0, b)
 			t0 += n
 		}
 	}
@@ -289,7 +289,7 @@ func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 					}
 					// Past lo, dyf is zeros (the padding after dy's
 					// last row): whole vectors add nothing there.
-					fusedTapDots(dyf[:vecLen(lo)], xp[kh*g.d*pl.wp+t0*g.d:], dwk[kh*g.kw+t0:kh*g.kw+t0+n], g.d)
+					fusedTapDots(g.vec, dyf[:vecLen(lo)], xp[kh*g.d*pl.wp+t0*g.d:], dwk[kh*g.kw+t0:kh*g.kw+t0+n], g.d)
 					t0 += n
 				}
 			}

@@ -15,6 +15,12 @@ import (
 // buffers start as NaN, so a strip left unwritten shows.
 func TestDWPointwise(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
+	for _, v := range vecPaths(t) {
+		testDWPointwise(t, r, v)
+	}
+}
+
+func testDWPointwise(t *testing.T, r *rand.Rand, v Vec) {
 	for _, tc := range []struct {
 		k, s   int
 		relu   bool
@@ -31,11 +37,11 @@ func TestDWPointwise(t *testing.T) {
 		{3, 2, false, Shape{2, 9, 11}, 3, false},
 		{3, 1, true, Shape{300, 4, 8}, 5, true}, // two blocks of k (tileK = 256)
 	} {
-		name := fmt.Sprintf("k%d_s%d_relu%v_%dx%dx%d_to%d", tc.k, tc.s, tc.relu, tc.in.C, tc.in.H, tc.in.W, tc.cout)
+		name := fmt.Sprintf("%s/k%d_s%d_relu%v_%dx%dx%d_to%d", v, tc.k, tc.s, tc.relu, tc.in.C, tc.in.H, tc.in.W, tc.cout)
 		t.Run(name, func(t *testing.T) {
 			f := DWPointwise{
-				DW: Conv{KH: tc.k, KW: tc.k, Stride: tc.s, Dilation: 1, Same: true, Cin: tc.in.C, Cout: tc.in.C, Depthwise: true, ReLU: tc.relu},
-				PW: Conv{KH: 1, KW: 1, Stride: 1, Dilation: 1, Same: true, Cin: tc.in.C, Cout: tc.cout},
+				DW: Conv{KH: tc.k, KW: tc.k, Stride: tc.s, Dilation: 1, Same: true, Cin: tc.in.C, Cout: tc.in.C, Depthwise: true, ReLU: tc.relu, Vec: v},
+				PW: Conv{KH: 1, KW: 1, Stride: 1, Dilation: 1, Same: true, Cin: tc.in.C, Cout: tc.cout, Vec: v},
 			}
 			mid := f.DW.Out(tc.in)
 			x := randSlice(r, tc.in.Elems())

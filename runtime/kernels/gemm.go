@@ -1,7 +1,5 @@
 package kernels
 
-import "cellc/runtime/kernels/internal/tile"
-
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C on row-major float32
 // matrices, where op(X) is X or Xᵀ as transA and transB say, op(A) is m×k,
 // op(B) is k×n and C is m×n. lda, ldb and ldc are the row strides of A, B
@@ -33,10 +31,11 @@ func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 func BLASName() string { return blasName }
 
 // GEMMName says what computes the convolutions' products: the BLAS, and
-// "+ avx2 tile" where the tile kernel takes some of them (useTileGemm).
+// "+ avx2 tile" or "+ avx512 tile" where the tile kernel takes some of
+// them (useTileGemm).
 func GEMMName() string {
-	if tile.Available() {
-		return blasName + " + avx2 tile"
+	if v := tileVec(VecBest); v != VecGo {
+		return blasName + " + " + v.String() + " tile"
 	}
 	return blasName
 }

@@ -10,6 +10,12 @@ import "cellc/runtime/kernels/internal/tile"
 // and to add it into the gradient. tileGemm runs that product at about 77
 // through an assembly kernel (internal/tile) and applies the mask and the
 // accumulation as it stores each tile.
+//
+// On CPUs with AVX-512 the kernel is tile.Kernel8x32: 16-lane FMAs, an
+// 8×32 tile in 16 of the 32 vector registers, panels of A of eight rows
+// (so the packed weights depend on the path: tilePackAllLen), B in the
+// same 16-column strips read two at a time, or, for a long k, read where
+// it lies (tileInPlaceK).
 
 const (
 	tileRows = tile.Rows
@@ -24,8 +30,11 @@ const (
 // already packed by tilePackAllA (weights packed once for many images);
 // reluB rectifies B as it is packed (a ReLU in front of a 1×1 conv).
 // packedB is all of B already in strips (stripBlock's layout, as
-// dwDest writes it), and then b is not read.
+// dwDest writes it), and then b is not read. vec caps the kernel (tileVec;
+// VecGo runs the Go references, for the tests); packedA must have been
+// packed for the same path.
 type tileArgs struct {
+	vec        Vec
 	bias       []float32
 	mask       []float32
 	ldm        int
@@ -35,23 +44,37 @@ type tileArgs struct {
 	packedB    []float32
 }
 
-// tilePackLen is the scratch tileGemm needs for an m×k op(A).
+// tilePackLen is the scratch tileGemm needs for an m×k op(A), on any
+// path: panels of six or of eight rows.
 func tilePackLen(m, k int) int {
 	kb := min(k, tileK)
-	return (m+tileRows-1)/tileRows*tileRows*kb + kb*tileNC + 2*tileRows*tileCols
+	rows := max(panelRows(m, tileRows), panelRows(m, tile.Rows512))
+	return rows*kb + kb*tileNC + 2*tileRows*tileCols
+}
+
+// panelRows is m rounded up to whole panels of rows rows.
+func panelRows(m, rows int) int { return (m + rows - 1) / rows * rows }
+
+// tileRowsOf is the rows per packed panel of A of path v's kernel.
+func tileRowsOf(v Vec) int {
+	if v == VecAVX512 {
+		return tile.Rows512
+	}
+	return tileRows
 }
 
 // useTileGemm reports whether tileGemm should compute an m×n×k product,
-// op(A)·B with op(A) = Aᵀ when transA, instead of the BLAS: only on CPUs
-// with AVX2 and FMA, and where it is faster (BenchmarkTileGemm). Against
-// gonum's pure-Go BLAS that is every conv shape (4–5×: 60–66 against
+// op(A)·B with op(A) = Aᵀ when transA, instead of the BLAS: only where
+// path v (tileVec) has a tile kernel, and where it is faster
+// (BenchmarkTileGemm; the AVX2 kernel's figures). Against gonum's pure-Go
+// BLAS that is every conv shape (4–5×: 60–66 against
 // 12–15 GFLOP/s). Against OpenBLAS it is the input gradients with a short
 // k (k ≤ 64: 63 against 55 GFLOP/s for 32×32 by 32×1024, 79 against 56
 // for 192×32 by 32×1024), where OpenBLAS's packing costs as much as its
 // multiply; its forward products run as fast in a whole network, and
 // from k = 128 on it is faster.
-func useTileGemm(m, n, k int, transA bool) bool {
-	if !tile.Available() || m <= 0 || n < tileCols {
+func useTileGemm(v Vec, m, n, k int, transA bool) bool {
+	if v == VecGo || m <= 0 || n < tileCols {
 		return false
 	}
 	if blasName == "gonum" {
@@ -64,21 +87,19 @@ func useTileGemm(m, n, k int, transA bool) bool {
 // is A (m×k, row stride lda) or, when transA, Aᵀ with A stored k×m; B is
 // k×n with row stride ldb, C m×n with row stride ldc; the bias is added
 // to each row. pack holds tilePackLen(m, k) floats of scratch. Only for
-// CPUs where tile.Available.
-func tileGemm(transA bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, o tileArgs, pack []float32) {
-	tileGemmWith(true, transA, m, n, k, a, lda, b, ldb, c, ldc, o, pack)
-}
-
-// tileGemmWith is tileGemm with the assembly kernels (asm) or their Go
-// references (tile.KernelGo, tile.PackStripsGo), which the tests also run.
-func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, o tileArgs, scratch []float32) {
+// CPUs where tile.Available, unless o.vec is VecGo: then it runs the Go
+// references of the AVX2 kernels (tile.KernelGo, tile.PackStripsGo),
+// which the tests compare with.
+func tileGemm(transA bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, o tileArgs, scratch []float32) {
 	if m <= 0 || n <= 0 {
 		return
 	}
+	v := tileVec(o.vec)
 	kernel, pack := tile.KernelGo, tile.PackStripsGo
-	if asm {
+	if v != VecGo {
 		kernel, pack = tile.Kernel6x16, tile.PackStrips
 	}
+	rows := tileRowsOf(v)
 	_ = c[(m-1)*ldc+n-1]
 	if o.mask != nil {
 		_ = o.mask[(m-1)*o.ldm+n-1]
@@ -102,17 +123,17 @@ func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float
 		}
 		return
 	}
-	panels := (m + tileRows - 1) / tileRows
+	panels := (m + rows - 1) / rows
 	for k0 := 0; k0 < k; k0 += tileK {
 		kb := min(tileK, k-k0)
-		ap := scratch[:panels*tileRows*kb]
+		ap := scratch[:panels*rows*kb]
 		bp := scratch[len(ap) : len(ap)+kb*tileNC]
 		tc := scratch[len(ap)+len(bp):][:tileRows*tileCols]
 		tm := scratch[len(ap)+len(bp)+len(tc):][:tileRows*tileCols]
 		if o.packedA != nil {
-			ap = o.packedA[panels*tileRows*k0:][:len(ap)]
+			ap = o.packedA[panels*rows*k0:][:len(ap)]
 		} else {
-			tilePackA(transA, m, a, lda, k0, kb, ap)
+			tilePackA(rows, transA, m, a, lda, k0, kb, ap)
 		}
 		acc := 0
 		if o.accumulate || k0 > 0 {
@@ -127,6 +148,10 @@ func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float
 			bk = b[k0*ldb:]
 			_ = bk[(kb-1)*ldb+n-1]
 		}
+		if v == VecAVX512 && o.packedB == nil && k > tileInPlaceK {
+			tileInPlace512(m, n, kb, ap, bk, ldb, c, ldc, o, bias, acc)
+			continue
+		}
 		for j0 := 0; j0 < n; j0 += tileNC {
 			nb := min(tileNC, n-j0)
 			if o.packedB != nil {
@@ -134,6 +159,10 @@ func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float
 				bp = o.packedB[base+j0*kb : base+(j0+(nb+tileCols-1)/tileCols*tileCols)*kb]
 			} else {
 				tilePackB(pack, bk, ldb, j0, nb, kb, bp, o.reluB)
+			}
+			if v == VecAVX512 {
+				tileStrips512(m, n, kb, j0, nb, ap, bp, c, ldc, o, bias, acc)
+				continue
 			}
 			for s := 0; s*tileCols < nb; s++ {
 				j := j0 + s*tileCols
@@ -171,6 +200,60 @@ func tileGemmWith(asm, transA bool, m, n, k int, a []float32, lda int, b []float
 					}
 				}
 			}
+		}
+	}
+}
+
+// tileStrips512 runs tile.Kernel8x32 over one packed block of B, columns
+// j0..j0+nb, against every panel of ap: two strips (32 columns) a call,
+// the columns past n masked off in the kernel, where the AVX2 path copies
+// the last partial tile of C and of the mask through small tiles.
+func tileStrips512(m, n, kb, j0, nb int, ap, bp, c []float32, ldc int, o tileArgs, bias []float32, acc int) {
+	const rows = tile.Rows512
+	panels := (m + rows - 1) / rows
+	for s := 0; s*tileCols < nb; s += 2 {
+		j := j0 + s*tileCols
+		cols := uint64(1)<<min(tile.Cols512, n-j) - 1
+		strip := &bp[s*kb*tileCols]
+		for p := range panels {
+			i := p * rows
+			var mask *float32
+			if o.mask != nil {
+				mask = &o.mask[i*o.ldm+j]
+			}
+			tile.Kernel8x32(kb, &ap[p*rows*kb], strip, tileCols, kb*tileCols, &c[i*ldc+j], ldc, biasAt(bias, i), mask, o.ldm, min(rows, m-i), int(cols), acc)
+		}
+	}
+}
+
+// tileInPlaceK is the k above which the AVX-512 path reads B where it
+// lies instead of packing it into strips (BenchmarkTileGemm, 2-core EPYC
+// with AVX-512, shared): from k = 192 on, packing a block of B costs more
+// than its reads save (32×192 by 192×1024: about 120 packed against 160
+// GFLOP/s in place; 64×384 by 384×256: 62 against 90); with a short k
+// and many panels reading each strip, the strips win (192×32 by
+// 32×1024: 130 against 80–105), as B's rows, 4 KiB apart for 32×32
+// images, fall into the same few L1 sets.
+const tileInPlaceK = 128
+
+// tileInPlace512 runs tile.Kernel8x32 on B where it lies (row stride
+// ldb), rectified as it is read when o.reluB, against every panel of ap.
+func tileInPlace512(m, n, kb int, ap, bk []float32, ldb int, c []float32, ldc int, o tileArgs, bias []float32, acc int) {
+	const rows = tile.Rows512
+	panels := (m + rows - 1) / rows
+	flags := acc
+	if o.reluB {
+		flags |= 2
+	}
+	for j := 0; j < n; j += tile.Cols512 {
+		cols := uint64(1)<<min(tile.Cols512, n-j) - 1
+		for p := range panels {
+			i := p * rows
+			var mask *float32
+			if o.mask != nil {
+				mask = &o.mask[i*o.ldm+j]
+			}
+			tile.Kernel8x32(kb, &ap[p*rows*kb], &bk[j], ldb, tileCols, &c[i*ldc+j], ldc, biasAt(bias, i), mask, o.ldm, min(rows, m-i), int(cols), flags)
 		}
 	}
 }
@@ -224,42 +307,44 @@ func biasAt(bias []float32, i int) *float32 {
 	return &bias[i]
 }
 
-// tilePackAllLen is the floats tilePackAllA writes for an m×k op(A).
-func tilePackAllLen(m, k int) int { return (m + tileRows - 1) / tileRows * tileRows * k }
+// tilePackAllLen is the floats tilePackAllA writes for an m×k op(A) for
+// path v's kernel (tileVec).
+func tilePackAllLen(v Vec, m, k int) int { return panelRows(m, tileRowsOf(v)) * k }
 
-// tilePackAllA packs all of op(A) (m×k) into ap as tileGemm would, panel
-// block by panel block: tileArgs.packedA for a product whose A does not
-// change between calls.
-func tilePackAllA(transA bool, m, k int, a []float32, lda int, ap []float32) {
-	panels := (m + tileRows - 1) / tileRows
+// tilePackAllA packs all of op(A) (m×k) into ap as tileGemm on path v
+// would, panel block by panel block: tileArgs.packedA for a product whose
+// A does not change between calls.
+func tilePackAllA(v Vec, transA bool, m, k int, a []float32, lda int, ap []float32) {
+	rows := tileRowsOf(v)
+	panels := (m + rows - 1) / rows
 	for k0 := 0; k0 < k; k0 += tileK {
 		kb := min(tileK, k-k0)
-		tilePackA(transA, m, a, lda, k0, kb, ap[panels*tileRows*k0:][:panels*tileRows*kb])
+		tilePackA(rows, transA, m, a, lda, k0, kb, ap[panels*rows*k0:][:panels*rows*kb])
 	}
 }
 
-// tilePackA copies columns k0..k0+kb of op(A) into panels of six rows:
-// panel p holds, for each k, op(A)[6p+r][k0+k] for r = 0..5, zero past
-// the last row.
-func tilePackA(transA bool, m int, a []float32, lda, k0, kb int, ap []float32) {
-	for p := 0; p*tileRows < m; p++ {
-		panel := ap[p*tileRows*kb : (p+1)*tileRows*kb]
-		i0, mr := p*tileRows, min(tileRows, m-p*tileRows)
-		if mr < tileRows {
+// tilePackA copies columns k0..k0+kb of op(A) into panels of rows rows:
+// panel p holds, for each k, op(A)[rows·p+r][k0+k] for r < rows, zero
+// past the last row.
+func tilePackA(rows int, transA bool, m int, a []float32, lda, k0, kb int, ap []float32) {
+	for p := 0; p*rows < m; p++ {
+		panel := ap[p*rows*kb : (p+1)*rows*kb]
+		i0, mr := p*rows, min(rows, m-p*rows)
+		if mr < rows {
 			clear(panel)
 		}
 		if transA {
 			// op(A)[i][k] = a[k*lda+i]: row k of a holds the panel's
 			// values for that k.
 			for kk := range kb {
-				copy(panel[kk*tileRows:kk*tileRows+mr], a[(k0+kk)*lda+i0:(k0+kk)*lda+i0+mr])
+				copy(panel[kk*rows:kk*rows+mr], a[(k0+kk)*lda+i0:(k0+kk)*lda+i0+mr])
 			}
 			continue
 		}
 		for r := range mr {
 			src := a[(i0+r)*lda+k0 : (i0+r)*lda+k0+kb]
 			for kk, v := range src {
-				panel[kk*tileRows+r] = v
+				panel[kk*rows+r] = v
 			}
 		}
 	}

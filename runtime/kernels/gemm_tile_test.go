@@ -9,42 +9,61 @@ import (
 )
 
 // TestTileGemm checks tileGemm against a float64 product on shapes with
-// every kind of edge: rows not a multiple of six, columns not a multiple
-// of sixteen (and fewer than sixteen), k past one packed panel, Aᵀ, bias,
-// accumulation, a mask, A packed beforehand, B rectified as it is packed,
-// and row strides wider than the rows.
+// every kind of edge: rows not a multiple of six or eight, columns not a
+// multiple of sixteen or thirty-two (and fewer than sixteen), k past one
+// packed panel, Aᵀ, bias, accumulation, a mask, A packed beforehand, B
+// rectified as it is packed, and row strides wider than the rows; on
+// every path this CPU has: the Go references, the AVX2 kernel and the
+// AVX-512 one.
 func TestTileGemm(t *testing.T) {
-	if !tile.Available() {
-		t.Log("no AVX2+FMA on this CPU: checking the Go reference kernel only")
-	}
-	r := rand.New(rand.NewPCG(3, 4))
-	// The last panel of m rows has 1–6 of them (the kernel has loops
-	// for up to 2, up to 4, and 6 rows).
-	for _, m := range []int{1, 3, 5, 6, 7, 10, 13, 32} {
-		for _, n := range []int{1, 15, 16, 17, 40, tileNC + 21} {
-			for _, k := range []int{0, 1, 7, 32, tileK + 3} {
-				for _, transA := range []bool{false, true} {
-					// bit 0: bias, 1: accumulate, 2: mask, 3: assembly,
-					// 4: A packed beforehand, 5: B rectified.
-					for mode := range 64 {
-						asm := mode&8 != 0
-						if asm && !tile.Available() {
-							continue
-						}
-						name := fmt.Sprintf("m%d_n%d_k%d_t%v_mode%d", m, n, k, transA, mode)
-						checkTileGemm(t, r, name, asm, transA, m, n, k, tileCase{bias: mode&1 != 0, accumulate: mode&2 != 0, mask: mode&4 != 0, packedA: mode&16 != 0, reluB: mode&32 != 0})
-					}
-					// All of B in strips beforehand.
-					for mode := range 16 {
-						asm := mode&8 != 0
-						if k == 0 || asm && !tile.Available() {
-							continue
-						}
-						name := fmt.Sprintf("m%d_n%d_k%d_t%v_packedB_mode%d", m, n, k, transA, mode)
-						checkTileGemm(t, r, name, asm, transA, m, n, k, tileCase{bias: mode&1 != 0, accumulate: mode&2 != 0, mask: mode&4 != 0, packedB: true})
+	for _, v := range tilePaths(t) {
+		t.Run(v.String(), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(3, 4))
+			// The last panel of m rows has 1–6 of them, or 1–8 (the
+			// AVX2 kernel has loops for up to 2, up to 4, and 6 rows).
+			for _, m := range []int{1, 3, 5, 6, 7, 8, 10, 13, 17, 32} {
+				for _, n := range []int{1, 15, 16, 17, 31, 33, 40, 48, tileNC + 21} {
+					for _, k := range []int{0, 1, 7, 32, tileK + 3} {
+						checkTileModes(t, r, v, m, n, k)
 					}
 				}
 			}
+		})
+	}
+}
+
+// tilePaths is the tile kernel paths this CPU runs, VecGo (the Go
+// references) always.
+func tilePaths(t *testing.T) []Vec {
+	t.Helper()
+	paths := []Vec{VecGo}
+	for _, v := range []Vec{VecAVX2, VecAVX512} {
+		if tileVec(v) != v {
+			t.Logf("no %s tile kernel on this CPU: not checked", v)
+			continue
+		}
+		paths = append(paths, v)
+	}
+	return paths
+}
+
+// checkTileModes checks one shape with every combination of options.
+func checkTileModes(t *testing.T, r *rand.Rand, v Vec, m, n, k int) {
+	t.Helper()
+	for _, transA := range []bool{false, true} {
+		// bit 0: bias, 1: accumulate, 2: mask, 3: A packed
+		// beforehand, 4: B rectified.
+		for mode := range 32 {
+			name := fmt.Sprintf("m%d_n%d_k%d_t%v_mode%d", m, n, k, transA, mode)
+			checkTileGemm(t, r, name, v, transA, m, n, k, tileCase{bias: mode&1 != 0, accumulate: mode&2 != 0, mask: mode&4 != 0, packedA: mode&8 != 0, reluB: mode&16 != 0})
+		}
+		// All of B in strips beforehand.
+		for mode := range 8 {
+			if k == 0 {
+				continue
+			}
+			name := fmt.Sprintf("m%d_n%d_k%d_t%v_packedB_mode%d", m, n, k, transA, mode)
+			checkTileGemm(t, r, name, v, transA, m, n, k, tileCase{bias: mode&1 != 0, accumulate: mode&2 != 0, mask: mode&4 != 0, packedB: true})
 		}
 	}
 }
@@ -52,7 +71,7 @@ func TestTileGemm(t *testing.T) {
 // tileCase is which of tileGemm's options a checkTileGemm case uses.
 type tileCase struct{ bias, accumulate, mask, packedA, reluB, packedB bool }
 
-func checkTileGemm(t *testing.T, r *rand.Rand, name string, asm, transA bool, m, n, k int, o tileCase) {
+func checkTileGemm(t *testing.T, r *rand.Rand, name string, v Vec, transA bool, m, n, k int, o tileCase) {
 	t.Helper()
 	withBias, accumulate, withMask := o.bias, o.accumulate, o.mask
 	lda, ldb, ldc := k+2, n+3, n+1
@@ -104,10 +123,10 @@ func checkTileGemm(t *testing.T, r *rand.Rand, name string, asm, transA bool, m,
 		}
 	}
 	pack := nanSlice(tilePackLen(m, k))
-	args := tileArgs{bias: bias, mask: mask, ldm: ldm, accumulate: accumulate, reluB: o.reluB}
+	args := tileArgs{vec: v, bias: bias, mask: mask, ldm: ldm, accumulate: accumulate, reluB: o.reluB}
 	if o.packedA {
-		args.packedA = nanSlice(tilePackAllLen(m, k))
-		tilePackAllA(transA, m, k, a, lda, args.packedA)
+		args.packedA = nanSlice(tilePackAllLen(v, m, k))
+		tilePackAllA(v, transA, m, k, a, lda, args.packedA)
 	}
 	if o.packedB {
 		args.packedB = nanSlice(stripsLen(k, n))
@@ -118,7 +137,7 @@ func checkTileGemm(t *testing.T, r *rand.Rand, name string, asm, transA bool, m,
 		}
 		b = nil // not to be read
 	}
-	tileGemmWith(asm, transA, m, n, k, a, lda, b, ldb, c, ldc, args, pack)
+	tileGemm(transA, m, n, k, a, lda, b, ldb, c, ldc, args, pack)
 	for i := range c {
 		tol := 1e-4 * (1 + math.Sqrt(float64(k)))
 		if d := math.Abs(float64(c[i]) - want[i]); d > tol || math.IsNaN(float64(c[i])) {
@@ -127,11 +146,19 @@ func checkTileGemm(t *testing.T, r *rand.Rand, name string, asm, transA bool, m,
 	}
 }
 
-// BenchmarkTileGemm compares the tile kernel with the BLAS on the conv
-// shapes of NASNet-A CIFAR (m×k times k×n, one image), forward (Y = W·X)
-// and input gradient (dX = Wᵀ·dY).
+// BenchmarkTileGemm compares the tile kernel on each path this CPU runs
+// with the BLAS on the conv shapes of NASNet-A CIFAR (m×k times k×n, one
+// image), forward (Y = W·X) and input gradient (dX = Wᵀ·dY). The paths
+// of one shape run one after another, so that a shared machine's load
+// weighs on them alike (compare with -count).
 func BenchmarkTileGemm(b *testing.B) {
-	b.Logf("BLAS: %s, tile kernel: %v", BLASName(), tile.Available())
+	b.Logf("BLAS: %s, tile kernel: %s", BLASName(), tileVec(VecBest))
+	var paths []Vec
+	for _, v := range []Vec{VecAVX2, VecAVX512} {
+		if tileVec(v) == v {
+			paths = append(paths, v)
+		}
+	}
 	for _, s := range []struct{ m, k, n int }{{32, 32, 1024}, {32, 192, 1024}, {192, 32, 1024}, {64, 64, 256}, {64, 384, 256}, {384, 64, 256}, {128, 128, 64}, {128, 768, 64}, {768, 128, 64}} {
 		r := rand.New(rand.NewPCG(1, 1))
 		w := randSlice(r, s.m*s.k)
@@ -149,17 +176,19 @@ func BenchmarkTileGemm(b *testing.B) {
 			})
 		}
 		run("blas", func() { Sgemm(false, false, s.m, s.n, s.k, 1, w, s.k, x, s.n, 0, y, s.n) })
-		run("tile", func() {
-			tileGemmWith(tile.Available(), false, s.m, s.n, s.k, w, s.k, x, s.n, y, s.n, tileArgs{}, pack)
-		})
-		packed := make([]float32, tilePackAllLen(s.m, s.k))
-		tilePackAllA(false, s.m, s.k, w, s.k, packed)
-		run("tile_packedA", func() {
-			tileGemmWith(tile.Available(), false, s.m, s.n, s.k, w, s.k, x, s.n, y, s.n, tileArgs{packedA: packed}, pack)
-		})
 		run("blas_transA", func() { Sgemm(true, false, s.m, s.n, s.k, 1, wt, s.m, x, s.n, 0, y, s.n) })
-		run("tile_transA", func() {
-			tileGemmWith(tile.Available(), true, s.m, s.n, s.k, wt, s.m, x, s.n, y, s.n, tileArgs{}, pack)
-		})
+		for _, v := range paths {
+			run("tile_"+v.String(), func() {
+				tileGemm(false, s.m, s.n, s.k, w, s.k, x, s.n, y, s.n, tileArgs{vec: v}, pack)
+			})
+			packed := make([]float32, tilePackAllLen(v, s.m, s.k))
+			tilePackAllA(v, false, s.m, s.k, w, s.k, packed)
+			run("tile_packedA_"+v.String(), func() {
+				tileGemm(false, s.m, s.n, s.k, w, s.k, x, s.n, y, s.n, tileArgs{vec: v, packedA: packed}, pack)
+			})
+			run("tile_transA_"+v.String(), func() {
+				tileGemm(true, s.m, s.n, s.k, wt, s.m, x, s.n, y, s.n, tileArgs{vec: v}, pack)
+			})
+		}
 	}
 }

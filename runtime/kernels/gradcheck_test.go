@@ -180,6 +180,24 @@ func gcPoolCases() []struct {
 	return cs
 }
 
+// gcPoolPaths is gcPoolCases once per path of vecPaths.
+func gcPoolPaths(t testing.TB) []struct {
+	p  Pool
+	in Shape
+} {
+	var cs []struct {
+		p  Pool
+		in Shape
+	}
+	for _, v := range vecPaths(t) {
+		for _, c := range gcPoolCases() {
+			c.p.Vec = v
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
 func gcPoolName(p Pool, in Shape) string {
 	kind, pad := "avg", "valid"
 	if p.Max {
@@ -193,9 +211,9 @@ func gcPoolName(p Pool, in Shape) string {
 
 func TestGradPool(t *testing.T) {
 	r := gcRNG(1)
-	for _, c := range gcPoolCases() {
+	for _, c := range gcPoolPaths(t) {
 		p, in := c.p, c.in
-		name := gcPoolName(p, in)
+		name := p.Vec.String() + "/" + gcPoolName(p, in)
 		out := p.Out(in)
 		x := gcDistinct(r, in.Elems(), 0.05)
 		y := make([]float32, out.Elems())

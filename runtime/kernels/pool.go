@@ -14,6 +14,10 @@ type Pool struct {
 	KH, KW int
 	Stride int
 	Same   bool
+	// Vec caps the vector instructions of the stride-1 average pools'
+	// box sums (the depthwise tap loops); the zero value uses the widest
+	// the CPU runs.
+	Vec Vec
 }
 
 // geometry returns the output size and the padding before each axis.

@@ -84,8 +84,18 @@ func TestPoolForwardMatchesReference(t *testing.T) {
 	} {
 		cases = append(cases, pc)
 	}
-	for _, c := range cases {
-		name := gcPoolName(c.p, c.in)
+	var all []struct {
+		p  Pool
+		in Shape
+	}
+	for _, v := range vecPaths(t) {
+		for _, c := range cases {
+			c.p.Vec = v
+			all = append(all, c)
+		}
+	}
+	for _, c := range all {
+		name := c.p.Vec.String() + "/" + gcPoolName(c.p, c.in)
 		x := gcRand(r, c.in.Elems(), -2, 2)
 		out, want := poolRef64(c.p, x, c.in)
 		if got := c.p.Out(c.in); got != out {

@@ -27,7 +27,7 @@ func (p Pool) ScratchLen(in Shape) int {
 // boxGeom is the pool's window as a stride-1 depthwise geometry.
 func (p Pool) boxGeom(in Shape) convGeom {
 	oh, ow, pt, pl := p.geometry(in)
-	return convGeom{kh: p.KH, kw: p.KW, s: 1, d: 1, h: in.H, w: in.W, oh: max(oh, 0), ow: max(ow, 0), pt: pt, pl: pl}
+	return convGeom{vec: loopVec(p.Vec), kh: p.KH, kw: p.KW, s: 1, d: 1, h: in.H, w: in.W, oh: max(oh, 0), ow: max(ow, 0), pt: pt, pl: pl}
 }
 
 // boxOnes is a kernel of ones for the box sums.

@@ -4,21 +4,23 @@ package kernels
 
 // Without GOEXPERIMENT=simd on amd64 the vector loops are plain Go.
 
-// VecName says which inner loops the kernels use: "go" or "avx2".
-func VecName() string { return "go" }
+// loopHave is the widest vector loops this build runs: none.
+func loopHave() Vec { return VecGo }
 
 // fusedTaps adds Σ_t w[t]·x[i + t*d] to y[i], for up to five taps; with
 // set it writes b + Σ instead.
-func fusedTaps(y, x, w []float32, d int, set bool, b float32) { fusedTapsGo(y, x, w, d, set, b) }
+func fusedTaps(v Vec, y, x, w []float32, d int, set bool, b float32) {
+	fusedTapsGo(y, x, w, d, set, b)
+}
 
 // fusedTaps9 adds the 3×3 kernel w (row-major) to y: y[i] +=
 // Σ w[3r+c]·x[i + r·d·wp + c·d]; with set it writes b + Σ instead.
-func fusedTaps9(y, x []float32, w *[9]float32, wp, d int, set bool, b float32) {
+func fusedTaps9(v Vec, y, x []float32, w *[9]float32, wp, d int, set bool, b float32) {
 	fusedTaps9Go(y, x, w, wp, d, set, b)
 }
 
 // fusedTapDots adds Σ_i dy[i]·x[i + t*d] to dw[t], for up to five taps.
-func fusedTapDots(dy, x, dw []float32, d int) { convDWFusedDW(dy, x, dw, d) }
+func fusedTapDots(v Vec, dy, x, dw []float32, d int) { convDWFusedDW(dy, x, dw, d) }
 
 // The vec* functions do a prefix of an elementwise kernel in vector
 // registers and return its length; the caller does the rest. Here the

@@ -8,7 +8,8 @@ import (
 )
 
 // With GOEXPERIMENT=simd on amd64, the vector loops use AVX2 with FMA
-// (8 float32 lanes) when the CPU has them, and plain Go otherwise. Each
+// (8 float32 lanes) when the CPU has them, and plain Go otherwise; the
+// depthwise tap loops also have AVX-512 forms (vec512_simd.go). Each
 // loop does whole vectors and leaves the tail to the plain-Go kernel. Each
 // clears the AVX upper halves as soon as its vector work is done: the
 // scalar SSE code around it (the tail, the caller's plain loops) runs
@@ -17,20 +18,29 @@ import (
 // haveAVX2 reports whether the CPU runs the AVX2+FMA loops.
 func haveAVX2() bool { return archsimd.X86.AVX2() && archsimd.X86.FMA() }
 
-// VecName says which inner loops the kernels use: "go" or "avx2".
-func VecName() string {
-	if haveAVX2() {
-		return "avx2"
+// loopHave is the widest vector loops this CPU runs: AVX-512 needs the
+// F, CD, BW, DQ and VL extensions together (archsimd allows no AVX-512
+// without all five) and FMA.
+func loopHave() Vec {
+	switch {
+	case archsimd.X86.AVX512() && haveAVX2():
+		return VecAVX512
+	case haveAVX2():
+		return VecAVX2
 	}
-	return "go"
+	return VecGo
 }
 
 // fusedTaps adds Σ_t w[t]·x[i + t*d] to y[i], for up to five taps; with
 // set it writes b + Σ instead and never reads y, which saves filling y
-// first.
-func fusedTaps(y, x, w []float32, d int, set bool, b float32) {
+// first. v is the widest loops it may use (loopVec).
+func fusedTaps(v Vec, y, x, w []float32, d int, set bool, b float32) {
+	if v == VecAVX512 {
+		fusedTaps512(y, x, w, d, set, b)
+		return
+	}
 	n := len(y) &^ 7
-	if !haveAVX2() || n == 0 {
+	if v != VecAVX2 || n == 0 {
 		fusedTapsGo(y, x, w, d, set, b)
 		return
 	}
@@ -75,9 +85,13 @@ func tapsInput(py unsafe.Pointer, set bool, b float32, bv *[8]float32) (unsafe.P
 
 // fusedTaps9 adds the 3×3 kernel w (row-major) to y: y[i] +=
 // Σ w[3r+c]·x[i + r·d·wp + c·d]; with set it writes b + Σ instead.
-func fusedTaps9(y, x []float32, w *[9]float32, wp, d int, set bool, b float32) {
+func fusedTaps9(v Vec, y, x []float32, w *[9]float32, wp, d int, set bool, b float32) {
+	if v == VecAVX512 {
+		fusedTaps9x512(y, x, w, wp, d, set, b)
+		return
+	}
 	n := len(y) &^ 7
-	if !haveAVX2() || n == 0 {
+	if v != VecAVX2 || n == 0 {
 		fusedTaps9Go(y, x, w, wp, d, set, b)
 		return
 	}
@@ -198,9 +212,13 @@ func vstore(p unsafe.Pointer, i int, v archsimd.Float32x8) {
 }
 
 // fusedTapDots adds Σ_i dy[i]·x[i + t*d] to dw[t], for up to five taps.
-func fusedTapDots(dy, x, dw []float32, d int) {
+func fusedTapDots(v Vec, dy, x, dw []float32, d int) {
+	if v == VecAVX512 {
+		fusedTapDots512(dy, x, dw, d)
+		return
+	}
 	n := len(dy) &^ 7
-	if !haveAVX2() || n == 0 {
+	if v != VecAVX2 || n == 0 {
 		convDWFusedDW(dy, x, dw, d)
 		return
 	}

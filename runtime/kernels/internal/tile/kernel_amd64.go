@@ -7,6 +7,10 @@ import "golang.org/x/sys/cpu"
 // Available reports whether Kernel6x16 can run: it needs AVX2 and FMA.
 func Available() bool { return cpu.X86.HasAVX2 && cpu.X86.HasFMA }
 
+// Available512 reports whether Kernel8x32 can run: it needs AVX-512F (and
+// the operating system's support for its registers, which cpu checks).
+func Available512() bool { return cpu.X86.HasAVX512F && Available() }
+
 // Kernel6x16 sets rows 0..mr-1 (1 ≤ mr ≤ 6) and columns 0..15 of the
 // tile at c (row stride ldc floats) to
 //
@@ -27,3 +31,20 @@ func Kernel6x16(k int, a, b *float32, ldb int, c *float32, ldc int, bias, mask *
 //
 //go:noescape
 func PackStrips(dst, src *float32, ldb, rows, strips, relu int)
+
+// Kernel8x32 is Kernel6x16's AVX-512 form for 8-row panels (Rows512): it
+// sets rows 0..mr-1 (1 ≤ mr ≤ 8) of the 8×32 tile at c, in the columns
+// whose bit is set in cols (bits 0..31), to
+//
+//	[c +] where(mask > 0, Σ_k a[8k+r]·B(k, j) [+ bias[r]], 0)
+//
+// and leaves the other columns alone. B's row k holds columns 0..15 at
+// b + k·ldb and columns 16..31 sb floats further: for two 16-column
+// strips (PackStrips), ldb = 16 and sb = k·16; for B read in place, ldb
+// is its row stride and sb = 16. Only the columns in cols are read, and
+// when bits 16..31 are all clear the second half is never read. flags:
+// bit 0 adds c's old values, bit 1 rectifies B (max(v, 0)) as it is read.
+// Only Available512 CPUs may call it.
+//
+//go:noescape
+func Kernel8x32(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, flags int)

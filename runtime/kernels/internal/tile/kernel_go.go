@@ -51,3 +51,37 @@ func PackStripsGo(dst, src *float32, ldb, rows, strips, relu int) {
 		}
 	}
 }
+
+// Kernel8x32Go is Kernel8x32 in plain Go: the reference its tests compare
+// with.
+func Kernel8x32Go(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, flags int) {
+	as := unsafe.Slice(a, Rows512*k)
+	for r := range mr {
+		for j := range Cols512 {
+			if cols>>j&1 == 0 {
+				continue
+			}
+			// Only the columns in cols are touched, of c, mask and b.
+			bj := unsafe.Add(unsafe.Pointer(b), 4*(j%Cols+j/Cols*sb))
+			var s float32
+			for kk := range k {
+				v := *(*float32)(unsafe.Add(bj, 4*kk*ldb))
+				if flags&2 != 0 {
+					v = max(v, 0)
+				}
+				s += as[kk*Rows512+r] * v
+			}
+			if bias != nil {
+				s += *(*float32)(unsafe.Add(unsafe.Pointer(bias), 4*r))
+			}
+			if mask != nil && !(*(*float32)(unsafe.Add(unsafe.Pointer(mask), 4*(r*ldm+j))) > 0) {
+				s = 0
+			}
+			cp := (*float32)(unsafe.Add(unsafe.Pointer(c), 4*(r*ldc+j)))
+			if flags&1 != 0 {
+				s += *cp
+			}
+			*cp = s
+		}
+	}
+}

@@ -5,6 +5,14 @@ package tile
 // Available reports whether the assembly kernels run: only on amd64.
 func Available() bool { return false }
 
+// Available512 reports whether Kernel8x32 runs: only on amd64.
+func Available512() bool { return false }
+
+// Kernel8x32 is Kernel8x32Go where there is no assembly.
+func Kernel8x32(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, flags int) {
+	Kernel8x32Go(k, a, b, ldb, sb, c, ldc, bias, mask, ldm, mr, cols, flags)
+}
+
 // Kernel6x16 is KernelGo where there is no assembly.
 func Kernel6x16(k int, a, b *float32, ldb int, c *float32, ldc int, bias, mask *float32, ldm, mr, accumulate int) {
 	KernelGo(k, a, b, ldb, c, ldc, bias, mask, ldm, mr, accumulate)

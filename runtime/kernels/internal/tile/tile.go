@@ -5,7 +5,11 @@
 package tile
 
 // Rows and Cols are the shape of the C tile one Kernel6x16 call writes.
+// Rows512 and Cols512 are Kernel8x32's.
 const (
 	Rows = 6
 	Cols = 16
+
+	Rows512 = 8
+	Cols512 = 32
 )

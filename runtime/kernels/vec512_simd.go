@@ -1,0 +1,278 @@
+//go:build goexperiment.simd && amd64
+
+package kernels
+
+import (
+	"simd/archsimd"
+	"unsafe"
+)
+
+// The AVX-512 forms of the depthwise tap loops (and so of the stride-1
+// average pools, which run on them): the AVX2 loops of vec_simd.go at 16
+// lanes. Each does whole 16-float vectors and leaves the rest, at most 15
+// floats, to its AVX2 form: the flat planes are sized in 8-float vectors
+// (vecLen), so the rest is most often one 8-float vector, which AVX2 does
+// in one step where plain Go would take eight. Below min512 floats (an
+// 8×8 plane's 80) the AVX2 loops are as fast or faster: the 16-lane loop
+// runs four or five times and its setup and the AVX2 rest cost as much.
+const min512 = 128
+
+// fusedTaps512 is fusedTaps with AVX-512 loops.
+func fusedTaps512(y, x, w []float32, d int, set bool, b float32) {
+	n := len(y) &^ 15
+	if len(y) < min512 {
+		fusedTaps(VecAVX2, y, x, w, d, set, b)
+		return
+	}
+	x = x[:len(y)+(len(w)-1)*d] // bounds every load below
+	py, px := unsafe.Pointer(&y[0]), unsafe.Pointer(&x[0])
+	var bv [16]float32
+	yin, ymask := tapsInput16(py, set, b, &bv)
+	// One noinline function per tap count, as for AVX2 (fusedTaps).
+	switch len(w) {
+	case 1:
+		taps1x16(py, px, n, w[0], yin, ymask)
+	case 2:
+		taps2x16(py, px, n, d, w[0], w[1], yin, ymask)
+	case 3:
+		taps3x16(py, px, n, d, w[0], w[1], w[2], yin, ymask)
+	case 4:
+		taps4x16(py, px, n, d, w[0], w[1], w[2], w[3], yin, ymask)
+	case 5:
+		taps5x16(py, px, n, d, w[0], w[1], w[2], w[3], w[4], yin, ymask)
+	}
+	if n < len(y) {
+		fusedTaps(VecAVX2, y[n:], x[n:], w, d, set, b)
+	}
+}
+
+// tapsInput16 is tapsInput for 16 lanes.
+func tapsInput16(py unsafe.Pointer, set bool, b float32, bv *[16]float32) (unsafe.Pointer, int) {
+	if !set {
+		return py, -1
+	}
+	for i := range bv {
+		bv[i] = b
+	}
+	return unsafe.Pointer(bv), 0
+}
+
+// fusedTaps9x512 is fusedTaps9 with AVX-512 loops.
+func fusedTaps9x512(y, x []float32, w *[9]float32, wp, d int, set bool, b float32) {
+	n := len(y) &^ 15
+	if len(y) < min512 {
+		fusedTaps9(VecAVX2, y, x, w, wp, d, set, b)
+		return
+	}
+	x = x[:len(y)+2*d*wp+2*d] // bounds every load below
+	py := unsafe.Pointer(&y[0])
+	var bv [16]float32
+	yin, ymask := tapsInput16(py, set, b, &bv)
+	taps9x16(py, unsafe.Pointer(&x[0]), n, wp*d, d, w, yin, ymask)
+	if n < len(y) {
+		fusedTaps9(VecAVX2, y[n:], x[n:], w, wp, d, set, b)
+	}
+}
+
+// taps9x16 is taps9 over n floats, a multiple of 16.
+//
+//go:noinline
+func taps9x16(py, px unsafe.Pointer, n, row, d int, w *[9]float32, yin unsafe.Pointer, ymask int) {
+	v0, v1, v2 := archsimd.BroadcastFloat32x16(w[0]), archsimd.BroadcastFloat32x16(w[1]), archsimd.BroadcastFloat32x16(w[2])
+	v3, v4, v5 := archsimd.BroadcastFloat32x16(w[3]), archsimd.BroadcastFloat32x16(w[4]), archsimd.BroadcastFloat32x16(w[5])
+	v6, v7, v8 := archsimd.BroadcastFloat32x16(w[6]), archsimd.BroadcastFloat32x16(w[7]), archsimd.BroadcastFloat32x16(w[8])
+	r1, r2 := unsafe.Add(px, 4*row), unsafe.Add(px, 8*row)
+	d2 := 2 * d
+	for i := 0; i < n; i += 16 {
+		// Two chains halve the dependent FMA latency per vector.
+		a := zload(px, i).MulAdd(v0, zload(yin, i&ymask))
+		b := zload(px, i+d).Mul(v1)
+		a = zload(px, i+d2).MulAdd(v2, a)
+		b = zload(r1, i).MulAdd(v3, b)
+		a = zload(r1, i+d).MulAdd(v4, a)
+		b = zload(r1, i+d2).MulAdd(v5, b)
+		a = zload(r2, i).MulAdd(v6, a)
+		b = zload(r2, i+d).MulAdd(v7, b)
+		a = zload(r2, i+d2).MulAdd(v8, a)
+		zstore(py, i, a.Add(b))
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// tapsKx16 is tapsK over n floats, a multiple of 16.
+
+//go:noinline
+func taps1x16(py, px unsafe.Pointer, n int, w0 float32, yin unsafe.Pointer, ymask int) {
+	v0 := archsimd.BroadcastFloat32x16(w0)
+	for i := 0; i < n; i += 16 {
+		zstore(py, i, zload(px, i).MulAdd(v0, zload(yin, i&ymask)))
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+//go:noinline
+func taps2x16(py, px unsafe.Pointer, n, d int, w0, w1 float32, yin unsafe.Pointer, ymask int) {
+	v0, v1 := archsimd.BroadcastFloat32x16(w0), archsimd.BroadcastFloat32x16(w1)
+	p1 := unsafe.Add(px, 4*d)
+	for i := 0; i < n; i += 16 {
+		a := zload(px, i).MulAdd(v0, zload(yin, i&ymask))
+		zstore(py, i, zload(p1, i).MulAdd(v1, a))
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+//go:noinline
+func taps3x16(py, px unsafe.Pointer, n, d int, w0, w1, w2 float32, yin unsafe.Pointer, ymask int) {
+	v0, v1, v2 := archsimd.BroadcastFloat32x16(w0), archsimd.BroadcastFloat32x16(w1), archsimd.BroadcastFloat32x16(w2)
+	p1, p2 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d)
+	for i := 0; i < n; i += 16 {
+		a := zload(px, i).MulAdd(v0, zload(yin, i&ymask))
+		b := zload(p1, i).Mul(v1)
+		a = zload(p2, i).MulAdd(v2, a)
+		zstore(py, i, a.Add(b))
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+//go:noinline
+func taps4x16(py, px unsafe.Pointer, n, d int, w0, w1, w2, w3 float32, yin unsafe.Pointer, ymask int) {
+	v0, v1 := archsimd.BroadcastFloat32x16(w0), archsimd.BroadcastFloat32x16(w1)
+	v2, v3 := archsimd.BroadcastFloat32x16(w2), archsimd.BroadcastFloat32x16(w3)
+	p1, p2, p3 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d)
+	for i := 0; i < n; i += 16 {
+		a := zload(px, i).MulAdd(v0, zload(yin, i&ymask))
+		b := zload(p1, i).Mul(v1)
+		a = zload(p2, i).MulAdd(v2, a)
+		b = zload(p3, i).MulAdd(v3, b)
+		zstore(py, i, a.Add(b))
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+//go:noinline
+func taps5x16(py, px unsafe.Pointer, n, d int, w0, w1, w2, w3, w4 float32, yin unsafe.Pointer, ymask int) {
+	v0, v1 := archsimd.BroadcastFloat32x16(w0), archsimd.BroadcastFloat32x16(w1)
+	v2, v3 := archsimd.BroadcastFloat32x16(w2), archsimd.BroadcastFloat32x16(w3)
+	v4 := archsimd.BroadcastFloat32x16(w4)
+	p1, p2, p3, p4 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d), unsafe.Add(px, 16*d)
+	for i := 0; i < n; i += 16 {
+		a := zload(px, i).MulAdd(v0, zload(yin, i&ymask))
+		b := zload(p1, i).Mul(v1)
+		a = zload(p2, i).MulAdd(v2, a)
+		b = zload(p3, i).MulAdd(v3, b)
+		a = zload(p4, i).MulAdd(v4, a)
+		zstore(py, i, a.Add(b))
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// zload loads the 16 floats at float index i from p; zstore stores them.
+// Callers bound i by slicing first: these do no checks.
+func zload(p unsafe.Pointer, i int) archsimd.Float32x16 {
+	return archsimd.LoadFloat32x16((*[16]float32)(unsafe.Add(p, 4*i)))
+}
+
+func zstore(p unsafe.Pointer, i int, v archsimd.Float32x16) {
+	v.Store((*[16]float32)(unsafe.Add(p, 4*i)))
+}
+
+// fusedTapDots512 is fusedTapDots with AVX-512 loops.
+func fusedTapDots512(dy, x, dw []float32, d int) {
+	n := len(dy) &^ 15
+	if len(dy) < min512 {
+		fusedTapDots(VecAVX2, dy, x, dw, d)
+		return
+	}
+	x = x[:len(dy)+(len(dw)-1)*d] // bounds every load below
+	var lanes [5][8]float32       // the accumulators' halves added, summed once the vector work is done
+	dots16(unsafe.Pointer(&dy[0]), unsafe.Pointer(&x[0]), n, d, len(dw), &lanes)
+	for t := range dw {
+		l := &lanes[t]
+		dw[t] += ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]))
+	}
+	if n < len(dy) {
+		fusedTapDots(VecAVX2, dy[n:], x[n:], dw, d)
+	}
+}
+
+// fold stores the sum of a's two halves in l: eight floats, as the AVX2
+// loops leave them. Reading single floats back from a whole 64-byte
+// store was slower than the loop itself on short planes (8×8: 65 against
+// 38 ns for five taps), so the halves are added in registers first.
+func fold(a archsimd.Float32x16, l *[8]float32) { a.GetLo().Add(a.GetHi()).Store(l) }
+
+// dots16 stores into lanes[t] the lane sums of dy·x[t*d:] over n floats
+// (a multiple of 16), for taps taps, folded to eight lanes. Like dots, it holds nothing but its
+// loops; it leaves AVX state clear.
+//
+//go:noinline
+func dots16(pd, px unsafe.Pointer, n, d, taps int, lanes *[5][8]float32) {
+	// Tap t's pointer is made only where it has taps: past them it
+	// could point outside x.
+	switch taps {
+	case 1:
+		var a0, a1 archsimd.Float32x16 // two chains hide the FMA latency
+		i := 0
+		for ; i+32 <= n; i += 32 {
+			a0 = zload(px, i).MulAdd(zload(pd, i), a0)
+			a1 = zload(px, i+16).MulAdd(zload(pd, i+16), a1)
+		}
+		if i < n {
+			a0 = zload(px, i).MulAdd(zload(pd, i), a0)
+		}
+		fold(a0.Add(a1), &lanes[0])
+	case 2:
+		var a0, a1 archsimd.Float32x16
+		p1 := unsafe.Add(px, 4*d)
+		for i := 0; i < n; i += 16 {
+			v := zload(pd, i)
+			a0 = zload(px, i).MulAdd(v, a0)
+			a1 = zload(p1, i).MulAdd(v, a1)
+		}
+		fold(a0, &lanes[0])
+		fold(a1, &lanes[1])
+	case 3:
+		var a0, a1, a2 archsimd.Float32x16
+		p1, p2 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d)
+		for i := 0; i < n; i += 16 {
+			v := zload(pd, i)
+			a0 = zload(px, i).MulAdd(v, a0)
+			a1 = zload(p1, i).MulAdd(v, a1)
+			a2 = zload(p2, i).MulAdd(v, a2)
+		}
+		fold(a0, &lanes[0])
+		fold(a1, &lanes[1])
+		fold(a2, &lanes[2])
+	case 4:
+		var a0, a1, a2, a3 archsimd.Float32x16
+		p1, p2, p3 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d)
+		for i := 0; i < n; i += 16 {
+			v := zload(pd, i)
+			a0 = zload(px, i).MulAdd(v, a0)
+			a1 = zload(p1, i).MulAdd(v, a1)
+			a2 = zload(p2, i).MulAdd(v, a2)
+			a3 = zload(p3, i).MulAdd(v, a3)
+		}
+		fold(a0, &lanes[0])
+		fold(a1, &lanes[1])
+		fold(a2, &lanes[2])
+		fold(a3, &lanes[3])
+	case 5:
+		var a0, a1, a2, a3, a4 archsimd.Float32x16
+		p1, p2, p3, p4 := unsafe.Add(px, 4*d), unsafe.Add(px, 8*d), unsafe.Add(px, 12*d), unsafe.Add(px, 16*d)
+		for i := 0; i < n; i += 16 {
+			v := zload(pd, i)
+			a0 = zload(px, i).MulAdd(v, a0)
+			a1 = zload(p1, i).MulAdd(v, a1)
+			a2 = zload(p2, i).MulAdd(v, a2)
+			a3 = zload(p3, i).MulAdd(v, a3)
+			a4 = zload(p4, i).MulAdd(v, a4)
+		}
+		fold(a0, &lanes[0])
+		fold(a1, &lanes[1])
+		fold(a2, &lanes[2])
+		fold(a3, &lanes[3])
+		fold(a4, &lanes[4])
+	}
+	archsimd.ClearAVXUpperBits()
+}

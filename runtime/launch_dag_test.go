@@ -1,0 +1,102 @@
+package runtime
+
+import (
+	"math"
+	"testing"
+
+	"cellc/compiler"
+)
+
+// TestLaunchDAGMatchesSequential checks that images run with their launches
+// spread across workers (a batch of one, or what a batch leaves over
+// after an even split) give bit for bit the logits of one worker running
+// the launches in order, for several networks, worker counts and batch
+// sizes, also after the weights change between passes (the one-image
+// executable reads the weights its outer executable packs). Run with
+// -race, it also checks that launchDeps orders every pair of launches that
+// share memory.
+func TestLaunchDAGMatchesSequential(t *testing.T) {
+	for _, spec := range []string{"nasnet_a", "amoebanet_a", "darts_v2", "enas", "pnasnet5"} {
+		t.Run(spec, func(t *testing.T) {
+			p := smallPlan(t, "../specs/"+spec+".cell", false, func(c *compiler.Config) { c.AuxHead = false })
+			const batch = 5
+			x, _ := benchInput(p, batch)
+			compile := func(workers int) *cpuExec {
+				ex, err := CPU{}.Compile(p, batch, Options{Workers: workers, Seed: 3})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { ex.Close() })
+				return ex.(*cpuExec)
+			}
+			ref := compile(1)
+			if ref.single != nil {
+				t.Fatal("one worker: a one-image executable was built")
+			}
+			want := append([]float32(nil), first(ref.Forward(x, batch, 1))...)
+			classes := p.Output.Shape.C
+			for _, workers := range []int{2, 3} {
+				ex := compile(workers)
+				if ex.single == nil || ex.single.dag == nil {
+					t.Fatalf("%d workers: no one-image executable", workers)
+				}
+				for _, n := range []int{batch, 1, 3} {
+					got := first(ex.Forward(x, n, 1))
+					same(t, got, want[:n*classes], "%d workers, batch %d", workers, n)
+				}
+			}
+			// New weights: both executables pack them again.
+			ex := compile(2)
+			for _, e := range []*cpuExec{ref, ex} {
+				for i := range e.params.Data {
+					e.params.Data[i] *= 1.25
+				}
+			}
+			want = append(want[:0], first(ref.Forward(x, 1, 1))...)
+			same(t, first(ex.Forward(x, 1, 1)), want, "new weights, 2 workers, batch 1")
+		})
+	}
+}
+
+func first(a, _ []float32) []float32 { return a }
+
+func same(t *testing.T, got, want []float32, format string, args ...any) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf(format+": %d logits, want %d", append(args, len(got), len(want))...)
+	}
+	for i := range got {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf(format+": logit %d is %v, want %v (bit for bit)", append(args, i, got[i], want[i])...)
+		}
+	}
+}
+
+// TestRenameBuffersBounded checks that renaming keeps at most the given
+// number of copies of each buffer and frees launches from waiting on ones
+// they only shared a buffer with: NASNet-A's cells then have independent
+// branches.
+func TestRenameBuffersBounded(t *testing.T) {
+	p := smallPlan(t, "../specs/nasnet_a.cell", false, func(c *compiler.Config) { c.AuxHead = false })
+	q := renameBuffers(p, 4)
+	if len(q.Buffers) > 4*len(p.Buffers) {
+		t.Errorf("%d buffers renamed into %d; want at most 4 copies each", len(p.Buffers), len(q.Buffers))
+	}
+	chain := func(deps [][]int32) int {
+		// The longest chain of waits, in launches.
+		depth := make([]int, len(deps))
+		longest := 0
+		for j, ds := range deps {
+			for _, i := range ds {
+				depth[j] = max(depth[j], depth[i]+1)
+			}
+			longest = max(longest, depth[j]+1)
+		}
+		return longest
+	}
+	before, after := chain(launchDeps(p)), chain(launchDeps(q))
+	t.Logf("%d launches: longest chain %d with the plan's buffers, %d renamed", len(p.Launches), before, after)
+	if after >= before || 2*after > len(p.Launches)+1 {
+		t.Errorf("longest chain of %d launches: %d with the plan's buffers, %d renamed; want under half", len(p.Launches), before, after)
+	}
+}

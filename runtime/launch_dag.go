@@ -25,7 +25,18 @@ type launchDAG struct {
 	front       atomic.Int32
 	pass        uint32
 	run         func(w, lo, hi int)
+	// sleepers counts the workers parked on wake, which a finished
+	// launch then signals (see run).
+	sleepers atomic.Int32
+	wake     chan struct{}
 }
+
+// spinLimit is how many looks for a ready launch an idle worker makes
+// (tens of microseconds) before it parks until a launch finishes: waits
+// are usually shorter than that, but on a machine with more busy threads
+// than cores the launch it waits on may be on a thread the OS has
+// descheduled, and spinning on would keep that thread off the core.
+const spinLimit = 512
 
 // lookahead is how far past the first launch not yet taken a worker looks
 // for one it can run: a NASNet cell's branches are within ten launches.
@@ -33,7 +44,7 @@ const lookahead = 16
 
 func newLaunchDAG(e *cpuExec, deps [][]int32) *launchDAG {
 	n := len(e.steps)
-	d := &launchDAG{deps: deps, taken: make([]atomic.Uint32, n), done: make([]atomic.Uint32, n)}
+	d := &launchDAG{deps: deps, taken: make([]atomic.Uint32, n), done: make([]atomic.Uint32, n), wake: make(chan struct{}, e.pool.n)}
 	for _, s := range e.steps {
 		var ops []*cpuOp
 		for _, op := range s.ops {
@@ -52,19 +63,40 @@ func newLaunchDAG(e *cpuExec, deps [][]int32) *launchDAG {
 			}
 			if j < 0 {
 				// Every launch in reach waits on one that another worker
-				// runs, for tens of microseconds: too short to sleep and
-				// be woken, but yield now and then to what else the Go
-				// scheduler has.
-				if idle++; idle%64 == 0 {
-					goruntime.Gosched()
+				// runs, usually for microseconds: spin, yielding now and
+				// then to what else the Go scheduler has, then park.
+				if idle++; idle < spinLimit {
+					if idle%64 == 0 {
+						goruntime.Gosched()
+					}
+					continue
 				}
-				continue
+				idle = 0
+				// Counted before the last look, so that a launch that
+				// finishes after it sees the count and wakes this worker.
+				d.sleepers.Add(1)
+				if j, all = d.take(pass); j < 0 && !all {
+					<-d.wake
+				}
+				d.sleepers.Add(-1)
+				if j < 0 {
+					continue
+				}
 			}
 			idle = 0
 			for _, op := range d.launches[j] {
 				op.fwd(w, 0, 1)
 			}
 			d.done[j].Store(pass)
+			// Wake every parked worker: one that finds nothing to run
+			// parks again, but the one this launch freed must not stay
+			// parked when it was the last.
+			for k := d.sleepers.Load(); k > 0; k-- {
+				select {
+				case d.wake <- struct{}{}:
+				default: // as many wake-ups as workers are pending
+				}
+			}
 		}
 	}
 	return d

@@ -197,8 +197,16 @@ func (e *cpuExec) Forward(x []float32, n int, progress float64) ([]float32, []fl
 	// step, a checkpoint loaded): packing them all costs less than one
 	// image's products (13 MiB copied for 6@768), and every image of the
 	// batch then reads them.
-	if len(e.packs) > 0 {
+	// A batch smaller than the worker count runs all its images through
+	// the one-image executable, whose launches check their own weights
+	// as they come (packOwner): the compare then overlaps other launches
+	// instead of holding all workers before the first.
+	packEach := e.single != nil && n < e.pool.n
+	if len(e.packs) > 0 && !packEach {
 		e.pool.run(len(e.packs), e.packFn)
+	}
+	if e.single != nil {
+		e.single.dag.packs = packEach
 	}
 	switch {
 	case e.dag != nil:
@@ -368,8 +376,10 @@ func (e *cpuExec) build() error {
 			}
 			if e.outer != nil {
 				// outer packs these weights at the start of its Forward,
-				// before it runs this executable.
-				op.packed = e.outer.steps[i].ops[k].packed
+				// before it runs this executable, or has the launch
+				// that reads them pack them (launchDAG.packs).
+				op.packOwner = e.outer.steps[i].ops[k]
+				op.packed = op.packOwner.packed
 			}
 			if err := op.prepare(e); err != nil {
 				return fmt.Errorf("step s%d (%s): %v", st.ID, st.Scope, err)

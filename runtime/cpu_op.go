@@ -61,6 +61,9 @@ type cpuOp struct {
 	// differ from it (see packWeights).
 	packedFrom []float32
 	packedOnce bool
+	// packOwner, on an op of a one-image executable, is its outer
+	// executable's op whose packed weights it reads.
+	packOwner *cpuOp
 
 	// Batch norm: the statistics used by the last forward pass, and the
 	// backward sums.

@@ -25,6 +25,10 @@ type launchDAG struct {
 	front       atomic.Int32
 	pass        uint32
 	run         func(w, lo, hi int)
+	// packs, set for a pass, has each launch first bring its ops' packed
+	// weights up to date (packOwner), as the outer executable would have
+	// before the pass.
+	packs bool
 	// sleepers counts the workers parked on wake, which a finished
 	// launch then signals (see run).
 	sleepers atomic.Int32
@@ -85,6 +89,9 @@ func newLaunchDAG(e *cpuExec, deps [][]int32) *launchDAG {
 			}
 			idle = 0
 			for _, op := range d.launches[j] {
+				if d.packs && op.packOwner != nil && (op.packOwner.packed != nil || op.packOwner.packedT != nil) {
+					op.packOwner.packWeights(e)
+				}
 				op.fwd(w, 0, 1)
 			}
 			d.done[j].Store(pass)

@@ -39,9 +39,9 @@ func (CPU) Compile(p *plan.Plan, batch int, opts Options) (Executable, error) {
 	}
 	if e.perImage && pool.n > 1 {
 		// The images a batch leaves over when it is split evenly across
-		// the workers (all of a batch of one) run one at a time with the
-		// launches spread across the workers instead (launchDAG), through an
-		// executable for one image whose buffers are renamed so that
+		// the workers (all of a batch of one) run one at a time with
+		// their launches spread across the workers (launchDAG), through
+		// an executable for one image whose buffers are renamed so that
 		// launches need not wait for others only because they reuse a
 		// buffer. Each buffer gets imageCopies copies: more adds memory
 		// and cold caches for little more parallelism.
@@ -59,10 +59,9 @@ func (CPU) Compile(p *plan.Plan, batch int, opts Options) (Executable, error) {
 
 // newCPUExec builds an executable of p for batch images over the given
 // parameters and worker pool. With outer set it is outer's one-image
-// executable (CPU.Compile): it shares outer's packed weights (which
-// outer's Forward packs), scratch and worker buffers, and gives every
-// fused launch's intermediates buffers of their own, since its launches run
-// at the same time.
+// executable (CPU.Compile): it shares outer's packed weights, scratch
+// and worker buffers, and gives every fused launch's intermediates
+// buffers of their own, since its launches run at the same time.
 func newCPUExec(p *plan.Plan, batch int, opts Options, params *Params, pool *workers, outer *cpuExec) (*cpuExec, error) {
 	e := &cpuExec{
 		p:      p,
@@ -121,8 +120,9 @@ type cpuExec struct {
 	imageMajor func(w, lo, hi int)
 	logits     []float32
 	// single, on a per-image plan with several workers, runs the images
-	// left over from an even split one at a time, its launches spread across
-	// the workers (dag); outer is the executable a single belongs to.
+	// left over from an even split one at a time, its launches spread
+	// across the workers (its dag); outer is the executable a single
+	// belongs to.
 	single *cpuExec
 	dag    *launchDAG
 	outer  *cpuExec
@@ -196,11 +196,12 @@ func (e *cpuExec) Forward(x []float32, n int, progress float64) ([]float32, []fl
 	// The weights may have changed since the last pass (an optimiser
 	// step, a checkpoint loaded): packing them all costs less than one
 	// image's products (13 MiB copied for 6@768), and every image of the
-	// batch then reads them.
-	// A batch smaller than the worker count runs all its images through
-	// the one-image executable, whose launches check their own weights
-	// as they come (packOwner): the compare then overlaps other launches
-	// instead of holding all workers before the first.
+	// batch then reads them. (Inference plans repack only weights that
+	// changed, see packWeights.) A batch smaller than the worker count
+	// runs all its images through the one-image executable, whose
+	// launches check their own weights as they come (packOwner): the
+	// compare then overlaps other launches instead of holding all
+	// workers before the first.
 	packEach := e.single != nil && n < e.pool.n
 	if len(e.packs) > 0 && !packEach {
 		e.pool.run(len(e.packs), e.packFn)
@@ -209,8 +210,6 @@ func (e *cpuExec) Forward(x []float32, n int, progress float64) ([]float32, []fl
 		e.single.dag.packs = packEach
 	}
 	switch {
-	case e.dag != nil:
-		e.dag.forward(e.pool)
 	case e.single != nil:
 		// Whole rounds of images one per worker, then the rest one at a
 		// time across all workers.

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"math"
+	goruntime "runtime"
 	"testing"
 
 	"cellc/compiler"
@@ -98,5 +99,35 @@ func TestRenameBuffersBounded(t *testing.T) {
 	t.Logf("%d launches: longest chain %d with the plan's buffers, %d renamed", len(p.Launches), before, after)
 	if after >= before || 2*after > len(p.Launches)+1 {
 		t.Errorf("longest chain of %d launches: %d with the plan's buffers, %d renamed; want under half", len(p.Launches), before, after)
+	}
+}
+
+// TestInferenceAllocsOneImage checks that a batch-1 pass with its
+// launches spread across two workers allocates nothing of the
+// executor's own, on two Ps (see TestTrainStepAllocsParallel for the Go
+// runtime's own occasional allocations when a worker parks).
+func TestInferenceAllocsOneImage(t *testing.T) {
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(2))
+	p := smallPlan(t, "../specs/nasnet_a.cell", false, nil)
+	ex, err := CPU{}.Compile(p, 1, Options{Workers: 2, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	x, _ := benchInput(p, 1)
+	for range 20 {
+		ex.Forward(x, 1, 1)
+	}
+	const passes = 200
+	var before, after goruntime.MemStats
+	goruntime.ReadMemStats(&before)
+	for range passes {
+		ex.Forward(x, 1, 1)
+	}
+	goruntime.ReadMemStats(&after)
+	n := after.Mallocs - before.Mallocs
+	t.Logf("%d allocations in %d passes on 2 Ps", n, passes)
+	if n >= passes/2 {
+		t.Errorf("%d allocations in %d batch-1 passes on 2 workers: the executor allocates per pass", n, passes)
 	}
 }

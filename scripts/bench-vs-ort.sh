@@ -24,6 +24,10 @@ CELLC=${CELLC:-bin/cellc}
 ORT_DIR=${CELLC_ORT_DIR:-$HOME/.cache/cellc-ort}
 export OPENBLAS_NUM_THREADS=1 GOMAXPROCS=2 NODE_PATH="$ORT_DIR/node_modules"
 NET="specs/nasnet_a.cell --n 6 --filters 768"
+if ! command -v node >/dev/null 2>&1 || [ ! -f "$NODE_PATH/onnxruntime-node/package.json" ]; then
+	echo "bench-vs-ort.sh: needs node and onnxruntime-node in $NODE_PATH (scripts/install-onnx-deps.sh)" >&2
+	exit 1
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 MODEL=${ORT_MODEL:-$tmp/nasnet_a.onnx}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	goruntime "runtime"
+	"time"
 
 	"cellc/compiler/ir"
 	"cellc/compiler/plan"
@@ -128,6 +129,8 @@ type cpuExec struct {
 	single *cpuExec
 	dag    *launchDAG
 	outer  *cpuExec
+	// modes picks how batches smaller than the worker count run.
+	modes modePicker
 
 	// packs are the ops whose weights every forward pass first packs
 	// (cpuOp.packed), packFn the loop that packs them.
@@ -204,7 +207,16 @@ func (e *cpuExec) Forward(x []float32, n int, progress float64) ([]float32, []fl
 	// launches check their own weights as they come (packOwner): the
 	// compare then overlaps other launches instead of holding all
 	// workers before the first.
-	packEach := e.single != nil && n < e.pool.n
+	// Such a batch may also run one image per worker instead, when that
+	// has been faster lately (modePicker).
+	spread := e.single != nil
+	small := spread && n < e.pool.n
+	var start time.Time
+	if small {
+		spread = e.modes.spread()
+		start = time.Now()
+	}
+	packEach := small && spread
 	if len(e.packs) > 0 && !packEach {
 		e.pool.run(len(e.packs), e.packFn)
 	}
@@ -212,7 +224,7 @@ func (e *cpuExec) Forward(x []float32, n int, progress float64) ([]float32, []fl
 		e.single.dag.packs = packEach
 	}
 	switch {
-	case e.single != nil:
+	case spread:
 		// Whole rounds of images one per worker, then the rest one at a
 		// time across all workers.
 		k := n / e.pool.n * e.pool.n
@@ -228,6 +240,9 @@ func (e *cpuExec) Forward(x []float32, n int, progress float64) ([]float32, []fl
 				op.forward(e)
 			}
 		}
+	}
+	if small {
+		e.modes.record(spread, time.Since(start)/time.Duration(max(n, 1)))
 	}
 	out := e.tensor(e.p.Output)
 	logits := out.Data[:n*out.S.Elems()]

@@ -3,7 +3,9 @@ package runtime
 import (
 	"math"
 	goruntime "runtime"
+	"slices"
 	"testing"
+	"time"
 
 	"cellc/compiler"
 )
@@ -41,9 +43,13 @@ func TestLaunchDAGMatchesSequential(t *testing.T) {
 				if ex.single == nil || ex.single.dag == nil {
 					t.Fatalf("%d workers: no one-image executable", workers)
 				}
-				for _, n := range []int{batch, 1, 3} {
+				// Batch 1 five times: both of modePicker's modes.
+				for _, n := range []int{batch, 1, 3, 1, 1, 1, 1} {
 					got := first(ex.Forward(x, n, 1))
 					same(t, got, want[:n*classes], "%d workers, batch %d", workers, n)
+				}
+				if ex.modes.seen[0] < 2 || ex.modes.seen[1] < 2 {
+					t.Errorf("%d workers: passes by mode %v; want both tried", workers, ex.modes.seen)
 				}
 			}
 			// New weights: both executables pack them again.
@@ -129,5 +135,52 @@ func TestInferenceAllocsOneImage(t *testing.T) {
 	t.Logf("%d allocations in %d passes on 2 Ps", n, passes)
 	if n >= passes/2 {
 		t.Errorf("%d allocations in %d batch-1 passes on 2 workers: the executor allocates per pass", n, passes)
+	}
+}
+
+// TestModePicker checks that the picker tries both modes, then keeps to
+// the faster and tries the other every probeEvery passes.
+func TestModePicker(t *testing.T) {
+	var m modePicker
+	pass := func(spreadTime, oneTime time.Duration) bool {
+		s := m.spread()
+		if s {
+			m.record(s, spreadTime)
+		} else {
+			m.record(s, oneTime)
+		}
+		return s
+	}
+	var got []bool
+	for range 4 {
+		got = append(got, pass(time.Millisecond, 2*time.Millisecond))
+	}
+	if want := []bool{true, false, true, false}; !slices.Equal(got, want) {
+		t.Fatalf("first passes spread %v; want %v", got, want)
+	}
+	spread, probes := 0, 0
+	for range 4 * probeEvery {
+		if pass(time.Millisecond, 2*time.Millisecond) {
+			spread++
+		} else {
+			probes++
+		}
+	}
+	if probes != 4 {
+		t.Errorf("spreading faster: %d passes on one worker per image in %d; want 4 probes", probes, 4*probeEvery)
+	}
+	// The machine gets busy: spreading becomes slower, and the picker
+	// moves to one worker per image after a few probes.
+	for range 20 * probeEvery {
+		pass(3*time.Millisecond, 2*time.Millisecond)
+	}
+	spread = 0
+	for range 2 * probeEvery {
+		if pass(3*time.Millisecond, 2*time.Millisecond) {
+			spread++
+		}
+	}
+	if spread != 2 {
+		t.Errorf("spreading slower: %d of %d passes spread; want 2 probes", spread, 2*probeEvery)
 	}
 }

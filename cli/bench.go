@@ -42,7 +42,9 @@ and times it on random images: --mode train runs whole training steps
 (forward, loss, backward and the CIFAR recipe's SGD update), --mode infer
 the inference plan's forward pass. It runs --warmup untimed steps, then
 --steps timed ones, and prints images per second (the median of the
-per-step rates, and the overall rate), milliseconds per step, and peak
+per-step rates, and the overall rate), milliseconds per step (at --batch
+1 also as the latency per image, which on a CPU with several workers
+runs one image's independent steps at once), and peak
 memory twice: the plan's own figure (activations per image × batch, plus
 parameters, gradients and optimiser state) and the process's measured peak
 resident set (VmHWM), which also counts the Go runtime, the compiler's
@@ -50,6 +52,7 @@ data, the executor's scratch and the 1×1 convs' packed weights. On a GPU
 it also prints the most device memory the backend held at once.`,
 		Example: `  cellc bench specs/nasnet_a.cell --n 6 --filters 768 --batch 32 --workers 2
   cellc bench specs/nasnet_a.cell --n 6 --filters 768 --batch 64 --mode infer
+  cellc bench specs/nasnet_a.cell --n 6 --filters 768 --batch 1 --mode infer --steps 40
   cellc bench specs/nasnet_a.cell --n 6 --filters 768 --batch 32 --device cuda
   cellc bench specs/nasnet_a.cell --n 2 --base-filters 16 --batch 32 --steps 20`,
 		Args: cobra.ExactArgs(1),
@@ -258,6 +261,11 @@ func writeBench(w io.Writer, b benchReport) {
 	fmt.Fprintf(w, "batch:     %d images, %d warmup + %d timed steps\n", b.batch, b.warmup, len(b.times))
 	fmt.Fprintf(w, "images/s:  %.2f median, %.2f overall\n", median(rates), overall)
 	fmt.Fprintf(w, "ms/step:   %.1f median, %.1f min, %.1f max\n", median(ms), slices.Min(ms), slices.Max(ms))
+	if b.batch == 1 {
+		// One image per step: the step's time is the latency of one
+		// request, to two decimals since it is a few milliseconds.
+		fmt.Fprintf(w, "latency:   %.2f ms per image median, %.2f min\n", median(ms), slices.Min(ms))
+	}
 	m := b.mem
 	fmt.Fprintf(w, "plan peak: %s = activations %s/image × %d + params %s", bytesIEC(m.total()), bytesIEC(m.perImage), m.batch, bytesIEC(m.params))
 	if m.grads > 0 || m.opt > 0 {

@@ -101,3 +101,21 @@ func TestWriteBenchGPU(t *testing.T) {
 		t.Errorf("GPU report:\n%s\nwant it to contain:\n%s", gpu.String(), want)
 	}
 }
+
+// At batch 1 the report also gives the latency per image; at larger
+// batches it does not (a step's time is then the batch's).
+func TestWriteBenchLatency(t *testing.T) {
+	b := benchReport{network: "n", backend: "cpu (x)", workers: 2, batch: 1,
+		times: []time.Duration{3 * time.Millisecond, 2 * time.Millisecond, 4 * time.Millisecond}, total: 9 * time.Millisecond, mem: benchMemory{perImage: 1, batch: 1}, rss: 1 << 20}
+	var one bytes.Buffer
+	writeBench(&one, b)
+	if want := "latency:   3.00 ms per image median, 2.00 min\n"; !strings.Contains(one.String(), want) {
+		t.Errorf("batch 1 report:\n%s\nwant it to contain %q", one.String(), want)
+	}
+	b.batch = 2
+	var two bytes.Buffer
+	writeBench(&two, b)
+	if strings.Contains(two.String(), "latency") {
+		t.Errorf("batch 2 report gives a latency:\n%s", two.String())
+	}
+}

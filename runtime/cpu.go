@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	goruntime "runtime"
+	"time"
 
 	"cellc/compiler/ir"
 	"cellc/compiler/plan"
@@ -29,20 +30,56 @@ func (CPU) Compile(p *plan.Plan, batch int, opts Options) (Executable, error) {
 		return nil, fmt.Errorf("precision %s: the CPU backend computes in fp32 only (%s needs --device cuda)", opts.Precision, opts.Precision)
 	}
 	opts = opts.WithDefaults(goruntime.GOMAXPROCS(0))
+	params := NewParams(p.Params, p.Training)
+	params.Init(opts.Seed)
+	pool := newWorkers(opts.Workers)
+	e, err := newCPUExec(p, batch, opts, params, pool, nil)
+	if err != nil {
+		pool.close()
+		return nil, err
+	}
+	if e.perImage && pool.n > 1 {
+		// The images a batch leaves over when it is split evenly across
+		// the workers (all of a batch of one) run one at a time with
+		// their launches spread across the workers (launchDAG), through
+		// an executable for one image whose buffers are renamed so that
+		// launches need not wait for others only because they reuse a
+		// buffer. Each buffer gets imageCopies copies: for 6@768 three
+		// already give the two-worker schedule of unlimited copies (1.5×
+		// faster than the plan's own buffers), and more would add only
+		// memory and cold caches.
+		const imageCopies = 4
+		one := renameBuffers(p, imageCopies)
+		e.single, err = newCPUExec(one, 1, opts, params, pool, e)
+		if err != nil {
+			e.Close()
+			return nil, err
+		}
+		e.single.dag = newLaunchDAG(e.single, launchDeps(one))
+	}
+	return e, nil
+}
+
+// newCPUExec builds an executable of p for batch images over the given
+// parameters and worker pool. With outer set it is outer's one-image
+// executable (CPU.Compile): it shares outer's packed weights, scratch
+// and worker buffers, and gives every fused launch's intermediates
+// buffers of their own, since its launches run at the same time.
+func newCPUExec(p *plan.Plan, batch int, opts Options, params *Params, pool *workers, outer *cpuExec) (*cpuExec, error) {
 	e := &cpuExec{
 		p:      p,
 		batch:  batch,
 		opts:   opts,
-		params: NewParams(p.Params, p.Training),
-		pool:   newWorkers(opts.Workers),
+		params: params,
+		pool:   pool,
 		masks:  NewMasks(opts.Seed),
 		train:  p.Training,
+		outer:  outer,
 	}
 	e.perImage = perImagePlan(p)
 	if e.perImage {
 		e.logits = make([]float32, batch*p.Output.Shape.Elems())
 	}
-	e.params.Init(opts.Seed)
 	e.bufs = make([][]float32, len(p.Buffers))
 	for i, b := range p.Buffers {
 		e.bufs[i] = make([]float32, int(b.Elems)*batch)
@@ -54,7 +91,6 @@ func (CPU) Compile(p *plan.Plan, batch int, opts Options) (Executable, error) {
 		}
 	}
 	if err := e.build(); err != nil {
-		e.Close()
 		return nil, err
 	}
 	return e, nil
@@ -86,6 +122,15 @@ type cpuExec struct {
 	perImage   bool
 	imageMajor func(w, lo, hi int)
 	logits     []float32
+	// single, on a per-image plan with several workers, runs the images
+	// left over from an even split one at a time, its launches spread
+	// across the workers (its dag); outer is the executable a single
+	// belongs to.
+	single *cpuExec
+	dag    *launchDAG
+	outer  *cpuExec
+	// modes picks how batches smaller than the worker count run.
+	modes modePicker
 
 	// packs are the ops whose weights every forward pass first packs
 	// (cpuOp.packed), packFn the loop that packs them.
@@ -156,18 +201,48 @@ func (e *cpuExec) Forward(x []float32, n int, progress float64) ([]float32, []fl
 	// The weights may have changed since the last pass (an optimiser
 	// step, a checkpoint loaded): packing them all costs less than one
 	// image's products (13 MiB copied for 6@768), and every image of the
-	// batch then reads them.
-	if len(e.packs) > 0 {
+	// batch then reads them. (Inference plans repack only weights that
+	// changed, see packWeights.) A batch smaller than the worker count
+	// runs all its images through the one-image executable, whose
+	// launches check their own weights as they come (packOwner): the
+	// compare then overlaps other launches instead of holding all
+	// workers before the first.
+	// Such a batch may also run one image per worker instead, when that
+	// has been faster lately (modePicker).
+	spread := e.single != nil
+	small := spread && n < e.pool.n
+	var start time.Time
+	if small {
+		spread = e.modes.spread()
+		start = time.Now()
+	}
+	packEach := small && spread
+	if len(e.packs) > 0 && !packEach {
 		e.pool.run(len(e.packs), e.packFn)
 	}
-	if e.imageMajor != nil {
+	if e.single != nil {
+		e.single.dag.packs = packEach
+	}
+	switch {
+	case spread:
+		// Whole rounds of images one per worker, then the rest one at a
+		// time across all workers.
+		k := n / e.pool.n * e.pool.n
+		e.pool.run(k, e.imageMajor)
+		for i := k; i < n; i++ {
+			e.single.forwardImage(e, i)
+		}
+	case e.imageMajor != nil:
 		e.pool.run(n, e.imageMajor)
-	} else {
+	default:
 		for _, s := range e.steps {
 			for _, op := range s.ops {
 				op.forward(e)
 			}
 		}
+	}
+	if small {
+		e.modes.record(spread, time.Since(start)/time.Duration(max(n, 1)))
 	}
 	out := e.tensor(e.p.Output)
 	logits := out.Data[:n*out.S.Elems()]
@@ -183,6 +258,15 @@ func (e *cpuExec) Forward(x []float32, n int, progress float64) ([]float32, []fl
 		aux = a.Data[a.Off : a.Off+n*a.S.Elems()]
 	}
 	return logits, aux
+}
+
+// forwardImage runs image i of outer's input through the one-image
+// executable e (outer.single) and leaves its output where outer's own
+// pass would have.
+func (e *cpuExec) forwardImage(outer *cpuExec, i int) {
+	copy(e.tensor(e.p.Input).Img(0), outer.tensor(outer.p.Input).Img(i))
+	e.dag.forward(e.pool)
+	copy(outer.tensor(outer.p.Output).Img(i), e.tensor(e.p.Output).Img(0))
 }
 
 // Backward runs the reverse schedule.
@@ -226,7 +310,8 @@ func (e *cpuExec) build() error {
 	// of the chain has read them, so every chain shares two ping-pong
 	// buffers; training keeps them for the backward pass.
 	var shared [2][]float32
-	if !e.p.Training {
+	private := e.p.Training || e.outer != nil
+	if !private {
 		for _, st := range e.p.Launches {
 			for _, o := range st.Ops[:len(st.Ops)-1] {
 				maxChain = max(maxChain, o.Shape.Elems())
@@ -283,7 +368,7 @@ func (e *cpuExec) build() error {
 			default:
 				s := kshape(o.Shape)
 				buf := shared[k%2]
-				if e.p.Training {
+				if private {
 					buf = make([]float32, s.Elems()*e.batch)
 					e.intermediates += int64(4 * len(buf))
 				}
@@ -305,6 +390,13 @@ func (e *cpuExec) build() error {
 			if k > 0 && paired(k-1) {
 				op.pairDW = cs.ops[k-1]
 			}
+			if e.outer != nil {
+				// outer packs these weights at the start of its Forward,
+				// before it runs this executable, or has the launch
+				// that reads them pack them (launchDAG.packs).
+				op.packOwner = e.outer.steps[i].ops[k]
+				op.packed = op.packOwner.packed
+			}
 			if err := op.prepare(e); err != nil {
 				return fmt.Errorf("step s%d (%s): %v", st.ID, st.Scope, err)
 			}
@@ -318,6 +410,11 @@ func (e *cpuExec) build() error {
 			prev = op.out
 		}
 		e.steps = append(e.steps, cs)
+	}
+	if e.outer != nil {
+		// The same ops as outer's: the same sizes. The two never run at
+		// once.
+		maxScratch, maxPair = 0, 0
 	}
 	e.scratch = make([][]float32, e.pool.n)
 	e.wpart = make([][]float32, e.pool.n)
@@ -373,7 +470,10 @@ func (e *cpuExec) build() error {
 	for _, s := range e.steps {
 		for _, op := range s.ops {
 			op.bind(e)
-			if op.packed != nil || op.packedT != nil {
+			if (op.packed != nil || op.packedT != nil) && e.outer == nil {
+				if !e.p.Training {
+					op.packedFrom = make([]float32, len(e.params.Value(op.params[0])))
+				}
 				e.packs = append(e.packs, op)
 			}
 		}
@@ -382,6 +482,9 @@ func (e *cpuExec) build() error {
 		for _, op := range e.packs[lo:hi] {
 			op.packWeights(e)
 		}
+	}
+	if e.outer != nil {
+		e.scratch, e.pairAct, e.pairGrad = e.outer.scratch, e.outer.pairAct, e.outer.pairGrad
 	}
 	e.bindImageMajor()
 	return nil

@@ -1,8 +1,10 @@
 #!/bin/sh
 # Side-by-side speed and memory of cellc and the PyTorch 1.13 anchor
-# (../shared/bench/torch_nasnet.py) on the three workloads of the README:
+# (../shared/bench/torch_nasnet.py) on four workloads:
 # NASNet-A 6 @ 768 training (batch 32) and inference (batch 64), and the
-# search-size child N=2, base filters 16, training (batch 32). The programs
+# search-size child N=2, base filters 16, training (batch 32), and the
+# children docs/search-fmnist.yaml trains (N=1, 4 base filters, 28x28x1,
+# batch 32, where per-step overheads dominate). The programs
 # alternate, ROUNDS times per workload; each line is one run: images/s,
 # peak RSS (/usr/bin/time -v) and the baseline: the resident set before
 # the first step (cellc bench prints it; for PyTorch, the model built in
@@ -52,4 +54,6 @@ for r in $(seq "$ROUNDS"); do
 	BASE=$(torch_base 6 32) run "pytorch 6@768 infer b64" /usr/bin/python3 "$TORCH" --n 6 --filters 32 --batch 64 --threads 2 --steps 4 --infer
 	run "cellc   N2/16 train b32" $CELLC bench specs/nasnet_a.cell --n 2 --base-filters 16 $LIKE --batch 32 --steps 8 --warmup 1 --workers 2
 	BASE=$(torch_base 2 16) run "pytorch N2/16 train b32" /usr/bin/python3 "$TORCH" --n 2 --filters 16 --batch 32 --threads 2 --steps 8
+	run "cellc   fmnist child b32" $CELLC bench specs/nasnet_a.cell --n 1 --base-filters 4 --image-size 28 --channels 1 $LIKE --batch 32 --steps 60 --warmup 3 --workers 2
+	BASE=$(torch_base 1 4) run "pytorch fmnist child b32" /usr/bin/python3 "$TORCH" --n 1 --filters 4 --size 28 --channels 1 --batch 32 --threads 2 --steps 60
 done

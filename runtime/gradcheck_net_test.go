@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"cellc/compiler"
 	"cellc/compiler/plan"
 )
 
@@ -15,13 +16,21 @@ import (
 // with central differences of the loss sum(r·logits) + sum(q·aux), for
 // every trainable tensor that only selects (all when nil): the
 // directional derivative along a random unit direction within the
-// tensor. A tensor passes when, along one of three directions and at one
-// of five step sizes, the two agree to 5 % of the larger (or within the
+// tensor. A tensor passes when, along one of `directions` directions and
+// at one of five step sizes, the two agree to 5 % of the larger (or within the
 // rounding of the two losses): small BN batches and ReLU and max-pool
 // kinks make the larger steps inexact, rounding the smaller ones, and a
 // direction can cross a kink at every step; a wrong gradient is wrong
 // along all of them. mutate, when not nil, changes the analytic gradient
 // first (the mutation test). It returns the tensors that disagree.
+// directions is how many random directions a tensor is tried along. Three
+// were enough until the AVX-512 tile kernel's summation order moved the
+// rounding of one PNASNet batch-norm offset (whose analytic gradient both
+// kernels compute identically) outside 5 % along all three; a wrong
+// gradient stays wrong along every direction, which the mutation test
+// shows, so more directions cost only time on the tensors that need them.
+const directions = 5
+
 func netGradCheck(t *testing.T, p *plan.Plan, workers int, only func(plan.Param) bool, mutate func(*Params, []float32)) []string {
 	t.Helper()
 	const batch = 8
@@ -69,10 +78,10 @@ func netGradCheck(t *testing.T, p *plan.Plan, workers int, only func(plan.Param)
 		old := append([]float32(nil), v...)
 		// A wrong gradient is wrong along every direction; a kink (a
 		// ReLU or max-pool switch within the step) or rounding spoils
-		// one direction's differences, not three.
+		// one direction's differences, not all of them.
 		var tried []string
 		ok, informative := false, false
-		for try := 0; try < 3 && !ok; try++ {
+		for try := 0; try < directions && !ok; try++ {
 			d := randVec(r, len(v))
 			norm := math.Sqrt(dot(d, d))
 			ana := 0.0
@@ -133,7 +142,15 @@ func TestNetworkGradients(t *testing.T) {
 		for _, w := range workers {
 			t.Run(fmt.Sprintf("%s/workers=%d", filepath.Base(spec), w), func(t *testing.T) {
 				t.Parallel()
-				p := smallPlan(t, spec, true, nil)
+				var small func(*compiler.Config)
+				if filepath.Base(spec) == "enas.cell" {
+					// ENAS' aux head needs 32×32 images (internal/testnet),
+					// four times the work of every other spec; its ops are
+					// the other aux heads' and its fully connected layers
+					// the classifier's, so the cells are checked at 16×16.
+					small = func(c *compiler.Config) { c.ImageSize, c.AuxHead = 16, false }
+				}
+				p := smallPlan(t, spec, true, small)
 				for _, b := range netGradCheck(t, p, w, nil, nil) {
 					t.Error(b)
 				}

@@ -15,16 +15,17 @@
 	VMOVUPS (l*64)(AX), Z24; \
 	VMOVUPS ((4+l)*64)(AX), Z25
 
-// func Dots4x4(n int, py, px *[4]*float32, tail, relu int, idx *[8][16]uint32, out *[16]float32)
+// func Dots4x4(n int, py, px *[4]*float32, tail, relu, imgs, sy, sx int, idx *[8][16]uint32, out *[16]float32)
 //
 // Sixteen accumulators Z0-Z15 (Z(4i+j) for row i of py against row j of
 // px); Z16-Z19 hold the four x vectors of a step, rectified against the
 // zero in Z30 when relu is set, Z20-Z23 the four y vectors: eight loads
 // per sixteen FMAs. The tail's lanes (bit l of tail: float n+l is read)
 // are read with masked loads, which neither read nor fault past them.
-// The fold takes the accumulators pairwise in order through two-source
+// After each image the row pointers move on by sy (py) and sx (px)
+// floats, imgs images in all, before the one fold. The fold takes the accumulators pairwise in order through two-source
 // permutes (VPERMT2PS) and adds, 16 → 8 → 4 → 2 → 1.
-TEXT ·Dots4x4(SB), NOSPLIT, $0-56
+TEXT ·Dots4x4(SB), NOSPLIT, $0-80
 	MOVQ py+8(FP), AX
 	MOVQ 0(AX), R8
 	MOVQ 8(AX), R9
@@ -37,8 +38,14 @@ TEXT ·Dots4x4(SB), NOSPLIT, $0-56
 	MOVQ 24(AX), R15
 	MOVQ n+0(FP), CX
 	SHLQ $2, CX
-	XORQ DX, DX
+	MOVQ tail+24(FP), DX
+	KMOVW DX, K1
 	MOVQ relu+32(FP), BX
+	MOVQ imgs+40(FP), SI
+	MOVQ sy+48(FP), DI
+	SHLQ $2, DI
+	MOVQ sx+56(FP), AX
+	SHLQ $2, AX
 	VPXORD Z30, Z30, Z30
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
@@ -56,6 +63,9 @@ TEXT ·Dots4x4(SB), NOSPLIT, $0-56
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
+
+img:
+	XORQ DX, DX
 	TESTQ BX, BX
 	JNE reluloop
 
@@ -107,10 +117,8 @@ fmas:
 	JMP loop
 
 tail:
-	MOVQ tail+24(FP), AX
-	TESTQ AX, AX
-	JEQ fold
-	KMOVW AX, K1
+	KORTESTW K1, K1
+	JEQ nextimg
 	VMOVUPS.Z (R12)(DX*1), K1, Z16
 	VMOVUPS.Z (R13)(DX*1), K1, Z17
 	VMOVUPS.Z (R14)(DX*1), K1, Z18
@@ -149,8 +157,19 @@ tailfmas:
 	VFMADD231PS Z18, Z23, Z14
 	VFMADD231PS Z19, Z23, Z15
 
-fold:
-	MOVQ idx+40(FP), AX
+nextimg:
+	ADDQ DI, R8
+	ADDQ DI, R9
+	ADDQ DI, R10
+	ADDQ DI, R11
+	ADDQ AX, R12
+	ADDQ AX, R13
+	ADDQ AX, R14
+	ADDQ AX, R15
+	DECQ SI
+	JNE img
+
+	MOVQ idx+64(FP), AX
 	LOADFOLD(0)
 	FOLD(Z0, Z1)
 	FOLD(Z2, Z3)
@@ -170,7 +189,7 @@ fold:
 	FOLD(Z8, Z12)
 	LOADFOLD(3)
 	FOLD(Z0, Z8)
-	MOVQ out+48(FP), AX
+	MOVQ out+72(FP), AX
 	VMOVUPS Z0, (AX)
 	VZEROUPPER
 	RET

@@ -111,22 +111,24 @@ func FoldIndices() [8][16]uint32 {
 }
 
 // Dots4x4Go is the reference for Dots4x4 (idx is unused).
-func Dots4x4Go(n int, py, px *[4]*float32, tail, relu int, idx *[8][16]uint32, out *[16]float32) {
+func Dots4x4Go(n int, py, px *[4]*float32, tail, relu, imgs, sy, sx int, idx *[8][16]uint32, out *[16]float32) {
 	m := n
 	for tail>>(m-n)&1 != 0 {
 		m++
 	}
 	for i := range 4 {
-		y := unsafe.Slice(py[i], m)
+		y := unsafe.Slice(py[i], (imgs-1)*sy+m)
 		for j := range 4 {
-			x := unsafe.Slice(px[j], m)
+			x := unsafe.Slice(px[j], (imgs-1)*sx+m)
 			s := float32(0)
-			for l := range m {
-				v := x[l]
-				if relu != 0 {
-					v = max(v, 0)
+			for im := range imgs {
+				for l := range m {
+					v := x[im*sx+l]
+					if relu != 0 {
+						v = max(v, 0)
+					}
+					s += y[im*sy+l] * v
 				}
-				s += y[l] * v
 			}
 			out[4*i+j] = s
 		}

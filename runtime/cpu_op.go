@@ -168,12 +168,19 @@ func (op *cpuOp) bind(e *cpuExec) {
 				if bias != nil {
 					db = part[len(w) : len(w)+len(bias)]
 				}
+				// A 1×1 conv's weight gradient for all of this worker's
+				// images in one product where the kernels have one
+				// (ConvWeightGrads); then the images leave dw alone.
+				dwi := dw
+				if kernels.ConvWeightGrads(op.conv, x, op.dout, lo, hi, dw) {
+					dwi = nil
+				}
 				for i := lo; i < hi; i++ {
 					var dx []float32
 					if op.dins[0].Data != nil {
 						dx = op.dins[0].Img(i)
 					}
-					kernels.ConvBackwardPacked(op.conv, x.Img(i), in, w, op.packedT, op.dout.Img(i), dx, op.acc[0], dw, db, e.scratch[wk])
+					kernels.ConvBackwardPacked(op.conv, x.Img(i), in, w, op.packedT, op.dout.Img(i), dx, op.acc[0], dwi, db, e.scratch[wk])
 					op.dxSums(e, i)
 				}
 			}

@@ -313,7 +313,18 @@ func ConvBackwardPacked(c Conv, x []float32, in Shape, w, packedT, dy []float32,
 		base := c.scratchLen(in)
 		r := scratch[base : base+in.Elems()]
 		x = x[:in.Elems()]
-		if dw != nil || dbias != nil {
+		switch {
+		case dw == nil && dbias == nil:
+		case dw == nil:
+			// The bias gradient reads only dy (ConvWeightGrads took dw).
+			ConvBackward(inner, x, in, w, dy, nil, false, nil, dbias, scratch[:base])
+		case c.pointwise() && g.s == 1 && dw != nil && vecWeightGrad(c.Vec, c.Cout, in.C, in.H*in.W, 1, dy, 0, x, 0, true, dw):
+			// dw += dy·max(x, 0)ᵀ, rectified as it is read; the bias
+			// gradient reads only dy.
+			if dbias != nil {
+				ConvBackward(inner, x, in, w, dy, nil, false, nil, dbias, scratch[:base])
+			}
+		default:
 			ReLUForward(x, r)
 			ConvBackward(inner, r, in, w, dy, nil, false, dw, dbias, scratch[:base])
 		}
@@ -350,7 +361,7 @@ func ConvBackwardPacked(c Conv, x []float32, in Shape, w, packedT, dy []float32,
 	}
 	if c.pointwise() && g.s == 1 {
 		// dw += dy · xᵀ; dx = wᵀ · dy.
-		if dw != nil {
+		if dw != nil && !vecWeightGrad(c.Vec, cout, k, p, 1, dy, 0, x, 0, false, dw) {
 			Sgemm(false, true, cout, k, p, 1, dy, p, x, p, 1, dw, k)
 		}
 		switch {

@@ -204,16 +204,21 @@ func (d dwDest) put(c, ch int, yf []float32, oh, ow, wp int) {
 			stripRows(dst[q*ow:], yf[q*wp:], oh/m, ow, stride, m*wp)
 		}
 	default:
-		for i := range (p + tileCols - 1) / tileCols {
-			strip := dst[i*stride : i*stride+tileCols]
-			for j := range strip {
-				pix := i*tileCols + j
-				if pix >= p {
-					strip[j] = 0
-					continue
-				}
-				strip[j] = yf[pix/ow*wp+pix%ow]
+		// Row by row, each cut where it crosses into the next strip
+		// (pixel 16i starts strip i): two or three copies a row for 7- to
+		// 28-wide rows, where a division per pixel (ow is not a constant)
+		// had taken 5.7 % of a Fashion-MNIST child's training profile.
+		for r := range oh {
+			pos, src := r*ow, yf[r*wp:r*wp+ow]
+			for len(src) > 0 {
+				i, j := pos/tileCols, pos%tileCols
+				n := copy(dst[i*stride+j:i*stride+tileCols], src)
+				pos, src = pos+n, src[n:]
 			}
+		}
+		if j := p % tileCols; j != 0 {
+			i := p / tileCols
+			clear(dst[i*stride+j : i*stride+tileCols])
 		}
 	}
 }

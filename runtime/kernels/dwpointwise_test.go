@@ -36,6 +36,9 @@ func testDWPointwise(t *testing.T, r *rand.Rand, v Vec) {
 		{5, 2, true, Shape{4, 16, 16}, 8, true},
 		{3, 2, false, Shape{2, 9, 11}, 3, false},
 		{3, 1, true, Shape{300, 4, 8}, 5, true}, // two blocks of k (tileK = 256)
+		// Rows that straddle strips (the Fashion-MNIST child's 14 and 28).
+		{3, 1, true, Shape{3, 14, 14}, 5, false},
+		{5, 1, false, Shape{2, 28, 28}, 4, true},
 	} {
 		name := fmt.Sprintf("%s/k%d_s%d_relu%v_%dx%dx%d_to%d", v, tc.k, tc.s, tc.relu, tc.in.C, tc.in.H, tc.in.W, tc.cout)
 		t.Run(name, func(t *testing.T) {

@@ -276,3 +276,71 @@ func dots16(pd, px unsafe.Pointer, n, d, taps int, lanes *[5][8]float32) {
 	}
 	archsimd.ClearAVXUpperBits()
 }
+
+// rows512 is vecRows for rows whose width w (at most 64) is not a whole
+// number of 8-float vectors: the small images' 7-, 14- and 28-wide rows,
+// which the AVX2 loop leaves to plain Go, value by value. Each row is
+// whole 16-float vectors and then one vector under the mask of its last
+// w%16 lanes, whose masked loads and stores touch nothing past the row.
+//
+//go:noinline
+func rows512(pd, ps unsafe.Pointer, rows, w, dstStride, srcStride int, op rowOp) {
+	n := w &^ 15
+	m := archsimd.Mask32x16FromBits(uint16(1)<<(w-n) - 1)
+	var zero archsimd.Float32x16
+	for r := range rows {
+		d, s := unsafe.Add(pd, 4*r*dstStride), unsafe.Add(ps, 4*r*srcStride)
+		for i := 0; i < n; i += 16 {
+			v := zload(s, i)
+			switch op {
+			case rowAdd:
+				v = v.Add(zload(d, i))
+			case rowReLU:
+				v = zero.Max(v)
+			}
+			zstore(d, i, v)
+		}
+		if n < w {
+			dt, st := (*[16]float32)(unsafe.Add(d, 4*n)), (*[16]float32)(unsafe.Add(s, 4*n))
+			v := archsimd.LoadMaskedFloat32x16(st, m)
+			switch op {
+			case rowAdd:
+				v = v.Add(archsimd.LoadMaskedFloat32x16(dt, m))
+			case rowReLU:
+				v = zero.Max(v)
+			}
+			v.StoreMasked(dt, m)
+		}
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// maskRows512 is vecMaskRows for widths that are not a whole number of
+// 8-float vectors, as rows512 (dst and mask rows dstStride apart).
+//
+//go:noinline
+func maskRows512(pd, ps, pm unsafe.Pointer, rows, w, dstStride, srcStride int, accumulate bool) {
+	n := w &^ 15
+	m := archsimd.Mask32x16FromBits(uint16(1)<<(w-n) - 1)
+	var zero archsimd.Float32x16
+	for r := range rows {
+		d, s, k := unsafe.Add(pd, 4*r*dstStride), unsafe.Add(ps, 4*r*srcStride), unsafe.Add(pm, 4*r*dstStride)
+		for i := 0; i < n; i += 16 {
+			g := zload(s, i).Masked(zload(k, i).Greater(zero))
+			if accumulate {
+				g = g.Add(zload(d, i))
+			}
+			zstore(d, i, g)
+		}
+		if n < w {
+			dt := (*[16]float32)(unsafe.Add(d, 4*n))
+			st, kt := (*[16]float32)(unsafe.Add(s, 4*n)), (*[16]float32)(unsafe.Add(k, 4*n))
+			g := archsimd.LoadMaskedFloat32x16(st, m).Masked(archsimd.LoadMaskedFloat32x16(kt, m).Greater(zero))
+			if accumulate {
+				g = g.Add(archsimd.LoadMaskedFloat32x16(dt, m))
+			}
+			g.StoreMasked(dt, m)
+		}
+	}
+	archsimd.ClearAVXUpperBits()
+}

@@ -442,9 +442,17 @@ func vecAffine(x []float32, m, a, b float32, y []float32) int {
 // vecMaskRows writes to dst, or adds to it when accumulate, each value of
 // src where mask > 0 and 0 elsewhere, for rows rows of w floats (dst and
 // mask rows dstStride apart, src rows srcStride apart) when w is a whole
-// number of vectors, and reports whether it did: a ReLU's backward pass
-// fused with unpadding a depthwise conv's input gradient.
+// number of vectors, or, on AVX-512 CPUs, any w up to 64 (maskRows512),
+// and reports whether it did: a ReLU's backward pass fused with unpadding
+// a depthwise conv's input gradient.
 func vecMaskRows(dst, src, mask []float32, rows, w, dstStride, srcStride int, accumulate bool) bool {
+	if rows > 0 && w&7 != 0 && w <= 64 && loopHave() == VecAVX512 {
+		dst = dst[:(rows-1)*dstStride+w]
+		mask = mask[:(rows-1)*dstStride+w]
+		src = src[:(rows-1)*srcStride+w]
+		maskRows512(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), unsafe.Pointer(&mask[0]), rows, w, dstStride, srcStride, accumulate)
+		return true
+	}
 	if !haveAVX2() || w&7 != 0 || w > 64 || rows == 0 {
 		return false
 	}
@@ -504,12 +512,19 @@ func stride2(pd, ps unsafe.Pointer, n int, relu bool) {
 }
 
 // vecRows copies rows rows of w floats from src, rows srcStride apart, to
-// dst, rows dstStride apart, when w is a whole number of vectors, and
-// reports whether it did; op rowAdd adds them instead, rowReLU rectifies
+// dst, rows dstStride apart, when w is a whole number of vectors, or, on
+// AVX-512 CPUs, any w up to 64 (rows512), and reports whether it did; op
+// rowAdd adds them instead, rowReLU rectifies
 // them on the way. Short rows are the common case (a 32×32 plane's rows
 // are four vectors), where memmove's call and dispatch cost more than the
 // copy.
 func vecRows(dst, src []float32, rows, w, dstStride, srcStride int, op rowOp) bool {
+	if rows > 0 && w&7 != 0 && w <= 64 && loopHave() == VecAVX512 {
+		dst = dst[:(rows-1)*dstStride+w]
+		src = src[:(rows-1)*srcStride+w]
+		rows512(unsafe.Pointer(&dst[0]), unsafe.Pointer(&src[0]), rows, w, dstStride, srcStride, op)
+		return true
+	}
 	if !haveAVX2() || w&7 != 0 || w > 64 || rows == 0 {
 		return false
 	}

@@ -48,3 +48,14 @@ func PackStrips(dst, src *float32, ldb, rows, strips, relu int)
 //
 //go:noescape
 func Kernel8x32(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, flags int)
+
+// Dots4x4 stores in out[4i+j] the dot product of row py[i] with row
+// px[j], rectified (max(v, 0)) when relu is 1, over n floats (a multiple
+// of 16) and then the floats n+l whose bit l is set in tail (bits 0..14,
+// the last partial vector), which are read with masked loads: nothing
+// past them is read, summed over imgs ≥ 1 images: image m's rows lie
+// m·sy floats after py's and m·sx after px's. idx is FoldIndices(). Only
+// Available512 CPUs may call it.
+//
+//go:noescape
+func Dots4x4(n int, py, px *[4]*float32, tail, relu, imgs, sy, sx int, idx *[8][16]uint32, out *[16]float32)

@@ -85,3 +85,52 @@ func Kernel8x32Go(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, 
 		}
 	}
 }
+
+// FoldIndices are the permutes with which Dots4x4 folds its 16
+// accumulators into one vector: at level l each vector holds 2^l
+// accumulators' partial sums in groups of s = 16>>l lanes; idx[l] picks,
+// from two such vectors x and y (lanes 16..31 are y's), the first halves
+// of every group, x's then y's, and idx[4+l] the second halves, so that
+// adding the two leaves groups of s/2 in the same order.
+func FoldIndices() [8][16]uint32 {
+	var idx [8][16]uint32
+	for l := range 4 {
+		s := 16 >> l
+		h := s / 2
+		for r := range 16 {
+			src := r % 8
+			i := src/h*s + src%h
+			if r >= 8 {
+				i += 16
+			}
+			idx[l][r] = uint32(i)
+			idx[4+l][r] = uint32(i + h)
+		}
+	}
+	return idx
+}
+
+// Dots4x4Go is the reference for Dots4x4 (idx is unused).
+func Dots4x4Go(n int, py, px *[4]*float32, tail, relu, imgs, sy, sx int, idx *[8][16]uint32, out *[16]float32) {
+	m := n
+	for tail>>(m-n)&1 != 0 {
+		m++
+	}
+	for i := range 4 {
+		y := unsafe.Slice(py[i], (imgs-1)*sy+m)
+		for j := range 4 {
+			x := unsafe.Slice(px[j], (imgs-1)*sx+m)
+			s := float32(0)
+			for im := range imgs {
+				for l := range m {
+					v := x[im*sx+l]
+					if relu != 0 {
+						v = max(v, 0)
+					}
+					s += y[im*sy+l] * v
+				}
+			}
+			out[4*i+j] = s
+		}
+	}
+}

@@ -22,3 +22,8 @@ func Kernel6x16(k int, a, b *float32, ldb int, c *float32, ldc int, bias, mask *
 func PackStrips(dst, src *float32, ldb, rows, strips, relu int) {
 	PackStripsGo(dst, src, ldb, rows, strips, relu)
 }
+
+// Dots4x4 is Dots4x4Go where there is no assembly.
+func Dots4x4(n int, py, px *[4]*float32, tail, relu, imgs, sy, sx int, idx *[8][16]uint32, out *[16]float32) {
+	Dots4x4Go(n, py, px, tail, relu, imgs, sy, sx, idx, out)
+}

@@ -135,59 +135,45 @@ func ResolveConfig(req Request) (Config, error) {
 			}
 		}
 	}
+	// A flag sets its field; one named after a skeleton parameter (key) is
+	// also recorded, so that a skeleton that does not take it refuses it.
 	flag := func(name, key string) { given = append(given, Given{Key: key, At: "--" + name}) }
-	if fl.Network != nil {
-		cfg.Network = *fl.Network
-	}
-	if fl.N != nil {
-		cfg.N = *fl.N
+	if set(&cfg.N, fl.N) {
 		flag("n", "n")
 	}
-	if fl.Layers != nil {
-		cfg.Layers = *fl.Layers
+	if set(&cfg.Layers, fl.Layers) {
 		flag("layers", "layers")
 	}
-	if fl.Filters != nil {
-		cfg.Filters, cfg.BaseFilters = *fl.Filters, 0
+	if set(&cfg.Filters, fl.Filters) {
+		cfg.BaseFilters = 0
 		flag("filters", "filters")
 	}
-	if fl.BaseFilters != nil {
-		cfg.BaseFilters, cfg.Filters = *fl.BaseFilters, 0
+	if set(&cfg.BaseFilters, fl.BaseFilters) {
+		cfg.Filters = 0
 		flag("base-filters", "base_filters")
 	}
-	if fl.Dataset != nil {
-		cfg.Dataset = *fl.Dataset
-	}
-	if fl.ImageSize != nil {
-		cfg.ImageSize = *fl.ImageSize
+	if set(&cfg.ImageSize, fl.ImageSize) {
 		flag("image-size", "image_size")
 	}
-	if fl.Classes != nil {
-		cfg.Classes = *fl.Classes
+	if set(&cfg.Classes, fl.Classes) {
 		flag("classes", "classes")
 	}
-	if fl.Channels != nil {
-		cfg.Channels = *fl.Channels
+	if set(&cfg.Channels, fl.Channels) {
 		flag("channels", "channels")
 	}
-	if fl.StemMultiplier != nil {
-		cfg.StemMultiplier = *fl.StemMultiplier
+	if set(&cfg.StemMultiplier, fl.StemMultiplier) {
 		flag("stem-multiplier", "stem_multiplier")
 	}
-	if fl.AuxHead != nil {
-		cfg.AuxHead = *fl.AuxHead
-	}
-	if fl.SkipReductionLayerInput != nil {
-		cfg.SkipReductionLayerInput = *fl.SkipReductionLayerInput
+	if set(&cfg.SkipReductionLayerInput, fl.SkipReductionLayerInput) {
 		flag("skip-reduction-layer-input", "skip_reduction_layer_input")
 	}
-	if fl.DropPathKeepProb != nil {
-		cfg.DropPathKeepProb = *fl.DropPathKeepProb
-	}
-	if fl.DenseDropoutKeepProb != nil {
-		cfg.DenseDropoutKeepProb = *fl.DenseDropoutKeepProb
+	if set(&cfg.DenseDropoutKeepProb, fl.DenseDropoutKeepProb) {
 		flag("dense-dropout-keep-prob", "dense_dropout_keep_prob")
 	}
+	set(&cfg.Network, fl.Network)
+	set(&cfg.Dataset, fl.Dataset)
+	set(&cfg.AuxHead, fl.AuxHead)
+	set(&cfg.DropPathKeepProb, fl.DropPathKeepProb)
 	if fl.Mode != nil {
 		switch *fl.Mode {
 		case "train", "training":
@@ -206,6 +192,16 @@ func ResolveConfig(req Request) (Config, error) {
 		return cfg, flagErrorf("%v", err)
 	}
 	return cfg, nil
+}
+
+// set copies a given flag's value (v not nil) into dst and reports
+// whether it did.
+func set[T any](dst, v *T) bool {
+	if v == nil {
+		return false
+	}
+	*dst = *v
+	return true
 }
 
 // valueOf is the scalar value after key k in mapping m.

@@ -57,12 +57,17 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
+# The whole-network gradient checks run once, in the build `make build`
+# ships (SIMD loops, the BLAS it uses), where they take a quarter of the
+# plain-Go build's time; the kernels' own gradient checks run in both.
+NETGRAD := TestNetworkGradients|TestGradientCheckCatchesMutations
+
 test: deps vet
-	$(GO) test ./...
-	@echo "== kernels, runtime and the search controller again with SIMD loops and the BLAS the build uses ($(BLAS_TAGS))"
-	@echo "   (the whole-network gradient checks ran above; the kernels' own gradient checks run in both builds)"
+	$(GO) test -skip '$(NETGRAD)' ./...
+	@echo "== kernels, runtime and the search controller again with SIMD loops and the BLAS the build uses ($(BLAS_TAGS)),"
+	@echo "   the whole-network gradient checks included"
 	$(SIMD) $(GO) vet ./runtime/...
-	$(SIMD) $(GO) test -tags "$(BLAS_TAGS)" -skip 'TestNetworkGradients|TestGradientCheckCatchesMutations' ./runtime/kernels/ ./runtime/ ./search/controller/
+	$(SIMD) $(GO) test -tags "$(BLAS_TAGS)" ./runtime/kernels/ ./runtime/ ./search/controller/
 
 # What scripts/gpu-check.sh needs on a GPU machine without Go: a CGO-free
 # cellc (the CUDA libraries are loaded at run time), the runtime/cuda test

@@ -10,6 +10,7 @@
 package txtartest
 
 import (
+	"cellc/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"slices"
@@ -80,8 +81,8 @@ func Run(t *testing.T, pattern string, fn func(t *testing.T, a *txtar.Archive) m
 
 // rewrite replaces the archive's out/ sections by the outputs, in the
 // order the archive had them and then in name order, and writes it back
-// only when something changed. The write goes through a temporary file
-// and a rename, so an interrupted run leaves the old file whole.
+// only when something changed, atomically, so an interrupted run leaves
+// the old file whole.
 func rewrite(path string, a *txtar.Archive, got map[string]string) error {
 	before := txtar.Format(a)
 	var files []txtar.File
@@ -111,11 +112,7 @@ func rewrite(path string, a *txtar.Archive, got map[string]string) error {
 	if string(after) == string(before) {
 		return nil
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, after, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.WriteFile(path, after)
 }
 
 // Section returns the data of the archive's section name, or nil.

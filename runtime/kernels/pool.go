@@ -15,8 +15,9 @@ type Pool struct {
 	Stride int
 	Same   bool
 	// Vec caps the vector instructions of the stride-1 average pools'
-	// box sums (the depthwise tap loops); the zero value uses the widest
-	// the CPU runs.
+	// box sums (the depthwise tap loops) and of the max pools' forward
+	// column and row maxima (vecPoolColMax, vecPoolRowMax); the zero
+	// value uses the widest the CPU runs.
 	Vec Vec
 }
 
@@ -110,6 +111,7 @@ func PoolForward(p Pool, x []float32, in Shape, y, scratch []float32) {
 	var buf [poolMaxW]float32
 	var kbuf [poolMaxW]int32
 	col, kcol := buf[:W], kbuf[:W]
+	vec := loopVec(p.Vec)
 	for c := 0; c < in.C; c++ {
 		xc := x[c*hw : c*hw+hw]
 		yc := y[c*ohw : c*ohw+ohw]
@@ -117,16 +119,35 @@ func PoolForward(p Pool, x []float32, in Shape, y, scratch []float32) {
 			h0, h1 := poolSpan(i, p.Stride, pt, p.KH, H)
 			yr := yc[i*ow : i*ow+ow]
 			if p.Max {
-				for w, v := range xc[h0*W : h0*W+W] {
-					kcol[w] = poolKey(v)
+				// The vector loops take a prefix of the columns, then of
+				// the outputs whose window lies inside the row (stride
+				// 1); plain Go does the rest. All work on the same keys,
+				// so every path gives the same bits.
+				n := vecPoolColMax(vec, kcol, xc[h0*W:h1*W], h1-h0, W)
+				for w, v := range xc[h0*W+n : h0*W+W] {
+					kcol[n+w] = poolKey(v)
 				}
 				for h := h0 + 1; h < h1; h++ {
-					row := xc[h*W : h*W+W]
+					row := xc[h*W+n : h*W+W]
 					for w, v := range row {
-						kcol[w] = max(kcol[w], poolKey(v))
+						kcol[n+w] = max(kcol[n+w], poolKey(v))
 					}
 				}
-				for j := range yr {
+				j0, j1 := 0, 0 // the outputs the vector loop did
+				if p.Stride == 1 && vec != VecGo {
+					// Output j's window starts at j-pl: whole for
+					// pl <= j <= W-KW+pl.
+					j0, j1 = min(pl, ow), min(max(W-p.KW+pl+1, pl), ow)
+					if j0 < j1 {
+						j1 = j0 + vecPoolRowMax(vec, yr[j0:j1], kcol[j0-pl:], p.KW)
+					}
+				}
+				for j := 0; j < ow; j++ {
+					if j == j0 {
+						if j = j1; j >= ow {
+							break
+						}
+					}
 					w0, w1 := poolSpan(j, p.Stride, pl, p.KW, W)
 					m := kcol[w0]
 					for _, v := range kcol[w0+1 : w1] {

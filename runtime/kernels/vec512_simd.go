@@ -344,3 +344,61 @@ func maskRows512(pd, ps, pm unsafe.Pointer, rows, w, dstStride, srcStride int, a
 	}
 	archsimd.ClearAVXUpperBits()
 }
+
+// poolKey16 is poolKey on 16 lanes, as poolKey8.
+func poolKey16(v archsimd.Float32x16, zero archsimd.Float32x16, mag archsimd.Int32x16) archsimd.Int32x16 {
+	b := v.Add(zero).AsInt32x16()
+	return b.Xor(b.ShiftAllRight(31).And(mag))
+}
+
+// poolColMax16 is vecPoolColMax's AVX-512 loop over all w columns: whole
+// 16-float vectors, then one under the mask of the last w%16 lanes,
+// whose masked loads and stores touch nothing past the row.
+//
+//go:noinline
+func poolColMax16(pk, px unsafe.Pointer, rows, w int) {
+	var zero archsimd.Float32x16
+	mag := archsimd.BroadcastInt32x16(0x7fffffff)
+	n := w &^ 15
+	for i := 0; i < n; i += 16 {
+		m := poolKey16(zload(px, i), zero, mag)
+		for r := 1; r < rows; r++ {
+			m = m.Max(poolKey16(zload(px, r*w+i), zero, mag))
+		}
+		m.Store((*[16]int32)(unsafe.Add(pk, 4*i)))
+	}
+	if n < w {
+		mk := archsimd.Mask32x16FromBits(uint16(1)<<(w-n) - 1)
+		m := poolKey16(archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(px, 4*n)), mk), zero, mag)
+		for r := 1; r < rows; r++ {
+			m = m.Max(poolKey16(archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(px, 4*(r*w+n))), mk), zero, mag))
+		}
+		m.StoreMasked((*[16]int32)(unsafe.Add(pk, 4*n)), mk)
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// poolRowMax16 is vecPoolRowMax's AVX-512 loop over all n outputs, the
+// last vector masked as in poolColMax16.
+//
+//go:noinline
+func poolRowMax16(py, pk unsafe.Pointer, n, k int) {
+	mag := archsimd.BroadcastInt32x16(0x7fffffff)
+	e := n &^ 15
+	for i := 0; i < e; i += 16 {
+		m := archsimd.LoadInt32x16((*[16]int32)(unsafe.Add(pk, 4*i)))
+		for t := 1; t < k; t++ {
+			m = m.Max(archsimd.LoadInt32x16((*[16]int32)(unsafe.Add(pk, 4*(i+t)))))
+		}
+		zstore(py, i, m.Xor(m.ShiftAllRight(31).And(mag)).AsFloat32x16())
+	}
+	if e < n {
+		mk := archsimd.Mask32x16FromBits(uint16(1)<<(n-e) - 1)
+		m := archsimd.LoadMaskedInt32x16((*[16]int32)(unsafe.Add(pk, 4*e)), mk)
+		for t := 1; t < k; t++ {
+			m = m.Max(archsimd.LoadMaskedInt32x16((*[16]int32)(unsafe.Add(pk, 4*(e+t))), mk))
+		}
+		m.Xor(m.ShiftAllRight(31).And(mag)).AsFloat32x16().StoreMasked((*[16]float32)(unsafe.Add(py, 4*e)), mk)
+	}
+	archsimd.ClearAVXUpperBits()
+}

@@ -46,3 +46,8 @@ func vecDyDev(x, dy []float32, m float32) (int, float64, float64)       { return
 func vecBackApply(x, dy []float32, m, a, b, c float32, dx []float32, accumulate bool) int {
 	return 0
 }
+
+// vecPoolColMax and vecPoolRowMax are the max pool's column and row
+// passes (PoolForward) for a prefix; here the prefix is empty.
+func vecPoolColMax(v Vec, kcol []int32, x []float32, rows, w int) int { return 0 }
+func vecPoolRowMax(v Vec, y []float32, kcol []int32, k int) int       { return 0 }

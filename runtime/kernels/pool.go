@@ -15,9 +15,10 @@ type Pool struct {
 	Stride int
 	Same   bool
 	// Vec caps the vector instructions of the stride-1 average pools'
-	// box sums (the depthwise tap loops) and of the max pools' forward
-	// column and row maxima (vecPoolColMax, vecPoolRowMax); the zero
-	// value uses the widest the CPU runs.
+	// box sums (the depthwise tap loops), of the max pools' forward
+	// column and row maxima (vecPoolColMax, vecPoolRowMax) and of the
+	// strided average pools' forward column sums (vecPoolColSum); the
+	// zero value uses the widest the CPU runs.
 	Vec Vec
 }
 
@@ -157,11 +158,12 @@ func PoolForward(p Pool, x []float32, in Shape, y, scratch []float32) {
 				}
 				continue
 			}
-			copy(col, xc[h0*W:h0*W+W])
+			n := vecPoolColSum(vec, col, xc[h0*W:h1*W], h1-h0, W)
+			copy(col[n:], xc[h0*W+n:h0*W+W])
 			for h := h0 + 1; h < h1; h++ {
-				row := xc[h*W : h*W+W]
+				row := xc[h*W+n : h*W+W]
 				for w, v := range row {
-					col[w] += v
+					col[n+w] += v
 				}
 			}
 			rows := h1 - h0

@@ -402,3 +402,27 @@ func poolRowMax16(py, pk unsafe.Pointer, n, k int) {
 	}
 	archsimd.ClearAVXUpperBits()
 }
+
+// poolColSum16 is vecPoolColSum's AVX-512 loop over all w columns, the
+// last vector masked as in poolColMax16.
+//
+//go:noinline
+func poolColSum16(pc, px unsafe.Pointer, rows, w int) {
+	n := w &^ 15
+	for i := 0; i < n; i += 16 {
+		s := zload(px, i)
+		for r := 1; r < rows; r++ {
+			s = s.Add(zload(px, r*w+i))
+		}
+		zstore(pc, i, s)
+	}
+	if n < w {
+		mk := archsimd.Mask32x16FromBits(uint16(1)<<(w-n) - 1)
+		s := archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(px, 4*n)), mk)
+		for r := 1; r < rows; r++ {
+			s = s.Add(archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(px, 4*(r*w+n))), mk))
+		}
+		s.StoreMasked((*[16]float32)(unsafe.Add(pc, 4*n)), mk)
+	}
+	archsimd.ClearAVXUpperBits()
+}

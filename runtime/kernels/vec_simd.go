@@ -775,3 +775,34 @@ func poolRowMax8(py, pk unsafe.Pointer, n, k int) {
 	}
 	archsimd.ClearAVXUpperBits()
 }
+
+// vecPoolColSum sets col[c] to the sum of x[r*w+c] over rows r < rows,
+// added in row order as the plain-Go loop adds them (so the same bits),
+// for a prefix of the columns c < w, and returns its length: whole
+// 8-float vectors under AVX2, every column under AVX-512.
+func vecPoolColSum(v Vec, col, x []float32, rows, w int) int {
+	if v == VecAVX512 && w > 0 {
+		x = x[:rows*w] // bounds every load below
+		poolColSum16(unsafe.Pointer(&col[:w][0]), unsafe.Pointer(&x[0]), rows, w)
+		return w
+	}
+	n := w &^ 7
+	if v != VecAVX2 || n == 0 {
+		return 0
+	}
+	x = x[:rows*w]
+	poolColSum8(unsafe.Pointer(&col[:w][0]), unsafe.Pointer(&x[0]), n, rows, w)
+	return n
+}
+
+//go:noinline
+func poolColSum8(pc, px unsafe.Pointer, n, rows, w int) {
+	for i := 0; i < n; i += 8 {
+		s := vload(px, i)
+		for r := 1; r < rows; r++ {
+			s = s.Add(vload(px, r*w+i))
+		}
+		vstore(pc, i, s)
+	}
+	archsimd.ClearAVXUpperBits()
+}

@@ -125,16 +125,18 @@ func PoolForward(p Pool, x []float32, in Shape, y, scratch []float32) {
 				// 1); plain Go does the rest. All work on the same keys,
 				// so every path gives the same bits.
 				n := vecPoolColMax(vec, kcol, xc[h0*W:h1*W], h1-h0, W)
+				kc := kcol[n:W]
 				for w, v := range xc[h0*W+n : h0*W+W] {
-					kcol[n+w] = poolKey(v)
+					kc[w] = poolKey(v)
 				}
 				for h := h0 + 1; h < h1; h++ {
 					row := xc[h*W+n : h*W+W]
+					kc := kc[:len(row)]
 					for w, v := range row {
-						kcol[n+w] = max(kcol[n+w], poolKey(v))
+						kc[w] = max(kc[w], poolKey(v))
 					}
 				}
-				j0, j1 := 0, 0 // the outputs the vector loop did
+				j0, j1 := ow, ow // the outputs the vector loop did
 				if p.Stride == 1 && vec != VecGo {
 					// Output j's window starts at j-pl: whole for
 					// pl <= j <= W-KW+pl.
@@ -143,27 +145,18 @@ func PoolForward(p Pool, x []float32, in Shape, y, scratch []float32) {
 						j1 = j0 + vecPoolRowMax(vec, yr[j0:j1], kcol[j0-pl:], p.KW)
 					}
 				}
-				for j := 0; j < ow; j++ {
-					if j == j0 {
-						if j = j1; j >= ow {
-							break
-						}
-					}
-					w0, w1 := poolSpan(j, p.Stride, pl, p.KW, W)
-					m := kcol[w0]
-					for _, v := range kcol[w0+1 : w1] {
-						m = max(m, v)
-					}
-					yr[j] = poolUnkey(m)
-				}
+				poolMaxOuts(yr, kcol, 0, j0, p.Stride, pl, p.KW, W)
+				poolMaxOuts(yr, kcol, j1, ow, p.Stride, pl, p.KW, W)
 				continue
 			}
 			n := vecPoolColSum(vec, col, xc[h0*W:h1*W], h1-h0, W)
-			copy(col[n:], xc[h0*W+n:h0*W+W])
+			cl := col[n:W]
+			copy(cl, xc[h0*W+n:h0*W+W])
 			for h := h0 + 1; h < h1; h++ {
 				row := xc[h*W+n : h*W+W]
+				cl := cl[:len(row)]
 				for w, v := range row {
-					col[n+w] += v
+					cl[w] += v
 				}
 			}
 			rows := h1 - h0
@@ -176,6 +169,19 @@ func PoolForward(p Pool, x []float32, in Shape, y, scratch []float32) {
 				yr[j] = s / float32(rows*(w1-w0))
 			}
 		}
+	}
+}
+
+// poolMaxOuts sets the max pool's outputs yr[j0:j1] from the column
+// maxima kcol (poolKey values).
+func poolMaxOuts(yr []float32, kcol []int32, j0, j1, stride, pl, kw, w int) {
+	for j := j0; j < j1; j++ {
+		w0, w1 := poolSpan(j, stride, pl, kw, w)
+		m := kcol[w0]
+		for _, v := range kcol[w0+1 : w1] {
+			m = max(m, v)
+		}
+		yr[j] = poolUnkey(m)
 	}
 }
 

@@ -122,7 +122,7 @@ func PoolForward(p Pool, x []float32, in Shape, y, scratch []float32) {
 			if p.Max {
 				// The vector loops take a prefix of the columns, then of
 				// the outputs whose window lies inside the row (stride
-				// 1); plain Go does the rest. All work on the same keys,
+				// 1, and 2 on AVX-512); plain Go does the rest. All work on the same keys,
 				// so every path gives the same bits.
 				n := vecPoolColMax(vec, kcol, xc[h0*W:h1*W], h1-h0, W)
 				kc := kcol[n:W]
@@ -137,12 +137,16 @@ func PoolForward(p Pool, x []float32, in Shape, y, scratch []float32) {
 					}
 				}
 				j0, j1 := ow, ow // the outputs the vector loop did
-				if p.Stride == 1 && vec != VecGo {
-					// Output j's window starts at j-pl: whole for
-					// pl <= j <= W-KW+pl.
-					j0, j1 = min(pl, ow), min(max(W-p.KW+pl+1, pl), ow)
+				if st := p.Stride; vec != VecGo && st <= 2 {
+					// Output j's window starts at st*j-pl: whole for
+					// pl <= st*j <= W-KW+pl.
+					j0 = min((pl+st-1)/st, ow)
+					j1 = j0
+					if e := W - p.KW + pl; e >= 0 {
+						j1 = max(min(e/st+1, ow), j0)
+					}
 					if j0 < j1 {
-						j1 = j0 + vecPoolRowMax(vec, yr[j0:j1], kcol[j0-pl:], p.KW)
+						j1 = j0 + vecPoolRowMax(vec, st, yr[j0:j1], kcol[j0*st-pl:], p.KW)
 					}
 				}
 				poolMaxOuts(yr, kcol, 0, j0, p.Stride, pl, p.KW, W)

@@ -426,3 +426,45 @@ func poolColSum16(pc, px unsafe.Pointer, rows, w int) {
 	}
 	archsimd.ClearAVXUpperBits()
 }
+
+// poolRowMax2x16 is vecPoolRowMax's AVX-512 loop for stride 2 over all n
+// outputs: for each tap, the 32 keys under 16 outputs are two loads, and
+// a two-source permute picks their even lanes. Each load is masked to the
+// keys the outputs need (so nothing past kcol is read), the last vector's
+// store to its outputs.
+//
+//go:noinline
+func poolRowMax2x16(py, pk unsafe.Pointer, n, k int) {
+	mag := archsimd.BroadcastInt32x16(0x7fffffff)
+	var ev [16]uint32
+	for l := range ev {
+		ev[l] = uint32(2 * l)
+	}
+	evens := archsimd.LoadUint32x16(&ev)
+	for i := 0; i < n; i += 16 {
+		r := min(n-i, 16)
+		// Output lane l, tap t reads key 2l+t past the block's start:
+		// the low load's lane 2l, the high load's lane 2l-16.
+		lo := archsimd.Mask32x16FromBits(uint16(uint32(1)<<min(2*r-1, 16) - 1))
+		hi := archsimd.Mask32x16FromBits(uint16(uint32(1)<<max(2*r-17, 0) - 1))
+		base := 2 * i
+		var m archsimd.Int32x16
+		for t := range k {
+			a := archsimd.LoadMaskedInt32x16((*[16]int32)(unsafe.Add(pk, 4*(base+t))), lo)
+			b := archsimd.LoadMaskedInt32x16((*[16]int32)(unsafe.Add(pk, 4*(base+t+16))), hi)
+			e := a.ConcatPermute(b, evens)
+			if t == 0 {
+				m = e
+			} else {
+				m = m.Max(e)
+			}
+		}
+		out := m.Xor(m.ShiftAllRight(31).And(mag)).AsFloat32x16()
+		if r == 16 {
+			zstore(py, i, out)
+		} else {
+			out.StoreMasked((*[16]float32)(unsafe.Add(py, 4*i)), archsimd.Mask32x16FromBits(uint16(1)<<r-1))
+		}
+	}
+	archsimd.ClearAVXUpperBits()
+}

@@ -741,21 +741,30 @@ func poolColMax8(pk, px unsafe.Pointer, n, rows, w int) {
 	archsimd.ClearAVXUpperBits()
 }
 
-// vecPoolRowMax sets y[j] to poolUnkey of the largest of kcol[j:j+k], for
-// a prefix of y, and returns its length (whole vectors under AVX2, all of
-// y under AVX-512). kcol must hold len(y)+k-1 keys.
-func vecPoolRowMax(v Vec, y []float32, kcol []int32, k int) int {
+// vecPoolRowMax sets y[j] to poolUnkey of the largest of kcol[s*j :
+// s*j+k], for a prefix of y, and returns its length: stride 1 in whole
+// vectors under AVX2 and for all of y under AVX-512, stride 2 for all of
+// y under AVX-512 (its two-source permutes pick the even lanes), other
+// strides not at all. kcol must hold s*(len(y)-1)+k keys.
+func vecPoolRowMax(v Vec, s int, y []float32, kcol []int32, k int) int {
 	n := len(y)
-	if n == 0 || k < 1 {
+	if n == 0 || k < 1 || s < 1 {
 		return 0
 	}
-	kcol = kcol[:n+k-1] // bounds every load below
+	kcol = kcol[:s*(n-1)+k] // bounds every load below
 	if v == VecAVX512 {
-		poolRowMax16(unsafe.Pointer(&y[0]), unsafe.Pointer(&kcol[0]), n, k)
-		return n
+		switch s {
+		case 1:
+			poolRowMax16(unsafe.Pointer(&y[0]), unsafe.Pointer(&kcol[0]), n, k)
+			return n
+		case 2:
+			poolRowMax2x16(unsafe.Pointer(&y[0]), unsafe.Pointer(&kcol[0]), n, k)
+			return n
+		}
+		return 0
 	}
 	n &^= 7
-	if v != VecAVX2 || n == 0 {
+	if v != VecAVX2 || s != 1 || n == 0 {
 		return 0
 	}
 	poolRowMax8(unsafe.Pointer(&y[0]), unsafe.Pointer(&kcol[0]), n, k)

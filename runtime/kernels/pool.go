@@ -15,8 +15,10 @@ type Pool struct {
 	Stride int
 	Same   bool
 	// Vec caps the vector instructions of the stride-1 average pools'
-	// box sums (the depthwise tap loops); the zero value uses the widest
-	// the CPU runs.
+	// box sums (the depthwise tap loops), of the max pools' forward
+	// column and row maxima (vecPoolColMax, vecPoolRowMax) and of the
+	// strided average pools' forward column sums (vecPoolColSum); the
+	// zero value uses the widest the CPU runs.
 	Vec Vec
 }
 
@@ -110,6 +112,7 @@ func PoolForward(p Pool, x []float32, in Shape, y, scratch []float32) {
 	var buf [poolMaxW]float32
 	var kbuf [poolMaxW]int32
 	col, kcol := buf[:W], kbuf[:W]
+	vec := loopVec(p.Vec)
 	for c := 0; c < in.C; c++ {
 		xc := x[c*hw : c*hw+hw]
 		yc := y[c*ohw : c*ohw+ohw]
@@ -117,30 +120,47 @@ func PoolForward(p Pool, x []float32, in Shape, y, scratch []float32) {
 			h0, h1 := poolSpan(i, p.Stride, pt, p.KH, H)
 			yr := yc[i*ow : i*ow+ow]
 			if p.Max {
-				for w, v := range xc[h0*W : h0*W+W] {
-					kcol[w] = poolKey(v)
+				// The vector loops take a prefix of the columns, then of
+				// the outputs whose window lies inside the row (stride
+				// 1, and 2 on AVX-512); plain Go does the rest. All work on the same keys,
+				// so every path gives the same bits.
+				n := vecPoolColMax(vec, kcol, xc[h0*W:h1*W], h1-h0, W)
+				kc := kcol[n:W]
+				for w, v := range xc[h0*W+n : h0*W+W] {
+					kc[w] = poolKey(v)
 				}
 				for h := h0 + 1; h < h1; h++ {
-					row := xc[h*W : h*W+W]
+					row := xc[h*W+n : h*W+W]
+					kc := kc[:len(row)]
 					for w, v := range row {
-						kcol[w] = max(kcol[w], poolKey(v))
+						kc[w] = max(kc[w], poolKey(v))
 					}
 				}
-				for j := range yr {
-					w0, w1 := poolSpan(j, p.Stride, pl, p.KW, W)
-					m := kcol[w0]
-					for _, v := range kcol[w0+1 : w1] {
-						m = max(m, v)
+				j0, j1 := ow, ow // the outputs the vector loop did
+				if st := p.Stride; vec != VecGo && st <= 2 {
+					// Output j's window starts at st*j-pl: whole for
+					// pl <= st*j <= W-KW+pl.
+					j0 = min((pl+st-1)/st, ow)
+					j1 = j0
+					if e := W - p.KW + pl; e >= 0 {
+						j1 = max(min(e/st+1, ow), j0)
 					}
-					yr[j] = poolUnkey(m)
+					if j0 < j1 {
+						j1 = j0 + vecPoolRowMax(vec, st, yr[j0:j1], kcol[j0*st-pl:], p.KW)
+					}
 				}
+				poolMaxOuts(yr, kcol, 0, j0, p.Stride, pl, p.KW, W)
+				poolMaxOuts(yr, kcol, j1, ow, p.Stride, pl, p.KW, W)
 				continue
 			}
-			copy(col, xc[h0*W:h0*W+W])
+			n := vecPoolColSum(vec, col, xc[h0*W:h1*W], h1-h0, W)
+			cl := col[n:W]
+			copy(cl, xc[h0*W+n:h0*W+W])
 			for h := h0 + 1; h < h1; h++ {
-				row := xc[h*W : h*W+W]
+				row := xc[h*W+n : h*W+W]
+				cl := cl[:len(row)]
 				for w, v := range row {
-					col[w] += v
+					cl[w] += v
 				}
 			}
 			rows := h1 - h0
@@ -153,6 +173,19 @@ func PoolForward(p Pool, x []float32, in Shape, y, scratch []float32) {
 				yr[j] = s / float32(rows*(w1-w0))
 			}
 		}
+	}
+}
+
+// poolMaxOuts sets the max pool's outputs yr[j0:j1] from the column
+// maxima kcol (poolKey values).
+func poolMaxOuts(yr []float32, kcol []int32, j0, j1, stride, pl, kw, w int) {
+	for j := j0; j < j1; j++ {
+		w0, w1 := poolSpan(j, stride, pl, kw, w)
+		m := kcol[w0]
+		for _, v := range kcol[w0+1 : w1] {
+			m = max(m, v)
+		}
+		yr[j] = poolUnkey(m)
 	}
 }
 

@@ -330,6 +330,39 @@ func BenchmarkPool(b *testing.B) {
 	}
 }
 
+// BenchmarkPoolPaths: the max pool's forward pass and the strided
+// average's on each vector path (Pool.Vec) this CPU has, for A/B against
+// plain Go: NASNet's 3×3 pools, stride 1 and 2, on CIFAR's 32×32 and
+// the large model's 21×21 (whose rows end in vector tails).
+func BenchmarkPoolPaths(b *testing.B) {
+	for _, in := range []Shape{{32, 32, 32}, {64, 21, 21}} {
+		for _, pc := range []struct {
+			name string
+			p    Pool
+		}{
+			{"Max3x3s1", Pool{Max: true, KH: 3, KW: 3, Stride: 1, Same: true}},
+			{"Max3x3s2", Pool{Max: true, KH: 3, KW: 3, Stride: 2, Same: true}},
+			{"Avg3x3s2", Pool{KH: 3, KW: 3, Stride: 2, Same: true}},
+		} {
+			for _, v := range vecPaths(b) {
+				p := pc.p
+				p.Vec = v
+				name := fmt.Sprintf("%s/%dx%dx%d/%s", pc.name, in.C, in.H, in.W, v)
+				b.Run(name, func(b *testing.B) {
+					r := gcRNG(24)
+					x := gcRand(r, in.Elems(), -1, 1)
+					y := make([]float32, p.Out(in).Elems())
+					scratch := poolScratch(p, in)
+					b.SetBytes(int64(4 * (in.Elems() + len(y))))
+					for b.Loop() {
+						PoolForward(p, x, in, y, scratch)
+					}
+				})
+			}
+		}
+	}
+}
+
 // TestPoolKeyOrder: poolKey orders like float32 comparison, with the two
 // zeros equal, and poolUnkey inverts it.
 func TestPoolKeyOrder(t *testing.T) {
@@ -356,3 +389,77 @@ func TestPoolKeyOrder(t *testing.T) {
 // poolScratch allocates the scratch a pool needs, full of NaN to show
 // that none of it is read before it is written.
 func poolScratch(p Pool, in Shape) []float32 { return nanSlice(p.ScratchLen(in)) }
+
+// TestPoolForwardPathsBitwise: the max pool's forward pass, and the
+// strided average's, give the same bits on every vector path as in plain
+// Go, over widths around the 8- and 16-lane vectors (tails, rows
+// narrower than a vector, the widest column-path row), every kernel size
+// and stride, SAME and VALID, and inputs full of ties: a few values
+// repeated, both zeros, infinities and NaNs (quiet and signaling, either
+// sign). An average's NaN may carry another payload: which of two NaN
+// operands a sum keeps depends on how the compiler orders the operands,
+// in the plain-Go loop as in the vector one. (Stride-1 averages take the
+// depthwise planes, checked against the reference in
+// TestPoolForwardMatchesReference.)
+func TestPoolForwardPathsBitwise(t *testing.T) {
+	r := gcRNG(23)
+	special := []float32{-1, -0.5, float32(math.Copysign(0, -1)), 0, 0.5, 1, float32(math.Inf(1)), float32(math.Inf(-1))}
+	nans := []float32{math.Float32frombits(0x7fc00000), math.Float32frombits(0xffc00001), math.Float32frombits(0x7f800001), math.Float32frombits(0xff800003)}
+	paths := vecPaths(t)
+	for _, w := range []int{1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 23, 31, 32, 33, 47, 64, 100, poolMaxW - 1, poolMaxW} {
+		for _, h := range []int{1, 4, 9} {
+			for _, mode := range []string{"rand", "ties", "nan"} {
+				in := Shape{C: 2, H: h, W: w}
+				x := gcRand(r, in.Elems(), -2, 2)
+				switch mode {
+				case "ties":
+					for i := range x {
+						x[i] = special[r.IntN(len(special))]
+					}
+				case "nan":
+					for i := range x {
+						if r.IntN(8) == 0 {
+							x[i] = nans[r.IntN(len(nans))]
+						} else {
+							x[i] = special[r.IntN(len(special))]
+						}
+					}
+				}
+				for _, k := range [][2]int{{1, 1}, {3, 3}, {5, 5}, {7, 7}, {1, 3}, {3, 1}, {2, 4}} {
+					for _, pk := range []struct {
+						max bool
+						s   int
+					}{{true, 1}, {true, 2}, {true, 3}, {false, 2}, {false, 3}} {
+						for _, same := range []bool{true, false} {
+							if !same && (k[0] > h || k[1] > w) {
+								continue
+							}
+							p := Pool{Max: pk.max, KH: k[0], KW: k[1], Stride: pk.s, Same: same, Vec: VecGo}
+							out := p.Out(in)
+							want := make([]float32, out.Elems())
+							PoolForward(p, x, in, want, poolScratch(p, in))
+							for _, v := range paths[1:] {
+								p.Vec = v
+								got := make([]float32, out.Elems()+1)
+								got[len(got)-1] = 12345
+								PoolForward(p, x, in, got[:out.Elems()], poolScratch(p, in))
+								name := fmt.Sprintf("%s/%s/%v/%s", v, gcPoolName(p, in), k, mode)
+								for i := range want {
+									g, w := got[i], want[i]
+									if math.Float32bits(g) != math.Float32bits(w) && (pk.max || !isNaN32(g) || !isNaN32(w)) {
+										t.Fatalf("%s: y[%d] = %g (%#x), plain Go %g (%#x)", name, i, got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+									}
+								}
+								if got[len(got)-1] != 12345 {
+									t.Fatalf("%s: wrote past the output", name)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func isNaN32(v float32) bool { return v != v }

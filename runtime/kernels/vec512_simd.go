@@ -344,3 +344,127 @@ func maskRows512(pd, ps, pm unsafe.Pointer, rows, w, dstStride, srcStride int, a
 	}
 	archsimd.ClearAVXUpperBits()
 }
+
+// poolKey16 is poolKey on 16 lanes, as poolKey8.
+func poolKey16(v archsimd.Float32x16, zero archsimd.Float32x16, mag archsimd.Int32x16) archsimd.Int32x16 {
+	b := v.Add(zero).AsInt32x16()
+	return b.Xor(b.ShiftAllRight(31).And(mag))
+}
+
+// poolColMax16 is vecPoolColMax's AVX-512 loop over all w columns: whole
+// 16-float vectors, then one under the mask of the last w%16 lanes,
+// whose masked loads and stores touch nothing past the row.
+//
+//go:noinline
+func poolColMax16(pk, px unsafe.Pointer, rows, w int) {
+	var zero archsimd.Float32x16
+	mag := archsimd.BroadcastInt32x16(0x7fffffff)
+	n := w &^ 15
+	for i := 0; i < n; i += 16 {
+		m := poolKey16(zload(px, i), zero, mag)
+		for r := 1; r < rows; r++ {
+			m = m.Max(poolKey16(zload(px, r*w+i), zero, mag))
+		}
+		m.Store((*[16]int32)(unsafe.Add(pk, 4*i)))
+	}
+	if n < w {
+		mk := archsimd.Mask32x16FromBits(uint16(1)<<(w-n) - 1)
+		m := poolKey16(archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(px, 4*n)), mk), zero, mag)
+		for r := 1; r < rows; r++ {
+			m = m.Max(poolKey16(archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(px, 4*(r*w+n))), mk), zero, mag))
+		}
+		m.StoreMasked((*[16]int32)(unsafe.Add(pk, 4*n)), mk)
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// poolRowMax16 is vecPoolRowMax's AVX-512 loop over all n outputs, the
+// last vector masked as in poolColMax16.
+//
+//go:noinline
+func poolRowMax16(py, pk unsafe.Pointer, n, k int) {
+	mag := archsimd.BroadcastInt32x16(0x7fffffff)
+	e := n &^ 15
+	for i := 0; i < e; i += 16 {
+		m := archsimd.LoadInt32x16((*[16]int32)(unsafe.Add(pk, 4*i)))
+		for t := 1; t < k; t++ {
+			m = m.Max(archsimd.LoadInt32x16((*[16]int32)(unsafe.Add(pk, 4*(i+t)))))
+		}
+		zstore(py, i, m.Xor(m.ShiftAllRight(31).And(mag)).AsFloat32x16())
+	}
+	if e < n {
+		mk := archsimd.Mask32x16FromBits(uint16(1)<<(n-e) - 1)
+		m := archsimd.LoadMaskedInt32x16((*[16]int32)(unsafe.Add(pk, 4*e)), mk)
+		for t := 1; t < k; t++ {
+			m = m.Max(archsimd.LoadMaskedInt32x16((*[16]int32)(unsafe.Add(pk, 4*(e+t))), mk))
+		}
+		m.Xor(m.ShiftAllRight(31).And(mag)).AsFloat32x16().StoreMasked((*[16]float32)(unsafe.Add(py, 4*e)), mk)
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// poolColSum16 is vecPoolColSum's AVX-512 loop over all w columns, the
+// last vector masked as in poolColMax16.
+//
+//go:noinline
+func poolColSum16(pc, px unsafe.Pointer, rows, w int) {
+	n := w &^ 15
+	for i := 0; i < n; i += 16 {
+		s := zload(px, i)
+		for r := 1; r < rows; r++ {
+			s = s.Add(zload(px, r*w+i))
+		}
+		zstore(pc, i, s)
+	}
+	if n < w {
+		mk := archsimd.Mask32x16FromBits(uint16(1)<<(w-n) - 1)
+		s := archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(px, 4*n)), mk)
+		for r := 1; r < rows; r++ {
+			s = s.Add(archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Add(px, 4*(r*w+n))), mk))
+		}
+		s.StoreMasked((*[16]float32)(unsafe.Add(pc, 4*n)), mk)
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// poolRowMax2x16 is vecPoolRowMax's AVX-512 loop for stride 2 over all n
+// outputs: for each tap, the 32 keys under 16 outputs are two loads, and
+// a two-source permute picks their even lanes. Each load is masked to the
+// keys the outputs need (so nothing past kcol is read), the last vector's
+// store to its outputs.
+//
+//go:noinline
+func poolRowMax2x16(py, pk unsafe.Pointer, n, k int) {
+	mag := archsimd.BroadcastInt32x16(0x7fffffff)
+	var ev [16]uint32
+	for l := range ev {
+		ev[l] = uint32(2 * l)
+	}
+	evens := archsimd.LoadUint32x16(&ev)
+	for i := 0; i < n; i += 16 {
+		r := min(n-i, 16)
+		// Output lane l, tap t reads key 2l+t past the block's start:
+		// the low load's lane 2l, the high load's lane 2l-16.
+		lo := archsimd.Mask32x16FromBits(uint16(uint32(1)<<min(2*r-1, 16) - 1))
+		hi := archsimd.Mask32x16FromBits(uint16(uint32(1)<<max(2*r-17, 0) - 1))
+		base := 2 * i
+		var m archsimd.Int32x16
+		for t := range k {
+			a := archsimd.LoadMaskedInt32x16((*[16]int32)(unsafe.Add(pk, 4*(base+t))), lo)
+			b := archsimd.LoadMaskedInt32x16((*[16]int32)(unsafe.Add(pk, 4*(base+t+16))), hi)
+			e := a.ConcatPermute(b, evens)
+			if t == 0 {
+				m = e
+			} else {
+				m = m.Max(e)
+			}
+		}
+		out := m.Xor(m.ShiftAllRight(31).And(mag)).AsFloat32x16()
+		if r == 16 {
+			zstore(py, i, out)
+		} else {
+			out.StoreMasked((*[16]float32)(unsafe.Add(py, 4*i)), archsimd.Mask32x16FromBits(uint16(1)<<r-1))
+		}
+	}
+	archsimd.ClearAVXUpperBits()
+}

@@ -46,3 +46,10 @@ func vecDyDev(x, dy []float32, m float32) (int, float64, float64)       { return
 func vecBackApply(x, dy []float32, m, a, b, c float32, dx []float32, accumulate bool) int {
 	return 0
 }
+
+// vecPoolColMax and vecPoolRowMax are the max pool's column and row
+// passes (PoolForward) for a prefix, vecPoolColSum the strided average's
+// column pass; here the prefix is empty.
+func vecPoolColMax(v Vec, kcol []int32, x []float32, rows, w int) int  { return 0 }
+func vecPoolRowMax(v Vec, s int, y []float32, kcol []int32, k int) int { return 0 }
+func vecPoolColSum(v Vec, col, x []float32, rows, w int) int           { return 0 }

@@ -699,3 +699,119 @@ func vecBackApply(x, dy []float32, m, a, b, c float32, dx []float32, accumulate 
 	archsimd.ClearAVXUpperBits()
 	return n
 }
+
+// vecPoolColMax sets kcol[c] to the largest poolKey of x[r*w+c] over
+// rows r < rows, for a prefix of the columns c < w, and returns its
+// length: whole 8-float vectors under AVX2, every column under AVX-512
+// (a masked last vector). The keys are the integers poolKey makes, so
+// the result is bitwise the plain-Go loop's.
+func vecPoolColMax(v Vec, kcol []int32, x []float32, rows, w int) int {
+	if v == VecAVX512 && w > 0 {
+		x = x[:rows*w] // bounds every load below
+		poolColMax16(unsafe.Pointer(&kcol[:w][0]), unsafe.Pointer(&x[0]), rows, w)
+		return w
+	}
+	n := w &^ 7
+	if v != VecAVX2 || n == 0 {
+		return 0
+	}
+	x = x[:rows*w]
+	poolColMax8(unsafe.Pointer(&kcol[:w][0]), unsafe.Pointer(&x[0]), n, rows, w)
+	return n
+}
+
+// poolKey8 is poolKey on 8 lanes: -0 becomes +0 (adding zero), then the
+// negative floats' magnitude bits are flipped.
+func poolKey8(v archsimd.Float32x8, zero archsimd.Float32x8, mag archsimd.Int32x8) archsimd.Int32x8 {
+	b := v.Add(zero).AsInt32x8()
+	return b.Xor(b.ShiftAllRight(31).And(mag))
+}
+
+//go:noinline
+func poolColMax8(pk, px unsafe.Pointer, n, rows, w int) {
+	var zero archsimd.Float32x8
+	mag := archsimd.BroadcastInt32x8(0x7fffffff)
+	for i := 0; i < n; i += 8 {
+		m := poolKey8(vload(px, i), zero, mag)
+		for r := 1; r < rows; r++ {
+			m = m.Max(poolKey8(vload(px, r*w+i), zero, mag))
+		}
+		m.Store((*[8]int32)(unsafe.Add(pk, 4*i)))
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// vecPoolRowMax sets y[j] to poolUnkey of the largest of kcol[s*j :
+// s*j+k], for a prefix of y, and returns its length: stride 1 in whole
+// vectors under AVX2 and for all of y under AVX-512, stride 2 for all of
+// y under AVX-512 (its two-source permutes pick the even lanes), other
+// strides not at all. kcol must hold s*(len(y)-1)+k keys.
+func vecPoolRowMax(v Vec, s int, y []float32, kcol []int32, k int) int {
+	n := len(y)
+	if n == 0 || k < 1 || s < 1 {
+		return 0
+	}
+	kcol = kcol[:s*(n-1)+k] // bounds every load below
+	if v == VecAVX512 {
+		switch s {
+		case 1:
+			poolRowMax16(unsafe.Pointer(&y[0]), unsafe.Pointer(&kcol[0]), n, k)
+			return n
+		case 2:
+			poolRowMax2x16(unsafe.Pointer(&y[0]), unsafe.Pointer(&kcol[0]), n, k)
+			return n
+		}
+		return 0
+	}
+	n &^= 7
+	if v != VecAVX2 || s != 1 || n == 0 {
+		return 0
+	}
+	poolRowMax8(unsafe.Pointer(&y[0]), unsafe.Pointer(&kcol[0]), n, k)
+	return n
+}
+
+//go:noinline
+func poolRowMax8(py, pk unsafe.Pointer, n, k int) {
+	mag := archsimd.BroadcastInt32x8(0x7fffffff)
+	for i := 0; i < n; i += 8 {
+		m := archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(pk, 4*i)))
+		for t := 1; t < k; t++ {
+			m = m.Max(archsimd.LoadInt32x8((*[8]int32)(unsafe.Add(pk, 4*(i+t)))))
+		}
+		// poolUnkey: the same flip as poolKey.
+		vstore(py, i, m.Xor(m.ShiftAllRight(31).And(mag)).AsFloat32x8())
+	}
+	archsimd.ClearAVXUpperBits()
+}
+
+// vecPoolColSum sets col[c] to the sum of x[r*w+c] over rows r < rows,
+// added in row order as the plain-Go loop adds them (so the same bits),
+// for a prefix of the columns c < w, and returns its length: whole
+// 8-float vectors under AVX2, every column under AVX-512.
+func vecPoolColSum(v Vec, col, x []float32, rows, w int) int {
+	if v == VecAVX512 && w > 0 {
+		x = x[:rows*w] // bounds every load below
+		poolColSum16(unsafe.Pointer(&col[:w][0]), unsafe.Pointer(&x[0]), rows, w)
+		return w
+	}
+	n := w &^ 7
+	if v != VecAVX2 || n == 0 {
+		return 0
+	}
+	x = x[:rows*w]
+	poolColSum8(unsafe.Pointer(&col[:w][0]), unsafe.Pointer(&x[0]), n, rows, w)
+	return n
+}
+
+//go:noinline
+func poolColSum8(pc, px unsafe.Pointer, n, rows, w int) {
+	for i := 0; i < n; i += 8 {
+		s := vload(px, i)
+		for r := 1; r < rows; r++ {
+			s = s.Add(vload(px, r*w+i))
+		}
+		vstore(pc, i, s)
+	}
+	archsimd.ClearAVXUpperBits()
+}

@@ -59,41 +59,22 @@ func amoebanetConfig(t *testing.T, large bool) Config {
 //     scaled by aux_scaling 0.4 to 51 and 307) is built when training.
 func TestAmoebaNetCounts(t *testing.T) {
 	cases := []struct {
-		name                    string
-		large                   bool
-		params, moving, withAux int64
-		madds                   int64
-		paperParams, paperMadds float64 // the paper's rounded figures
-		stem                    ir.Shape
-		stages                  [3]ir.Shape
-		n                       int
+		name   string
+		large  bool
+		count  paperCount
+		stem   ir.Shape
+		stages [3]ir.Shape
+		n      int
 	}{
-		{"N=6 F=190 @331", true, 86_721_838, 189_876, 87_672_034, 23_065_868_124, 86.7e6, 23.1e9,
+		{"N=6 F=190 @331", true, paperCount{86_721_838, 189_876, 87_672_034, 23_065_868_124, 86.7e6, 23.1e9},
 			ir.Shape{C: 475, H: 42, W: 42}, [3]ir.Shape{{C: 760, H: 42, W: 42}, {C: 1520, H: 21, W: 21}, {C: 3040, H: 11, W: 11}}, 6},
-		{"N=4 F=50 @224", false, 5_087_731, 36_006, 5_667_667, 552_581_396, 5.1e6, 555e6,
+		{"N=4 F=50 @224", false, paperCount{5_087_731, 36_006, 5_667_667, 552_581_396, 5.1e6, 555e6},
 			ir.Shape{C: 125, H: 28, W: 28}, [3]ir.Shape{{C: 200, H: 28, W: 28}, {C: 400, H: 14, W: 14}, {C: 800, H: 7, W: 7}}, 4},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			res := buildSpec(t, "../specs/amoebanet_a.cell", amoebanetConfig(t, c.large))
-			main, aux := res.Built.Costs()
-			if main.Params != c.params || main.Moving != c.moving {
-				t.Errorf("params %d + moving %d, want %d + %d", main.Params, main.Moving, c.params, c.moving)
-			}
-			if got := main.Params + aux.Params; got != c.withAux {
-				t.Errorf("params with aux head %d, want %d", got, c.withAux)
-			}
-			if main.MultAdd != c.madds {
-				t.Errorf("mult-adds %d, want %d", main.MultAdd, c.madds)
-			}
-			// The paper's figures, to their rounding (params) and within
-			// 0.5% (mult-adds, counted by a convention it does not state).
-			if d := float64(main.Params) - c.paperParams; d < -0.05e6 || d > 0.05e6 {
-				t.Errorf("params %d do not round to the paper's %.1fM", main.Params, c.paperParams/1e6)
-			}
-			if d := (float64(main.MultAdd) - c.paperMadds) / c.paperMadds; d < -5e-3 || d > 5e-3 {
-				t.Errorf("mult-adds %d are not within 0.5%% of the paper's %g", main.MultAdd, c.paperMadds)
-			}
+			checkPaperCount(t, res, c.count)
 			eps := endpoints(res.Built)
 			if eps["Cell_Stem_1"] != c.stem {
 				t.Errorf("Cell_Stem_1 %v, want %v", eps["Cell_Stem_1"], c.stem)
@@ -109,7 +90,6 @@ func TestAmoebaNetCounts(t *testing.T) {
 					t.Errorf("no Reduction_Cell_%d: the tpu inserts reduction cells before layers N and 2N", r)
 				}
 			}
-			t.Logf("params %d moving %d aux %d madds %d", main.Params, main.Moving, aux.Params, main.MultAdd)
 		})
 	}
 }

@@ -59,41 +59,22 @@ func pnasnetConfig(t *testing.T, large bool) Config {
 //     4,586,216 / 2,412,776; TF-slim builds it when training.
 func TestPNASNetCounts(t *testing.T) {
 	cases := []struct {
-		name                    string
-		large                   bool
-		params, moving, withAux int64
-		madds                   int64
-		paperParams, paperMadds float64 // the paper's rounded figures
-		stem                    ir.Shape
-		stages                  [3]ir.Shape
-		layers                  int
+		name   string
+		large  bool
+		count  paperCount
+		stem   ir.Shape
+		stages [3]ir.Shape
+		layers int
 	}{
-		{"large 12@4320", true, 86_057_668, 176_988, 90_643_884, 24_937_395_792, 86.1e6, 25.0e9,
+		{"large 12@4320", true, paperCount{86_057_668, 176_988, 90_643_884, 24_937_395_792, 86.1e6, 25.0e9},
 			ir.Shape{C: 540, H: 42, W: 42}, [3]ir.Shape{{C: 1080, H: 42, W: 42}, {C: 2160, H: 21, W: 21}, {C: 4320, H: 11, W: 11}}, 12},
-		{"mobile 9@1080", false, 5_064_487, 33_664, 7_477_263, 587_293_200, 5.1e6, 588e6,
+		{"mobile 9@1080", false, paperCount{5_064_487, 33_664, 7_477_263, 587_293_200, 5.1e6, 588e6},
 			ir.Shape{C: 135, H: 28, W: 28}, [3]ir.Shape{{C: 270, H: 28, W: 28}, {C: 540, H: 14, W: 14}, {C: 1080, H: 7, W: 7}}, 9},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			res := buildSpec(t, "../specs/pnasnet5.cell", pnasnetConfig(t, c.large))
-			main, aux := res.Built.Costs()
-			if main.Params != c.params || main.Moving != c.moving {
-				t.Errorf("params %d + moving %d, want %d + %d", main.Params, main.Moving, c.params, c.moving)
-			}
-			if got := main.Params + aux.Params; got != c.withAux {
-				t.Errorf("params with aux head %d, want %d", got, c.withAux)
-			}
-			if main.MultAdd != c.madds {
-				t.Errorf("mult-adds %d, want %d", main.MultAdd, c.madds)
-			}
-			// The paper's figures, to their rounding (params) and within
-			// 0.5% (mult-adds, counted by a convention it does not state).
-			if d := float64(main.Params) - c.paperParams; d < -0.05e6 || d > 0.05e6 {
-				t.Errorf("params %d do not round to the paper's %.1fM", main.Params, c.paperParams/1e6)
-			}
-			if d := (float64(main.MultAdd) - c.paperMadds) / c.paperMadds; d < -5e-3 || d > 5e-3 {
-				t.Errorf("mult-adds %d are not within 0.5%% of the paper's %g", main.MultAdd, c.paperMadds)
-			}
+			checkPaperCount(t, res, c.count)
 			eps := endpoints(res.Built)
 			if eps["Stem"] != c.stem {
 				t.Errorf("Stem %v, want %v", eps["Stem"], c.stem)
@@ -121,7 +102,6 @@ func TestPNASNetCounts(t *testing.T) {
 			if !stem0 || stem1 {
 				t.Errorf("cell_stem_0/1x1 built = %v (want true), a conv in cell_stem_1/comb_iter_0/right = %v (want false)", stem0, stem1)
 			}
-			t.Logf("params %d moving %d aux %d madds %d", main.Params, main.Moving, aux.Params, main.MultAdd)
 		})
 	}
 }

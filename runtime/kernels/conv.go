@@ -187,7 +187,11 @@ func (c Conv) scratchLen(in Shape) int {
 	g := c.geom(in)
 	if c.Depthwise {
 		if g.s == 1 {
-			return dwPlaneOf(g).scratch()
+			n := dwPlaneOf(g).scratch()
+			if dwLanesFits(g) {
+				n = max(n, dwLanesScratch(g))
+			}
+			return n
 		}
 		return dwPhasesOf(g).scratch(g)
 	}

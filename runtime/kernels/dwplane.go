@@ -147,8 +147,19 @@ func dwTaps(g convGeom, yf, xp, wk []float32, wp int, flipped bool, b float32) {
 	}
 }
 
-// convDWPlaneForward is the stride-1 depthwise forward pass.
+// convDWPlaneForward is the stride-1 depthwise forward pass: on AVX-512
+// with the output the input's size, sixteen channels to a vector
+// (dwLanesForward); otherwise on flat padded planes.
 func convDWPlaneForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scratch []float32, relu bool) {
+	if dwLanesForward(g, ch, x, w, bias, y, scratch, relu) {
+		return
+	}
+	convDWFlatForward(g, ch, x, w, bias, y, scratch, relu)
+}
+
+// convDWFlatForward is the stride-1 depthwise forward pass on flat padded
+// planes.
+func convDWFlatForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scratch []float32, relu bool) {
 	pl := dwPlaneOf(g)
 	xp, yf := scratch[:pl.n], scratch[pl.n:2*pl.n]
 	hw, kk := g.h*g.w, g.kh*g.kw
@@ -330,4 +341,24 @@ func fusedTapsGo(y, x, w []float32, d int, set bool, b float32) {
 		convFill(y, b)
 	}
 	convDWFused(y, x, w, d)
+}
+
+// dwLanesFits reports whether dwLanesForward runs g: the output has the
+// input's size (SAME padding, as every odd kernel of the NAS cells), on
+// AVX-512.
+func dwLanesFits(g convGeom) bool {
+	return g.vec == VecAVX512 && g.s == 1 && g.oh == g.h && g.ow == g.w && g.h*g.w > 0
+}
+
+// dwLanesPlane is the padded plane of dwLanesForward: hp rows of wp
+// pixels, each pixel 16 channels.
+func dwLanesPlane(g convGeom) (hp, wp int) {
+	return g.h + (g.kh-1)*g.d, g.w + (g.kw-1)*g.d
+}
+
+// dwLanesScratch is the floats dwLanesForward needs: the padded plane,
+// two 16×16 blocks and the kernel's taps for 16 channels.
+func dwLanesScratch(g convGeom) int {
+	hp, wp := dwLanesPlane(g)
+	return (hp*wp + 2*16 + g.kh*g.kw) * 16
 }

@@ -53,3 +53,8 @@ func vecBackApply(x, dy []float32, m, a, b, c float32, dx []float32, accumulate 
 func vecPoolColMax(v Vec, kcol []int32, x []float32, rows, w int) int  { return 0 }
 func vecPoolRowMax(v Vec, s int, y []float32, kcol []int32, k int) int { return 0 }
 func vecPoolColSum(v Vec, col, x []float32, rows, w int) int           { return 0 }
+
+// dwLanesForward is the AVX-512 depthwise pass: none in this build.
+func dwLanesForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scratch []float32, relu bool) bool {
+	return false
+}

@@ -59,3 +59,21 @@ func Kernel8x32(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, ma
 //
 //go:noescape
 func Dots4x4(n int, py, px *[4]*float32, tail, relu, imgs, sy, sx int, idx *[8][16]uint32, out *[16]float32)
+
+// Transpose16 writes the transpose of the 16×16 block at src (rows
+// srcStride floats apart), rectified (max(v, 0)) when relu is 1, to dst:
+// its row i at float offset off[i]. idx is TransposeIndices(). Only
+// Available512 CPUs may call it.
+//
+//go:noescape
+func Transpose16(src *float32, srcStride int, dst *float32, off *[16]int, relu int, idx *[8][16]uint32)
+
+// DWTaps8 is eight neighbouring pixels of a depthwise conv over 16
+// channels at once: out[16i+c] = bias[c] + Σ over the kh×kw taps t of
+// taps[16t+c] · the tap's pixel, where pixel i's window starts 16i floats
+// after win, the kernel's rows lie rowStep bytes apart and its taps
+// tapStep bytes apart within a row (16-channel pixels, dilation
+// included). kh, kw ≥ 1. Only Available512 CPUs may call it.
+//
+//go:noescape
+func DWTaps8(out, win, taps, bias *float32, kh, kw, rowStep, tapStep int)

@@ -134,3 +134,65 @@ func Dots4x4Go(n int, py, px *[4]*float32, tail, relu, imgs, sy, sx int, idx *[8
 		}
 	}
 }
+
+// TransposeIndices are Transpose16's permutes: four rounds, each pairing
+// rows s = 8, 4, 2 and then 1 apart and interleaving their groups of s
+// lanes. idx[k] (round k) takes, from each 2s lanes, the first s of the
+// first row and then the first s of the second (lanes 16..31); idx[4+k]
+// the second s of each.
+func TransposeIndices() [8][16]uint32 {
+	var idx [8][16]uint32
+	for k := range 4 {
+		s := 8 >> k
+		for l := range 16 {
+			blk, j := l/(2*s)*2*s, l%(2*s)
+			i := blk + j
+			if j >= s {
+				i = 16 + blk + j - s
+			}
+			idx[k][l] = uint32(i)
+			idx[4+k][l] = uint32(i + s)
+		}
+	}
+	return idx
+}
+
+// Transpose16Go is the reference for Transpose16 (idx is unused).
+func Transpose16Go(src *float32, srcStride int, dst *float32, off *[16]int, relu int, idx *[8][16]uint32) {
+	s := unsafe.Slice(src, 15*srcStride+16)
+	var t [16][16]float32
+	for i := range 16 {
+		for j := range 16 {
+			v := s[j*srcStride+i]
+			if relu != 0 {
+				v = max(v, 0)
+			}
+			t[i][j] = v
+		}
+	}
+	for i := range 16 {
+		copy(unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(dst), 4*off[i])), 16), t[i][:])
+	}
+}
+
+// DWTaps8Go is the reference for DWTaps8.
+func DWTaps8Go(out, win, taps, bias *float32, kh, kw, rowStep, tapStep int) {
+	o := unsafe.Slice(out, 8*16)
+	b := unsafe.Slice(bias, 16)
+	for i := range 8 {
+		copy(o[16*i:16*i+16], b)
+	}
+	t := unsafe.Slice(taps, kh*kw*16)
+	for ky := range kh {
+		for kx := range kw {
+			wt := t[(ky*kw+kx)*16:][:16]
+			p := unsafe.Add(unsafe.Pointer(win), ky*rowStep+kx*tapStep)
+			for i := range 8 {
+				px := unsafe.Slice((*float32)(unsafe.Add(p, 64*i)), 16)
+				for c := range 16 {
+					o[16*i+c] += wt[c] * px[c]
+				}
+			}
+		}
+	}
+}

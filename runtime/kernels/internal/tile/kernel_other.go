@@ -27,3 +27,13 @@ func PackStrips(dst, src *float32, ldb, rows, strips, relu int) {
 func Dots4x4(n int, py, px *[4]*float32, tail, relu, imgs, sy, sx int, idx *[8][16]uint32, out *[16]float32) {
 	Dots4x4Go(n, py, px, tail, relu, imgs, sy, sx, idx, out)
 }
+
+// Transpose16 is Transpose16Go where there is no assembly.
+func Transpose16(src *float32, srcStride int, dst *float32, off *[16]int, relu int, idx *[8][16]uint32) {
+	Transpose16Go(src, srcStride, dst, off, relu, idx)
+}
+
+// DWTaps8 is DWTaps8Go where there is no assembly.
+func DWTaps8(out, win, taps, bias *float32, kh, kw, rowStep, tapStep int) {
+	DWTaps8Go(out, win, taps, bias, kh, kw, rowStep, tapStep)
+}

@@ -1,0 +1,69 @@
+package tile
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// TestTranspose16 compares the assembly Transpose16 with Transpose16Go on
+// strided rows, scattered destination rows and both relu settings.
+func TestTranspose16(t *testing.T) {
+	if !Available512() {
+		t.Skip("no AVX-512 on this CPU: Transpose16 is not checked")
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	idx := TransposeIndices()
+	for _, stride := range []int{16, 21, 64} {
+		src := make([]float32, 15*stride+16)
+		for i := range src {
+			src[i] = rng.Float32()*2 - 1
+		}
+		var off [16]int
+		for i := range off {
+			off[i] = (15-i)*40 + i%3 // rows out of order, unaligned
+		}
+		for relu := range 2 {
+			got, want := make([]float32, 16*40), make([]float32, 16*40)
+			Transpose16(&src[0], stride, &got[0], &off, relu, &idx)
+			Transpose16Go(&src[0], stride, &want[0], &off, relu, &idx)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("stride %d relu %d: [%d] = %v, want %v", stride, relu, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestDWTaps8 compares the assembly DWTaps8 with DWTaps8Go for the NAS
+// kernels' sizes, dilation 1 and 2.
+func TestDWTaps8(t *testing.T) {
+	if !Available512() {
+		t.Skip("no AVX-512 on this CPU: DWTaps8 is not checked")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, k := range []int{1, 3, 5, 7} {
+		for _, d := range []int{1, 2} {
+			wp := 8 + (k-1)*d + 3
+			plane := make([]float32, (k-1)*d*wp*16+wp*16+16)
+			for i := range plane {
+				plane[i] = rng.Float32()*2 - 1
+			}
+			taps, bias := make([]float32, k*k*16), make([]float32, 16)
+			for i := range taps {
+				taps[i] = rng.Float32()*2 - 1
+			}
+			for i := range bias {
+				bias[i] = rng.Float32()
+			}
+			var got, want [128]float32
+			DWTaps8(&got[0], &plane[16], &taps[0], &bias[0], k, k, 4*16*wp*d, 4*16*d)
+			DWTaps8Go(&want[0], &plane[16], &taps[0], &bias[0], k, k, 4*16*wp*d, 4*16*d)
+			for i := range want {
+				if d := got[i] - want[i]; d > 1e-5 || d < -1e-5 {
+					t.Fatalf("k %d: [%d] = %v, want %v", k, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}

@@ -332,9 +332,9 @@ func TestConvScratchLen(t *testing.T) {
 		{Conv{KH: 1, KW: 1, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8*5*5 + tilePackWant(8, 4, 25)},
 		{Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8 * 9 * 10 * 9},
 		{Conv{KH: 1, KW: 7, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8 * 7 * 5 * 5},
-		{Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Same: true, Cin: 8, Cout: 8, Depthwise: true}, dwLanesWant(3*((10+4)*(9+4)+vecSlack), (10+4)*(9+4)+2*16+25)}, // three padded planes, each with a vector of slack; or a padded plane of 16-channel pixels, two 16×16 blocks and 25 taps
-		{Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Cin: 8, Cout: 8, Depthwise: true}, 3 * ((10+4)*(9+4) + vecSlack)},                                            // VALID: smaller output, flat planes only
-		{Conv{KH: 5, KW: 5, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 8, Depthwise: true}, 4*7*7 + 5*7 + vecSlack},                                       // four 7×7 phase planes, a 5-row flat output and a vector of slack
+		{Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Same: true, Cin: 8, Cout: 8, Depthwise: true}, dwLanesWant(3*((10+4)*(9+4)+vecSlack), 2*(10+4)*(9+4)+2*16+2*25)}, // three padded planes, each with a vector of slack; or two padded planes of 16-channel pixels, two 16×16 blocks, 25 taps and 25 gradients
+		{Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Cin: 8, Cout: 8, Depthwise: true}, 3 * ((10+4)*(9+4) + vecSlack)},                                                // VALID: smaller output, flat planes only
+		{Conv{KH: 5, KW: 5, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 8, Depthwise: true}, 4*7*7 + 5*7 + vecSlack},                                           // four 7×7 phase planes, a 5-row flat output and a vector of slack
 	} {
 		if got := tt.c.ScratchLen(in); got != tt.want {
 			t.Errorf("%+v.ScratchLen(%v) = %d, want %d", tt.c, in, got, tt.want)

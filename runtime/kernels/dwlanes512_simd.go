@@ -9,165 +9,360 @@ import (
 	"cellc/runtime/kernels/internal/tile"
 )
 
-// dwLanesForward is the stride-1 depthwise forward pass with sixteen
-// channels to a vector, on AVX-512 where the output has the input's size;
-// it reports false, having done nothing, elsewhere.
+// Stride-1 depthwise convolutions with sixteen channels to a vector, on
+// AVX-512 where the output has the input's size (SAME padding, as every
+// odd kernel of the NAS cells).
 //
 // One channel's plane is too small a loop for the flat planes (an 8×8
 // plane padded for a 5×5 kernel is 144 values for 64 outputs, and every
 // channel pays its own setup), so each group of 16 channels is transposed
 // into one zero-padded plane of 16-channel pixels. There every tap of
 // every output pixel is one vector multiply-add of that tap's 16 weights,
-// with no masks and no per-channel loops; four neighbouring pixels share
-// each weight load. Each 16 output pixels are transposed back, straight
-// into the 1×1 conv's strips or into y.
-func dwLanesForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scratch []float32, relu bool) bool {
-	if !dwLanesFits(g) || ch == 0 {
-		return false
-	}
-	hw, kk := g.h*g.w, g.kh*g.kw
-	if len(scratch) < dwLanesScratch(g) || len(x) < ch*hw || len(w) < ch*kk || bias != nil && len(bias) < ch {
-		return false
-	}
-	if y.strips && len(y.y) < stripsLen(ch, hw) || !y.strips && len(y.y) < ch*hw {
-		return false
+// with no masks and no per-channel loops: eight neighbouring pixels share
+// each weight load (tile.DWTaps8). Each 16 output pixels are transposed
+// back, straight into the 1×1 conv's strips or into y. The input
+// gradient is the same pass over dy's plane with the kernel rotated by
+// 180°, and the weight gradient multiplies dy's plane into x's under
+// every tap (tile.DWGrad*).
+
+// lanes is one such pass over an image. Every plane and buffer lies in
+// scratch (dwLanesScratch), named by its offset there, so that the
+// transposes can write into any of them.
+type lanes struct {
+	g          convGeom
+	hw, kk, wp int
+	s          []float32
+	// Offsets in s: two 16×16 blocks, the kernel's taps and the weight
+	// gradient's accumulators for 16 channels, and two padded planes.
+	block, out, taps, acc, planeA, planeB int
+	idx                                   [8][16]uint32
+	bias                                  [16]float32
+}
+
+func newLanes(g convGeom, scratch []float32) (lanes, bool) {
+	if !dwLanesFits(g) || len(scratch) < dwLanesScratch(g) {
+		return lanes{}, false
 	}
 	hp, wp := dwLanesPlane(g)
-	plane := scratch[:hp*wp*16]
-	block := scratch[len(plane) : len(plane)+256]
-	out := scratch[len(plane)+256 : len(plane)+512]
-	taps := scratch[len(plane)+512 : len(plane)+512+kk*16]
-	// The padding stays zero from group to group: only the pixels are
-	// written.
-	clear(plane)
-	var bv [16]float32
+	kk := g.kh * g.kw
+	l := lanes{g: g, hw: g.h * g.w, kk: kk, wp: wp, s: scratch, block: 0, out: 256, taps: 512}
+	l.acc = l.taps + kk*16
+	l.planeA = l.acc + kk*16
+	l.planeB = l.planeA + hp*wp*16
+	l.idx = tile.TransposeIndices()
+	return l, true
+}
+
+// plane is the padded plane at offset at.
+func (l *lanes) plane(at int) []float32 {
+	hp, wp := dwLanesPlane(l.g)
+	return l.s[at : at+hp*wp*16]
+}
+
+// load transposes channels c0..c0+nc-1 of src (C×H×W) into the plane at
+// offset at, pixel (r, c) at padded (r+pt, c+pl), rectified with relu.
+// The plane's padding is never written: it stays as it was cleared.
+func (l *lanes) load(at int, src []float32, c0, nc, pt, pl int, relu bool) {
+	g, hw, wp := l.g, l.hw, l.wp
 	var off [16]int
-	idx := tile.TransposeIndices()
-	for c0 := 0; c0 < ch; c0 += 16 {
-		nc := min(16, ch-c0)
-		for t := range kk {
-			tw := taps[t*16 : t*16+16]
+	r, col := 0, 0
+	for p0 := 0; p0 < hw; p0 += 16 {
+		np := min(16, hw-p0)
+		var from *float32
+		stride := hw
+		if nc == 16 && np == 16 {
+			from = &src[c0*hw+p0]
+		} else {
+			block := l.s[l.block : l.block+256]
+			clear(block)
 			for j := range nc {
-				tw[j] = w[(c0+j)*kk+t]
+				copy(block[j*16:j*16+np], src[(c0+j)*hw+p0:(c0+j)*hw+p0+np])
 			}
-			clear(tw[nc:])
+			from, stride = &block[0], 16
 		}
-		for j := range 16 {
-			bv[j] = 0
-			if bias != nil && j < nc {
-				bv[j] = bias[c0+j]
+		if o0 := at + ((r+pt)*wp+col+pl)*16; np == 16 && col+16 <= g.w {
+			// All in one row.
+			for i := range off {
+				off[i] = o0 + 16*i
 			}
-		}
-		// In: each 16 pixels of the group's planes, transposed into the
-		// padded plane at their rows and columns (pixels past the plane
-		// into out, which is free until the pass below).
-		r, col := 0, 0
-		for p0 := 0; p0 < hw; p0 += 16 {
-			np := min(16, hw-p0)
-			src, stride := unsafe.Pointer(nil), hw
-			if nc == 16 && np == 16 {
-				src = unsafe.Pointer(&x[c0*hw+p0])
-			} else {
-				clear(block)
-				for j := range nc {
-					copy(block[j*16:j*16+np], x[(c0+j)*hw+p0:(c0+j)*hw+p0+np])
-				}
-				src, stride = unsafe.Pointer(&block[0]), 16
+			if col += 16; col == g.w {
+				r, col = r+1, 0
 			}
-			if o0 := ((r+g.pt)*wp + col + g.pl) * 16; np == 16 && col+16 <= g.w {
-				// All in one row.
-				for i := range off {
-					off[i] = o0 + 16*i
-				}
-				if col += 16; col == g.w {
-					r, col = r+1, 0
-				}
-			} else {
-				for i := range off {
-					off[i] = len(plane) + 256 // out
-					if i < np {
-						off[i] = ((r+g.pt)*wp + col + g.pl) * 16
-						if col++; col == g.w {
-							r, col = r+1, 0
-						}
+		} else {
+			for i := range off {
+				off[i] = l.out // pixels past the plane: out is free here
+				if i < np {
+					off[i] = at + ((r+pt)*wp+col+pl)*16
+					if col++; col == g.w {
+						r, col = r+1, 0
 					}
 				}
 			}
-			tile.Transpose16((*float32)(src), stride, &scratch[0], &off, b2i(relu), &idx)
 		}
-		// Out: each 16 pixels in runs along their rows, eight, four or
-		// one pixels at a time, then back to channel-major order.
-		dstBase, dstStride := 0, 0 // where channel c0's s-th 16 pixels go: dstBase + s·dstStride
-		if y.strips {
-			k0 := c0 / tileK * tileK
-			base, stride := stripBlock(k0, min(tileK, ch-k0), hw)
-			dstBase, dstStride = base+(c0-k0)*tileCols, stride
-		} else {
-			dstBase, dstStride = c0*hw, 16
+		flags := 0
+		if relu {
+			flags = tile.TransposeReLU
 		}
-		tp, bp := &taps[0], &bv[0]
-		rowStep, tapStep := 4*wp*16*g.d, 4*16*g.d
-		for s := 0; s*16 < hw; s++ {
-			np := min(16, hw-s*16)
-			for i := 0; i < np; {
-				p := s*16 + i
-				r, x0 := p/g.w, p%g.w
-				run := min(np-i, g.w-x0)
-				// Pixel (r, x0)'s window starts at padded (r, x0).
-				win, o := &plane[(r*wp+x0)*16], &out[i*16]
-				switch {
-				case run >= 8:
-					tile.DWTaps8(o, win, tp, bp, g.kh, g.kw, rowStep, tapStep)
-					i += 8
-				case run >= 4:
-					dwLanesQuad(unsafe.Pointer(o), unsafe.Pointer(win), unsafe.Pointer(tp), unsafe.Pointer(bp), g.kh, g.kw, rowStep, tapStep)
-					i += 4
-				default:
-					dwLanesOne(unsafe.Pointer(o), unsafe.Pointer(win), unsafe.Pointer(tp), unsafe.Pointer(bp), g.kh, g.kw, rowStep, tapStep)
-					i++
-				}
+		tile.Transpose16(from, stride, &l.s[0], &off, flags, &l.idx, nil)
+	}
+}
+
+// setTaps lays out the kernels of channels c0..c0+nc-1 (of w, kh×kw
+// each) tap by tap, 16 channels a tap, rotated by 180° with flip, and
+// their biases (zero where bias is nil).
+func (l *lanes) setTaps(w, bias []float32, c0, nc int, flip bool) {
+	kk := l.kk
+	taps := l.s[l.taps : l.taps+kk*16]
+	for t := range kk {
+		src := t
+		if flip {
+			src = kk - 1 - t
+		}
+		tw := taps[t*16 : t*16+16]
+		for j := range nc {
+			tw[j] = w[(c0+j)*kk+src]
+		}
+		clear(tw[nc:])
+	}
+	for j := range l.bias {
+		l.bias[j] = 0
+		if bias != nil && j < nc {
+			l.bias[j] = bias[c0+j]
+		}
+	}
+}
+
+// conv convolves the plane at offset at with the taps (setTaps) and puts
+// channels c0..c0+nc-1 of the result in dst.
+func (l *lanes) conv(at int, dst dwDest, c0, nc, ch int) {
+	g, hw, wp := l.g, l.hw, l.wp
+	// Channel c0's s-th 16 pixels go to dstBase + s·dstStride.
+	dstBase, dstStride := c0*hw, 16
+	if dst.strips {
+		k0 := c0 / tileK * tileK
+		base, stride := stripBlock(k0, min(tileK, ch-k0), hw)
+		dstBase, dstStride = base+(c0-k0)*tileCols, stride
+	}
+	tp, bp := &l.s[l.taps], &l.bias[0]
+	rowStep, tapStep := 4*wp*16*g.d, 4*16*g.d
+	for s := 0; s*16 < hw; s++ {
+		np := min(16, hw-s*16)
+		// Each 16 pixels in runs along their rows.
+		for i := 0; i < np; {
+			p := s*16 + i
+			r, x0 := p/g.w, p%g.w
+			run := min(np-i, g.w-x0)
+			// Pixel (r, x0)'s window starts at padded (r, x0).
+			win, o := &l.s[at+(r*wp+x0)*16], &l.s[l.out+i*16]
+			switch {
+			case run >= 8:
+				tile.DWTaps8(o, win, tp, bp, g.kh, g.kw, rowStep, tapStep)
+				i += 8
+			case run >= 4:
+				dwLanesQuad(unsafe.Pointer(o), unsafe.Pointer(win), unsafe.Pointer(tp), unsafe.Pointer(bp), g.kh, g.kw, rowStep, tapStep)
+				i += 4
+			default:
+				dwLanesOne(unsafe.Pointer(o), unsafe.Pointer(win), unsafe.Pointer(tp), unsafe.Pointer(bp), g.kh, g.kw, rowStep, tapStep)
+				i++
 			}
-			dwLanesStore(y, out, block, s, dstBase, dstStride, hw, nc, &idx)
+		}
+		l.store(dst, s, c0, nc, dstBase+s*dstStride)
+	}
+}
+
+// store transposes out (pixels 16s.. of channels c0..c0+nc-1, one pixel
+// a row) and puts each channel's pixels in dst from base on, channel j at
+// base + j·16 (strips, the lanes past the last pixel as zeros) or base +
+// j·hw (C×H×W, nothing past the last pixel). A partial group, the last
+// few pixels, or a dst that adds or masks go through block.
+func (l *lanes) store(dst dwDest, s, c0, nc, base int) {
+	hw := l.hw
+	np := min(16, hw-s*16)
+	step := hw
+	if dst.strips {
+		step = 16
+	}
+	var off [16]int
+	out := &l.s[l.out]
+	if nc == 16 && np == 16 && (!dst.strips || !dst.add && dst.mask == nil) {
+		for j := range off {
+			off[j] = base + j*step
+		}
+		_ = dst.y[base+15*step+15] // bounds every store
+		flags, mask := 0, (*float32)(nil)
+		if dst.add {
+			flags |= tile.TransposeAdd
+		}
+		if dst.mask != nil {
+			_ = dst.mask[base+15*step+15]
+			flags, mask = flags|tile.TransposeMask, &dst.mask[0]
+		}
+		tile.Transpose16(out, 16, &dst.y[0], &off, flags, &l.idx, mask)
+		return
+	}
+	for j := range off {
+		off[j] = l.block + j*16
+	}
+	tile.Transpose16(out, 16, &l.s[0], &off, 0, &l.idx, nil)
+	for j := range nc {
+		row := l.s[l.block+j*16 : l.block+j*16+16]
+		if dst.strips {
+			d := dst.y[base+j*16 : base+j*16+16]
+			copy(d, row[:np])
+			clear(d[np:])
+			continue
+		}
+		d := dst.y[base+j*hw : base+j*hw+np]
+		var m []float32
+		if dst.mask != nil {
+			m = dst.mask[(c0+j)*hw+s*16:][:np]
+		}
+		lanesPut(d, row[:np], m, dst.add)
+	}
+}
+
+// lanesPut writes v to d, or adds it, and with m only where m > 0 (zero
+// elsewhere, or nothing added): the input gradient through a ReLU.
+func lanesPut(d, v, m []float32, add bool) {
+	n := len(d)
+	k := archsimd.Mask32x16FromBits(uint16(1)<<n - 1) // n = 16: all ones
+	pd, pv := (*[16]float32)(unsafe.Pointer(&d[0])), (*[16]float32)(unsafe.Pointer(&v[0]))
+	x := archsimd.LoadMaskedFloat32x16(pv, k)
+	if m != nil {
+		var zero archsimd.Float32x16
+		x = x.Masked(archsimd.LoadMaskedFloat32x16((*[16]float32)(unsafe.Pointer(&m[0])), k).Greater(zero))
+	}
+	if add {
+		x = x.Add(archsimd.LoadMaskedFloat32x16(pd, k))
+	}
+	x.StoreMasked(pd, k)
+	archsimd.ClearAVXUpperBits()
+}
+
+// grads adds the weight gradients of channels c0..c0+nc-1 into dw (kh×kw
+// a channel): the plane at xAt holds x as the forward pass read it, the
+// one at dyAt dy with pixel (r, c) at padded (r+pt, c+pl). It reports
+// false, having done nothing, for kernels other than 3×3, 5×5 and 7×7.
+func (l *lanes) grads(xAt, dyAt, pt, pl int, dw []float32, c0, nc int) bool {
+	g, wp := l.g, l.wp
+	type part struct {
+		row, tap int // first kernel row and tap
+		f        func(acc, dy, win *float32, n, rowStep, tapStep int)
+	}
+	var parts [2]part
+	switch {
+	case g.kh == 3 && g.kw == 3:
+		parts = [2]part{{0, 0, tile.DWGrad3x3}}
+	case g.kh == 5 && g.kw == 5:
+		parts = [2]part{{0, 0, tile.DWGrad5x5}}
+	case g.kh == 7 && g.kw == 7:
+		parts = [2]part{{0, 0, tile.DWGrad4x7}, {4, 28, tile.DWGrad3x7}}
+	default:
+		return false
+	}
+	acc := l.s[l.acc : l.acc+l.kk*16]
+	clear(acc)
+	rowStep, tapStep := 4*wp*16*g.d, 4*16*g.d
+	for r := range g.h {
+		dy := &l.s[dyAt+((r+pt)*wp+pl)*16]
+		for _, pa := range parts {
+			if pa.f != nil {
+				// Output row r's windows start at padded (r, 0).
+				pa.f(&acc[pa.tap*16], dy, &l.s[xAt+((r+pa.row*g.d)*wp)*16], g.w, rowStep, tapStep)
+			}
+		}
+	}
+	for t := range l.kk {
+		for j := range nc {
+			dw[(c0+j)*l.kk+t] += acc[t*16+j]
 		}
 	}
 	return true
 }
 
-// dwLanesStore transposes out (pixels 16s.. of channels c0..c0+nc-1, one
-// pixel a row) and stores each channel's 16 pixels at dstBase +
-// s·dstStride + j·16 (strips) or + j·hw (C×H×W): in strips, the lanes past
-// the last pixel as zeros; in C×H×W, not at all. A partial group or the
-// last few pixels go through block.
-func dwLanesStore(y dwDest, out, block []float32, s, dstBase, dstStride, hw, nc int, idx *[8][16]uint32) {
-	np := min(16, hw-s*16)
-	base := dstBase + s*dstStride
-	rowStep := hw
-	if y.strips {
-		rowStep = 16
+// dwLanesForward is the stride-1 depthwise forward pass, sixteen
+// channels to a vector, where that pays (lanesPay); it reports false,
+// having done nothing, elsewhere.
+func dwLanesForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scratch []float32, relu bool) bool {
+	return lanesPay(ch) && lanesForward(g, ch, x, w, bias, y, scratch, relu)
+}
+
+// dwLanesBackward is the stride-1 depthwise backward pass without the
+// bias gradient (convDWPlaneBackward's arguments), sixteen channels to a
+// vector, where that pays (lanesPay); it reports false, having done
+// nothing, elsewhere.
+func dwLanesBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool, dw, scratch []float32, relu bool) bool {
+	return lanesPay(ch) && lanesBackward(g, ch, x, w, dy, dx, accumulateDX, dw, scratch, relu)
+}
+
+// lanesPay reports whether ch channels are worth transposing: at least
+// one whole group of 16. With fewer, the lanes a group leaves empty cost
+// more than the flat planes' padding (BenchmarkDWLanes, Fashion-MNIST
+// child shapes: 4 channels of 28×28 took 2–2.5× as long, 8 of 14×14
+// 1.1–1.3×, 16 of 7×7 half as long).
+func lanesPay(ch int) bool { return ch >= 16 }
+
+// lanesForward is the forward pass through lanes; it reports false,
+// having done nothing, where dwLanesFits does not hold.
+func lanesForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scratch []float32, relu bool) bool {
+	hw, kk := g.h*g.w, g.kh*g.kw
+	if ch == 0 || len(x) < ch*hw || len(w) < ch*kk || bias != nil && len(bias) < ch ||
+		y.strips && len(y.y) < stripsLen(ch, hw) || !y.strips && len(y.y) < ch*hw {
+		return false
 	}
-	var off [16]int
-	if nc == 16 && np == 16 {
-		for j := range off {
-			off[j] = base + j*rowStep
+	l, ok := newLanes(g, scratch)
+	if !ok {
+		return false
+	}
+	// The padding stays zero from group to group: only pixels are written.
+	clear(l.plane(l.planeA))
+	for c0 := 0; c0 < ch; c0 += 16 {
+		nc := min(16, ch-c0)
+		l.setTaps(w, bias, c0, nc, false)
+		l.load(l.planeA, x, c0, nc, g.pt, g.pl, relu)
+		l.conv(l.planeA, y, c0, nc, ch)
+	}
+	return true
+}
+
+// lanesBackward is the backward pass through lanes; it reports false,
+// having done nothing, where dwLanesFits does not hold or the weight
+// gradient's kernel is not 3×3, 5×5 or 7×7.
+func lanesBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool, dw, scratch []float32, relu bool) bool {
+	hw, kk := g.h*g.w, g.kh*g.kw
+	if ch == 0 || len(x) < ch*hw || len(w) < ch*kk || len(dy) < ch*hw ||
+		dx != nil && len(dx) < ch*hw || dw != nil && len(dw) < ch*kk {
+		return false
+	}
+	if dw != nil && !(g.kh == g.kw && (g.kh == 3 || g.kh == 5 || g.kh == 7)) {
+		return false
+	}
+	l, ok := newLanes(g, scratch)
+	if !ok {
+		return false
+	}
+	// dy sits in its plane where the rotated kernel's taps meet it for
+	// the input gradient: (KH-1)d - pt rows down, (KW-1)d - pl across.
+	top, left := (g.kh-1)*g.d-g.pt, (g.kw-1)*g.d-g.pl
+	clear(l.plane(l.planeA))
+	clear(l.plane(l.planeB))
+	dst := dwDest{y: dx, add: accumulateDX}
+	if relu {
+		dst.mask = x
+	}
+	for c0 := 0; c0 < ch; c0 += 16 {
+		nc := min(16, ch-c0)
+		l.load(l.planeB, dy, c0, nc, top, left, false)
+		if dw != nil {
+			l.load(l.planeA, x, c0, nc, g.pt, g.pl, relu)
+			l.grads(l.planeA, l.planeB, top, left, dw, c0, nc)
 		}
-		_ = y.y[base+15*rowStep+15] // bounds every store
-		tile.Transpose16(&out[0], 16, &y.y[0], &off, 0, idx)
-		return
-	}
-	for j := range off {
-		off[j] = j * 16
-	}
-	tile.Transpose16(&out[0], 16, &block[0], &off, 0, idx)
-	for j := range nc {
-		row := block[j*16 : j*16+16]
-		if y.strips {
-			dst := y.y[base+j*16 : base+j*16+16]
-			copy(dst, row[:np])
-			clear(dst[np:])
-		} else {
-			copy(y.y[base+j*hw:base+j*hw+np], row[:np])
+		if dx != nil {
+			l.setTaps(w, nil, c0, nc, true)
+			l.conv(l.planeB, dst, c0, nc, ch)
 		}
 	}
+	return true
 }
 
 // dwLanesQuad writes to out four pixels' 16 channels: b plus the taps of
@@ -216,12 +411,4 @@ func dwLanesOne(out, win, tp, bp unsafe.Pointer, kh, kw, rowStep, tapStep int) {
 	}
 	zstore(out, 0, a)
 	archsimd.ClearAVXUpperBits()
-}
-
-// b2i is 1 for true, the assembly kernels' flag.
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

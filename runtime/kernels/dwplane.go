@@ -179,13 +179,18 @@ func convDWFlatForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scrat
 }
 
 // dwDest is where a depthwise forward pass puts each channel's output:
-// into y (C×OH×OW), or, with strips, into the 16-pixel strips that
+// into y (C×H×W), or, with strips, into the 16-pixel strips that
 // tileGemm reads as its B (stripBlock's layout: for C ≤ 256, pixel 16s+j
 // of channel c at (s·C + c)·16 + j; zeros past the last pixel), which
-// saves the 1×1 conv after it a pass over its input (DWPointwise).
+// saves the 1×1 conv after it a pass over its input (DWPointwise). The
+// lanes pass (dwLanesBackward) also puts input gradients through it:
+// added to y with add, and with mask only where mask > 0 (the ReLU's
+// input x, zero elsewhere); put itself does neither.
 type dwDest struct {
 	y      []float32
 	strips bool
+	add    bool
+	mask   []float32
 }
 
 // put writes channel c (of ch) from the flat plane yf (oh rows of ow
@@ -274,6 +279,14 @@ func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 	// products want it: one copy serves both.
 	top, left := (g.kh-1)*g.d-g.pt, (g.kw-1)*g.d-g.pl
 	dyf := dq[top*pl.wp+left:]
+	if dwLanesBackward(g, ch, x, w, dy, dx, accumulateDX, dw, scratch, relu) {
+		if dbias != nil {
+			for c := range ch {
+				dbias[c] += convSum(dy[c*p : (c+1)*p])
+			}
+		}
+		return
+	}
 	// Without the ReLU, each channel adds into dx; with it, each channel
 	// writes dx through the mask (unless nothing reaches it at all).
 	if dx != nil && !accumulateDX && (!relu || lo == 0) {
@@ -356,9 +369,10 @@ func dwLanesPlane(g convGeom) (hp, wp int) {
 	return g.h + (g.kh-1)*g.d, g.w + (g.kw-1)*g.d
 }
 
-// dwLanesScratch is the floats dwLanesForward needs: the padded plane,
-// two 16×16 blocks and the kernel's taps for 16 channels.
+// dwLanesScratch is the floats the lanes passes need: two 16×16 blocks,
+// the kernel's taps and its weight gradients for 16 channels, and two
+// padded planes (the backward's x and dy).
 func dwLanesScratch(g convGeom) int {
 	hp, wp := dwLanesPlane(g)
-	return (hp*wp + 2*16 + g.kh*g.kw) * 16
+	return (2*16 + 2*g.kh*g.kw + 2*hp*wp) * 16
 }

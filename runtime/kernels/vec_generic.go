@@ -58,3 +58,9 @@ func vecPoolColSum(v Vec, col, x []float32, rows, w int) int           { return 
 func dwLanesForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scratch []float32, relu bool) bool {
 	return false
 }
+
+// dwLanesBackward is the AVX-512 depthwise backward pass: none in this
+// build.
+func dwLanesBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool, dw, scratch []float32, relu bool) bool {
+	return false
+}

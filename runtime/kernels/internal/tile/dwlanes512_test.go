@@ -6,7 +6,8 @@ import (
 )
 
 // TestTranspose16 compares the assembly Transpose16 with Transpose16Go on
-// strided rows, scattered destination rows and both relu settings.
+// strided rows, scattered destination rows and every combination of
+// flags.
 func TestTranspose16(t *testing.T) {
 	if !Available512() {
 		t.Skip("no AVX-512 on this CPU: Transpose16 is not checked")
@@ -22,13 +23,21 @@ func TestTranspose16(t *testing.T) {
 		for i := range off {
 			off[i] = (15-i)*40 + i%3 // rows out of order, unaligned
 		}
-		for relu := range 2 {
+		mask := make([]float32, 16*40)
+		for i := range mask {
+			mask[i] = float32(i%3 - 1) // below, at and above zero
+		}
+		for flags := range 8 {
 			got, want := make([]float32, 16*40), make([]float32, 16*40)
-			Transpose16(&src[0], stride, &got[0], &off, relu, &idx)
-			Transpose16Go(&src[0], stride, &want[0], &off, relu, &idx)
+			for i := range got {
+				got[i] = float32(i)
+				want[i] = got[i]
+			}
+			Transpose16(&src[0], stride, &got[0], &off, flags, &idx, &mask[0])
+			Transpose16Go(&src[0], stride, &want[0], &off, flags, &idx, &mask[0])
 			for i := range want {
 				if got[i] != want[i] {
-					t.Fatalf("stride %d relu %d: [%d] = %v, want %v", stride, relu, i, got[i], want[i])
+					t.Fatalf("stride %d flags %d: [%d] = %v, want %v", stride, flags, i, got[i], want[i])
 				}
 			}
 		}
@@ -62,6 +71,43 @@ func TestDWTaps8(t *testing.T) {
 			for i := range want {
 				if d := got[i] - want[i]; d > 1e-5 || d < -1e-5 {
 					t.Fatalf("k %d: [%d] = %v, want %v", k, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestDWGrad compares the assembly DWGrad kernels with DWGradGo, dilation
+// 1 and 2.
+func TestDWGrad(t *testing.T) {
+	if !Available512() {
+		t.Skip("no AVX-512 on this CPU: the DWGrad kernels are not checked")
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, s := range []struct {
+		r, k int
+		f    func(acc, dy, win *float32, n, rowStep, tapStep int)
+	}{{3, 3, DWGrad3x3}, {5, 5, DWGrad5x5}, {4, 7, DWGrad4x7}, {3, 7, DWGrad3x7}} {
+		for _, d := range []int{1, 2} {
+			const n = 11
+			wp := n + (s.k-1)*d
+			plane := make([]float32, (s.r-1)*d*wp*16+wp*16+16)
+			dy := make([]float32, n*16)
+			for _, v := range [][]float32{plane, dy} {
+				for i := range v {
+					v[i] = rng.Float32()*2 - 1
+				}
+			}
+			got, want := make([]float32, s.r*s.k*16), make([]float32, s.r*s.k*16)
+			for i := range got {
+				got[i] = float32(i)
+				want[i] = got[i]
+			}
+			s.f(&got[0], &dy[0], &plane[16], n, 4*16*wp*d, 4*16*d)
+			DWGradGo(s.r, s.k, &want[0], &dy[0], &plane[16], n, 4*16*wp*d, 4*16*d)
+			for i := range want {
+				if e := got[i] - want[i]; e > 1e-4 || e < -1e-4 {
+					t.Fatalf("%dx%d d %d: [%d] = %v, want %v", s.r, s.k, d, i, got[i], want[i])
 				}
 			}
 		}

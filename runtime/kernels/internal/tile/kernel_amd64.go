@@ -61,12 +61,15 @@ func Kernel8x32(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, ma
 func Dots4x4(n int, py, px *[4]*float32, tail, relu, imgs, sy, sx int, idx *[8][16]uint32, out *[16]float32)
 
 // Transpose16 writes the transpose of the 16×16 block at src (rows
-// srcStride floats apart), rectified (max(v, 0)) when relu is 1, to dst:
-// its row i at float offset off[i]. idx is TransposeIndices(). Only
-// Available512 CPUs may call it.
+// srcStride floats apart) to dst, its row i at float offset off[i]. flags
+// (TransposeReLU, TransposeMask, TransposeAdd) rectify the block as it
+// is read (max(v, 0)), zero each row's values where mask's at the same
+// offsets are not above zero, and add dst's values instead of
+// overwriting them. idx is TransposeIndices(). Only Available512 CPUs
+// may call it.
 //
 //go:noescape
-func Transpose16(src *float32, srcStride int, dst *float32, off *[16]int, relu int, idx *[8][16]uint32)
+func Transpose16(src *float32, srcStride int, dst *float32, off *[16]int, flags int, idx *[8][16]uint32, mask *float32)
 
 // DWTaps8 is eight neighbouring pixels of a depthwise conv over 16
 // channels at once: out[16i+c] = bias[c] + Σ over the kh×kw taps t of
@@ -77,3 +80,23 @@ func Transpose16(src *float32, srcStride int, dst *float32, off *[16]int, relu i
 //
 //go:noescape
 func DWTaps8(out, win, taps, bias *float32, kh, kw, rowStep, tapStep int)
+
+// DWGrad3x3, DWGrad5x5, DWGrad4x7 and DWGrad3x7 add a depthwise conv's
+// weight gradients for 16 channels over n ≥ 1 neighbouring pixels: for
+// the R×K taps t = (i, j), acc[16t+c] += Σ_p dy[16p+c] · the channel-c
+// value of pixel p's tap, where pixel p's window starts 16p floats after
+// win, its rows lie rowStep bytes apart and its taps tapStep bytes apart
+// (16-channel pixels, dilation included). A 7×7 kernel is rows 0–3 and
+// 4–6. Only Available512 CPUs may call them.
+//
+//go:noescape
+func DWGrad3x3(acc, dy, win *float32, n, rowStep, tapStep int)
+
+//go:noescape
+func DWGrad5x5(acc, dy, win *float32, n, rowStep, tapStep int)
+
+//go:noescape
+func DWGrad4x7(acc, dy, win *float32, n, rowStep, tapStep int)
+
+//go:noescape
+func DWGrad3x7(acc, dy, win *float32, n, rowStep, tapStep int)

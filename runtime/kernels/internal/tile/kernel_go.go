@@ -157,21 +157,35 @@ func TransposeIndices() [8][16]uint32 {
 	return idx
 }
 
+// Transpose16's flags.
+const (
+	TransposeReLU = 1 << iota
+	TransposeMask
+	TransposeAdd
+)
+
 // Transpose16Go is the reference for Transpose16 (idx is unused).
-func Transpose16Go(src *float32, srcStride int, dst *float32, off *[16]int, relu int, idx *[8][16]uint32) {
+func Transpose16Go(src *float32, srcStride int, dst *float32, off *[16]int, flags int, idx *[8][16]uint32, mask *float32) {
 	s := unsafe.Slice(src, 15*srcStride+16)
-	var t [16][16]float32
 	for i := range 16 {
+		d := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(dst), 4*off[i])), 16)
+		var m []float32
+		if flags&TransposeMask != 0 {
+			m = unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(mask), 4*off[i])), 16)
+		}
 		for j := range 16 {
 			v := s[j*srcStride+i]
-			if relu != 0 {
+			if flags&TransposeReLU != 0 {
 				v = max(v, 0)
 			}
-			t[i][j] = v
+			if m != nil && !(m[j] > 0) {
+				v = 0
+			}
+			if flags&TransposeAdd != 0 {
+				v += d[j]
+			}
+			d[j] = v
 		}
-	}
-	for i := range 16 {
-		copy(unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(dst), 4*off[i])), 16), t[i][:])
 	}
 }
 
@@ -191,6 +205,22 @@ func DWTaps8Go(out, win, taps, bias *float32, kh, kw, rowStep, tapStep int) {
 				px := unsafe.Slice((*float32)(unsafe.Add(p, 64*i)), 16)
 				for c := range 16 {
 					o[16*i+c] += wt[c] * px[c]
+				}
+			}
+		}
+	}
+}
+
+// DWGradGo is the reference for the DWGrad kernels: r×k taps.
+func DWGradGo(r, k int, acc, dy, win *float32, n, rowStep, tapStep int) {
+	a := unsafe.Slice(acc, r*k*16)
+	d := unsafe.Slice(dy, n*16)
+	for p := range n {
+		for i := range r {
+			for j := range k {
+				px := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(win), 64*p+i*rowStep+j*tapStep)), 16)
+				for c := range 16 {
+					a[(i*k+j)*16+c] += d[16*p+c] * px[c]
 				}
 			}
 		}

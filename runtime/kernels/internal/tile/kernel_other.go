@@ -29,11 +29,29 @@ func Dots4x4(n int, py, px *[4]*float32, tail, relu, imgs, sy, sx int, idx *[8][
 }
 
 // Transpose16 is Transpose16Go where there is no assembly.
-func Transpose16(src *float32, srcStride int, dst *float32, off *[16]int, relu int, idx *[8][16]uint32) {
-	Transpose16Go(src, srcStride, dst, off, relu, idx)
+func Transpose16(src *float32, srcStride int, dst *float32, off *[16]int, flags int, idx *[8][16]uint32, mask *float32) {
+	Transpose16Go(src, srcStride, dst, off, flags, idx, mask)
 }
 
 // DWTaps8 is DWTaps8Go where there is no assembly.
 func DWTaps8(out, win, taps, bias *float32, kh, kw, rowStep, tapStep int) {
 	DWTaps8Go(out, win, taps, bias, kh, kw, rowStep, tapStep)
+}
+
+// DWGrad3x3 and the other DWGrad kernels are DWGradGo where there is no
+// assembly.
+func DWGrad3x3(acc, dy, win *float32, n, rowStep, tapStep int) {
+	DWGradGo(3, 3, acc, dy, win, n, rowStep, tapStep)
+}
+
+func DWGrad5x5(acc, dy, win *float32, n, rowStep, tapStep int) {
+	DWGradGo(5, 5, acc, dy, win, n, rowStep, tapStep)
+}
+
+func DWGrad4x7(acc, dy, win *float32, n, rowStep, tapStep int) {
+	DWGradGo(4, 7, acc, dy, win, n, rowStep, tapStep)
+}
+
+func DWGrad3x7(acc, dy, win *float32, n, rowStep, tapStep int) {
+	DWGradGo(3, 7, acc, dy, win, n, rowStep, tapStep)
 }

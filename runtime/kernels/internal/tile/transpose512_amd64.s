@@ -10,11 +10,11 @@
 	VPERMT2PS b, hi, Z24; \
 	VMOVAPS Z24, b
 
-// func Transpose16(src *float32, srcStride int, dst *float32, off *[16]int, relu int, idx *[8][16]uint32)
+// func Transpose16(src *float32, srcStride int, dst *float32, off *[16]int, flags int, idx *[8][16]uint32, mask *float32)
 //
 // Rows 0-15 in Z0-Z15, the four rounds' index vectors in Z16-Z23 (lo,
-// hi), zero in Z30.
-TEXT ·Transpose16(SB), NOSPLIT, $0-48
+// hi), zero in Z30; Z24 is scratch, K1 the mask's lanes > 0.
+TEXT ·Transpose16(SB), NOSPLIT, $0-56
 	MOVQ src+0(FP), SI
 	MOVQ srcStride+8(FP), CX
 	SHLQ $2, CX
@@ -90,10 +90,10 @@ TEXT ·Transpose16(SB), NOSPLIT, $0-48
 	PAIR(Z10, Z11, Z19, Z23)
 	PAIR(Z12, Z13, Z19, Z23)
 	PAIR(Z14, Z15, Z19, Z23)
-	MOVQ relu+32(FP), DX
-	TESTQ DX, DX
-	JZ store
+	MOVQ flags+32(FP), AX
 	VPXORD Z30, Z30, Z30
+	TESTQ $1, AX
+	JZ store
 	VMAXPS Z30, Z0, Z0
 	VMAXPS Z30, Z1, Z1
 	VMAXPS Z30, Z2, Z2
@@ -110,9 +110,13 @@ TEXT ·Transpose16(SB), NOSPLIT, $0-48
 	VMAXPS Z30, Z13, Z13
 	VMAXPS Z30, Z14, Z14
 	VMAXPS Z30, Z15, Z15
+
 store:
 	MOVQ dst+16(FP), DI
 	MOVQ off+24(FP), BX
+	MOVQ mask+48(FP), R8
+	TESTQ $6, AX
+	JNZ slow
 	MOVQ (0*8)(BX), DX
 	VMOVUPS Z0, (DI)(DX*4)
 	MOVQ (1*8)(BX), DX
@@ -144,6 +148,204 @@ store:
 	MOVQ (14*8)(BX), DX
 	VMOVUPS Z14, (DI)(DX*4)
 	MOVQ (15*8)(BX), DX
+	VMOVUPS Z15, (DI)(DX*4)
+	VZEROUPPER
+	RET
+
+// Each row zeroed where mask's is not above zero (flags bit 1) and
+// added to dst's (bit 2).
+slow:
+	MOVQ (0*8)(BX), DX
+	TESTQ $2, AX
+	JZ nomask0
+	VMOVUPS (R8)(DX*4), Z24
+	VCMPPS $14, Z30, Z24, K1
+	VMOVAPS.Z Z0, K1, Z0
+nomask0:
+	TESTQ $4, AX
+	JZ noadd0
+	VADDPS (DI)(DX*4), Z0, Z0
+noadd0:
+	VMOVUPS Z0, (DI)(DX*4)
+	MOVQ (1*8)(BX), DX
+	TESTQ $2, AX
+	JZ nomask1
+	VMOVUPS (R8)(DX*4), Z24
+	VCMPPS $14, Z30, Z24, K1
+	VMOVAPS.Z Z1, K1, Z1
+nomask1:
+	TESTQ $4, AX
+	JZ noadd1
+	VADDPS (DI)(DX*4), Z1, Z1
+noadd1:
+	VMOVUPS Z1, (DI)(DX*4)
+	MOVQ (2*8)(BX), DX
+	TESTQ $2, AX
+	JZ nomask2
+	VMOVUPS (R8)(DX*4), Z24
+	VCMPPS $14, Z30, Z24, K1
+	VMOVAPS.Z Z2, K1, Z2
+nomask2:
+	TESTQ $4, AX
+	JZ noadd2
+	VADDPS (DI)(DX*4), Z2, Z2
+noadd2:
+	VMOVUPS Z2, (DI)(DX*4)
+	MOVQ (3*8)(BX), DX
+	TESTQ $2, AX
+	JZ nomask3
+	VMOVUPS (R8)(DX*4), Z24
+	VCMPPS $14, Z30, Z24, K1
+	VMOVAPS.Z Z3, K1, Z3
+nomask3:
+	TESTQ $4, AX
+	JZ noadd3
+	VADDPS (DI)(DX*4), Z3, Z3
+noadd3:
+	VMOVUPS Z3, (DI)(DX*4)
+	MOVQ (4*8)(BX), DX
+	TESTQ $2, AX
+	JZ nomask4
+	VMOVUPS (R8)(DX*4), Z24
+	VCMPPS $14, Z30, Z24, K1
+	VMOVAPS.Z Z4, K1, Z4
+nomask4:
+	TESTQ $4, AX
+	JZ noadd4
+	VADDPS (DI)(DX*4), Z4, Z4
+noadd4:
+	VMOVUPS Z4, (DI)(DX*4)
+	MOVQ (5*8)(BX), DX
+	TESTQ $2, AX
+	JZ nomask5
+	VMOVUPS (R8)(DX*4), Z24
+	VCMPPS $14, Z30, Z24, K1
+	VMOVAPS.Z Z5, K1, Z5
+nomask5:
+	TESTQ $4, AX
+	JZ noadd5
+	VADDPS (DI)(DX*4), Z5, Z5
+noadd5:
+	VMOVUPS Z5, (DI)(DX*4)
+	MOVQ (6*8)(BX), DX
+	TESTQ $2, AX
+	JZ nomask6
+	VMOVUPS (R8)(DX*4), Z24
+	VCMPPS $14, Z30, Z24, K1
+	VMOVAPS.Z Z6, K1, Z6
+nomask6:
+	TESTQ $4, AX
+	JZ noadd6
+	VADDPS (DI)(DX*4), Z6, Z6
+noadd6:
+	VMOVUPS Z6, (DI)(DX*4)
+	MOVQ (7*8)(BX), DX
+	TESTQ $2, AX
+	JZ nomask7
+	VMOVUPS (R8)(DX*4), Z24
+	VCMPPS $14, Z30, Z24, K1
+	VMOVAPS.Z Z7, K1, Z7
+nomask7:
+	TESTQ $4, AX
+	JZ noadd7
+	VADDPS (DI)(DX*4), Z7, Z7
+noadd7:
+	VMOVUPS Z7, (DI)(DX*4)
+	MOVQ (8*8)(BX), DX
+	TESTQ $2, AX
+	JZ nomask8
+	VMOVUPS (R8)(DX*4), Z24
+	VCMPPS $14, Z30, Z24, K1
+	VMOVAPS.Z Z8, K1, Z8
+nomask8:
+	TESTQ $4, AX
+	JZ noadd8
+	VADDPS (DI)(DX*4), Z8, Z8
+noadd8:
+	VMOVUPS Z8, (DI)(DX*4)
+	MOVQ (9*8)(BX), DX
+	TESTQ $2, AX
+	JZ nomask9
+	VMOVUPS (R8)(DX*4), Z24
+	VCMPPS $14, Z30, Z24, K1
+	VMOVAPS.Z Z9, K1, Z9
+nomask9:
+	TESTQ $4, AX
+	JZ noadd9
+	VADDPS (DI)(DX*4), Z9, Z9
+noadd9:
+	VMOVUPS Z9, (DI)(DX*4)
+	MOVQ (10*8)(BX), DX
+	TESTQ $2, AX
+	JZ nomask10
+	VMOVUPS (R8)(DX*4), Z24
+	VCMPPS $14, Z30, Z24, K1
+	VMOVAPS.Z Z10, K1, Z10
+nomask10:
+	TESTQ $4, AX
+	JZ noadd10
+	VADDPS (DI)(DX*4), Z10, Z10
+noadd10:
+	VMOVUPS Z10, (DI)(DX*4)
+	MOVQ (11*8)(BX), DX
+	TESTQ $2, AX
+	JZ nomask11
+	VMOVUPS (R8)(DX*4), Z24
+	VCMPPS $14, Z30, Z24, K1
+	VMOVAPS.Z Z11, K1, Z11
+nomask11:
+	TESTQ $4, AX
+	JZ noadd11
+	VADDPS (DI)(DX*4), Z11, Z11
+noadd11:
+	VMOVUPS Z11, (DI)(DX*4)
+	MOVQ (12*8)(BX), DX
+	TESTQ $2, AX
+	JZ nomask12
+	VMOVUPS (R8)(DX*4), Z24
+	VCMPPS $14, Z30, Z24, K1
+	VMOVAPS.Z Z12, K1, Z12
+nomask12:
+	TESTQ $4, AX
+	JZ noadd12
+	VADDPS (DI)(DX*4), Z12, Z12
+noadd12:
+	VMOVUPS Z12, (DI)(DX*4)
+	MOVQ (13*8)(BX), DX
+	TESTQ $2, AX
+	JZ nomask13
+	VMOVUPS (R8)(DX*4), Z24
+	VCMPPS $14, Z30, Z24, K1
+	VMOVAPS.Z Z13, K1, Z13
+nomask13:
+	TESTQ $4, AX
+	JZ noadd13
+	VADDPS (DI)(DX*4), Z13, Z13
+noadd13:
+	VMOVUPS Z13, (DI)(DX*4)
+	MOVQ (14*8)(BX), DX
+	TESTQ $2, AX
+	JZ nomask14
+	VMOVUPS (R8)(DX*4), Z24
+	VCMPPS $14, Z30, Z24, K1
+	VMOVAPS.Z Z14, K1, Z14
+nomask14:
+	TESTQ $4, AX
+	JZ noadd14
+	VADDPS (DI)(DX*4), Z14, Z14
+noadd14:
+	VMOVUPS Z14, (DI)(DX*4)
+	MOVQ (15*8)(BX), DX
+	TESTQ $2, AX
+	JZ nomask15
+	VMOVUPS (R8)(DX*4), Z24
+	VCMPPS $14, Z30, Z24, K1
+	VMOVAPS.Z Z15, K1, Z15
+nomask15:
+	TESTQ $4, AX
+	JZ noadd15
+	VADDPS (DI)(DX*4), Z15, Z15
+noadd15:
 	VMOVUPS Z15, (DI)(DX*4)
 	VZEROUPPER
 	RET

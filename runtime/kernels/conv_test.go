@@ -88,6 +88,15 @@ var pathCases = []convCase{
 	{name: "dw5x5_s1_w16", c: Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 4, 16}},
 	{name: "dw7x7_valid_wide", c: Conv{KH: 7, KW: 7, Stride: 1, Dilation: 1, Cin: 1, Cout: 1, Depthwise: true}, in: Shape{1, 9, 40}},
 	{name: "dw1x7_s1", c: Conv{KH: 1, KW: 7, Stride: 1, Dilation: 1, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 3, 33}},
+	// 16 or more channels take the lanes passes on AVX-512 (lanesPay):
+	// partial groups, rows that straddle vectors, dilation, a kernel
+	// larger than the image.
+	{name: "dw3x3_lanes", c: Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Same: true, Cin: 20, Cout: 20, Depthwise: true}, in: Shape{20, 5, 7}},
+	{name: "dw5x5_lanes_8x8", c: Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Same: true, Cin: 16, Cout: 16, Depthwise: true}, in: Shape{16, 8, 8}},
+	{name: "dw7x7_lanes", c: Conv{KH: 7, KW: 7, Stride: 1, Dilation: 1, Same: true, Cin: 33, Cout: 33, Depthwise: true}, in: Shape{33, 6, 9}},
+	{name: "dw3x3_d2_lanes", c: Conv{KH: 3, KW: 3, Stride: 1, Dilation: 2, Same: true, Cin: 16, Cout: 16, Depthwise: true}, in: Shape{16, 7, 7}},
+	{name: "dw5x5_lanes_tiny", c: Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Same: true, Cin: 17, Cout: 17, Depthwise: true}, in: Shape{17, 3, 2}},
+	{name: "dw1x7_lanes", c: Conv{KH: 1, KW: 7, Stride: 1, Dilation: 1, Same: true, Cin: 16, Cout: 16, Depthwise: true}, in: Shape{16, 3, 9}},
 	{name: "dw_kernel_exceeds_input_same_s1", c: Conv{KH: 7, KW: 7, Stride: 1, Dilation: 2, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 3, 2}},
 	{name: "dense_kernel_exceeds_input_same", c: Conv{KH: 7, KW: 5, Stride: 1, Dilation: 2, Same: true, Cin: 2, Cout: 2}, in: Shape{2, 3, 4}},
 	{name: "dw_kernel_exceeds_input_same", c: Conv{KH: 7, KW: 7, Stride: 2, Dilation: 2, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 3, 2}},

@@ -109,20 +109,40 @@ func (l *lanes) load(at int, src []float32, c0, nc, pt, pl int, relu bool) {
 
 // setTaps lays out the kernels of channels c0..c0+nc-1 (of w, kh×kw
 // each) tap by tap, 16 channels a tap, rotated by 180° with flip, and
-// their biases (zero where bias is nil).
+// their biases (zero where bias is nil). A whole group's kernels are a
+// 16×kk block of w, transposed 16 taps at a time (the rows past the last
+// tap land in out, free here).
 func (l *lanes) setTaps(w, bias []float32, c0, nc int, flip bool) {
 	kk := l.kk
-	taps := l.s[l.taps : l.taps+kk*16]
-	for t := range kk {
-		src := t
-		if flip {
-			src = kk - 1 - t
+	if nc == 16 && (c0+15)*kk+(kk+15)/16*16 <= len(w) {
+		var off [16]int
+		for t0 := 0; t0 < kk; t0 += 16 {
+			for i := range off {
+				t := t0 + i
+				switch {
+				case t >= kk:
+					off[i] = l.out
+				case flip:
+					off[i] = l.taps + (kk-1-t)*16
+				default:
+					off[i] = l.taps + t*16
+				}
+			}
+			tile.Transpose16(&w[c0*kk+t0], kk, &l.s[0], &off, 0, &l.idx, nil)
 		}
-		tw := taps[t*16 : t*16+16]
-		for j := range nc {
-			tw[j] = w[(c0+j)*kk+src]
+	} else {
+		taps := l.s[l.taps : l.taps+kk*16]
+		for t := range kk {
+			src := t
+			if flip {
+				src = kk - 1 - t
+			}
+			tw := taps[t*16 : t*16+16]
+			for j := range nc {
+				tw[j] = w[(c0+j)*kk+src]
+			}
+			clear(tw[nc:])
 		}
-		clear(tw[nc:])
 	}
 	for j := range l.bias {
 		l.bias[j] = 0

@@ -35,7 +35,6 @@ type lanes struct {
 	// Offsets in s: two 16×16 blocks, the kernel's taps and the weight
 	// gradient's accumulators for 16 channels, and two padded planes.
 	block, out, taps, acc, planeA, planeB int
-	idx                                   [8][16]uint32
 	bias                                  [16]float32
 }
 
@@ -49,7 +48,6 @@ func newLanes(g convGeom, scratch []float32) (lanes, bool) {
 	l.acc = l.taps + kk*16
 	l.planeA = l.acc + kk*16
 	l.planeB = l.planeA + hp*wp*16
-	l.idx = tile.TransposeIndices()
 	return l, true
 }
 
@@ -103,7 +101,7 @@ func (l *lanes) load(at int, src []float32, c0, nc, pt, pl int, relu bool) {
 		if relu {
 			flags = tile.TransposeReLU
 		}
-		tile.Transpose16(from, stride, &l.s[0], &off, flags, &l.idx, nil)
+		tile.Transpose16(from, stride, &l.s[0], &off, flags, nil)
 	}
 }
 
@@ -128,7 +126,7 @@ func (l *lanes) setTaps(w, bias []float32, c0, nc int, flip bool) {
 					off[i] = l.taps + t*16
 				}
 			}
-			tile.Transpose16(&w[c0*kk+t0], kk, &l.s[0], &off, 0, &l.idx, nil)
+			tile.Transpose16(&w[c0*kk+t0], kk, &l.s[0], &off, 0, nil)
 		}
 	} else {
 		taps := l.s[l.taps : l.taps+kk*16]
@@ -217,13 +215,13 @@ func (l *lanes) store(dst dwDest, s, c0, nc, base int) {
 			_ = dst.mask[base+15*step+15]
 			flags, mask = flags|tile.TransposeMask, &dst.mask[0]
 		}
-		tile.Transpose16(out, 16, &dst.y[0], &off, flags, &l.idx, mask)
+		tile.Transpose16(out, 16, &dst.y[0], &off, flags, mask)
 		return
 	}
 	for j := range off {
 		off[j] = l.block + j*16
 	}
-	tile.Transpose16(out, 16, &l.s[0], &off, 0, &l.idx, nil)
+	tile.Transpose16(out, 16, &l.s[0], &off, 0, nil)
 	for j := range nc {
 		row := l.s[l.block+j*16 : l.block+j*16+16]
 		if dst.strips {

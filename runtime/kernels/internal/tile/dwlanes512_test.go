@@ -13,7 +13,6 @@ func TestTranspose16(t *testing.T) {
 		t.Skip("no AVX-512 on this CPU: Transpose16 is not checked")
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
-	idx := TransposeIndices()
 	for _, stride := range []int{16, 21, 64} {
 		src := make([]float32, 15*stride+16)
 		for i := range src {
@@ -33,8 +32,8 @@ func TestTranspose16(t *testing.T) {
 				got[i] = float32(i)
 				want[i] = got[i]
 			}
-			Transpose16(&src[0], stride, &got[0], &off, flags, &idx, &mask[0])
-			Transpose16Go(&src[0], stride, &want[0], &off, flags, &idx, &mask[0])
+			Transpose16(&src[0], stride, &got[0], &off, flags, &mask[0])
+			Transpose16Go(&src[0], stride, &want[0], &off, flags, &mask[0])
 			for i := range want {
 				if got[i] != want[i] {
 					t.Fatalf("stride %d flags %d: [%d] = %v, want %v", stride, flags, i, got[i], want[i])

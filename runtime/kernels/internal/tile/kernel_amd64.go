@@ -65,11 +65,10 @@ func Dots4x4(n int, py, px *[4]*float32, tail, relu, imgs, sy, sx int, idx *[8][
 // (TransposeReLU, TransposeMask, TransposeAdd) rectify the block as it
 // is read (max(v, 0)), zero each row's values where mask's at the same
 // offsets are not above zero, and add dst's values instead of
-// overwriting them. idx is TransposeIndices(). Only Available512 CPUs
-// may call it.
+// overwriting them. Only Available512 CPUs may call it.
 //
 //go:noescape
-func Transpose16(src *float32, srcStride int, dst *float32, off *[16]int, flags int, idx *[8][16]uint32, mask *float32)
+func Transpose16(src *float32, srcStride int, dst *float32, off *[16]int, flags int, mask *float32)
 
 // DWTaps8 is eight neighbouring pixels of a depthwise conv over 16
 // channels at once: out[16i+c] = bias[c] + Σ over the kh×kw taps t of

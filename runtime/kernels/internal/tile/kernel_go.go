@@ -135,28 +135,6 @@ func Dots4x4Go(n int, py, px *[4]*float32, tail, relu, imgs, sy, sx int, idx *[8
 	}
 }
 
-// TransposeIndices are Transpose16's permutes: four rounds, each pairing
-// rows s = 8, 4, 2 and then 1 apart and interleaving their groups of s
-// lanes. idx[k] (round k) takes, from each 2s lanes, the first s of the
-// first row and then the first s of the second (lanes 16..31); idx[4+k]
-// the second s of each.
-func TransposeIndices() [8][16]uint32 {
-	var idx [8][16]uint32
-	for k := range 4 {
-		s := 8 >> k
-		for l := range 16 {
-			blk, j := l/(2*s)*2*s, l%(2*s)
-			i := blk + j
-			if j >= s {
-				i = 16 + blk + j - s
-			}
-			idx[k][l] = uint32(i)
-			idx[4+k][l] = uint32(i + s)
-		}
-	}
-	return idx
-}
-
 // Transpose16's flags.
 const (
 	TransposeReLU = 1 << iota
@@ -164,8 +142,8 @@ const (
 	TransposeAdd
 )
 
-// Transpose16Go is the reference for Transpose16 (idx is unused).
-func Transpose16Go(src *float32, srcStride int, dst *float32, off *[16]int, flags int, idx *[8][16]uint32, mask *float32) {
+// Transpose16Go is the reference for Transpose16.
+func Transpose16Go(src *float32, srcStride int, dst *float32, off *[16]int, flags int, mask *float32) {
 	s := unsafe.Slice(src, 15*srcStride+16)
 	for i := range 16 {
 		d := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(dst), 4*off[i])), 16)

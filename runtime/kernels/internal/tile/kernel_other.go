@@ -29,8 +29,8 @@ func Dots4x4(n int, py, px *[4]*float32, tail, relu, imgs, sy, sx int, idx *[8][
 }
 
 // Transpose16 is Transpose16Go where there is no assembly.
-func Transpose16(src *float32, srcStride int, dst *float32, off *[16]int, flags int, idx *[8][16]uint32, mask *float32) {
-	Transpose16Go(src, srcStride, dst, off, flags, idx, mask)
+func Transpose16(src *float32, srcStride int, dst *float32, off *[16]int, flags int, mask *float32) {
+	Transpose16Go(src, srcStride, dst, off, flags, mask)
 }
 
 // DWTaps8 is DWTaps8Go where there is no assembly.

@@ -186,14 +186,14 @@ func (c Conv) tileDX(in Shape) bool {
 func (c Conv) scratchLen(in Shape) int {
 	g := c.geom(in)
 	if c.Depthwise {
+		n := dwPhasesOf(g).scratch(g)
 		if g.s == 1 {
-			n := dwPlaneOf(g).scratch()
-			if dwLanesFits(g) {
-				n = max(n, dwLanesScratch(g))
-			}
-			return n
+			n = dwPlaneOf(g).scratch()
 		}
-		return dwPhasesOf(g).scratch(g)
+		if dwLanesFits(g) {
+			n = max(n, dwLanesScratch(g))
+		}
+		return n
 	}
 	if c.pointwise() && g.s == 1 {
 		return 0
@@ -278,6 +278,9 @@ func (c Conv) dwForward(g convGeom, in Shape, x, w, bias []float32, y dwDest, sc
 	}
 	if g.s == 1 {
 		convDWPlaneForward(g, in.C, x, w, bias, y, scratch, c.ReLU)
+		return
+	}
+	if dwLanesForward(g, in.C, x, w, bias, y, scratch, c.ReLU) {
 		return
 	}
 	convDWPhaseForward(g, in.C, x, w, bias, y, scratch, c.ReLU)

@@ -97,6 +97,10 @@ var pathCases = []convCase{
 	{name: "dw3x3_d2_lanes", c: Conv{KH: 3, KW: 3, Stride: 1, Dilation: 2, Same: true, Cin: 16, Cout: 16, Depthwise: true}, in: Shape{16, 7, 7}},
 	{name: "dw5x5_lanes_tiny", c: Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Same: true, Cin: 17, Cout: 17, Depthwise: true}, in: Shape{17, 3, 2}},
 	{name: "dw1x7_lanes", c: Conv{KH: 1, KW: 7, Stride: 1, Dilation: 1, Same: true, Cin: 16, Cout: 16, Depthwise: true}, in: Shape{16, 3, 9}},
+	{name: "dw5x5_s2_lanes", c: Conv{KH: 5, KW: 5, Stride: 2, Dilation: 1, Same: true, Cin: 17, Cout: 17, Depthwise: true}, in: Shape{17, 9, 10}},
+	{name: "dw3x3_s2_lanes", c: Conv{KH: 3, KW: 3, Stride: 2, Dilation: 1, Same: true, Cin: 16, Cout: 16, Depthwise: true}, in: Shape{16, 8, 7}},
+	{name: "dw7x7_s2_lanes", c: Conv{KH: 7, KW: 7, Stride: 2, Dilation: 1, Same: true, Cin: 16, Cout: 16, Depthwise: true}, in: Shape{16, 11, 10}},
+	{name: "dw3x3_valid_lanes", c: Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Cin: 16, Cout: 16, Depthwise: true}, in: Shape{16, 6, 7}},
 	{name: "dw_kernel_exceeds_input_same_s1", c: Conv{KH: 7, KW: 7, Stride: 1, Dilation: 2, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 3, 2}},
 	{name: "dense_kernel_exceeds_input_same", c: Conv{KH: 7, KW: 5, Stride: 1, Dilation: 2, Same: true, Cin: 2, Cout: 2}, in: Shape{2, 3, 4}},
 	{name: "dw_kernel_exceeds_input_same", c: Conv{KH: 7, KW: 7, Stride: 2, Dilation: 2, Same: true, Cin: 2, Cout: 2, Depthwise: true}, in: Shape{2, 3, 2}},
@@ -342,8 +346,8 @@ func TestConvScratchLen(t *testing.T) {
 		{Conv{KH: 3, KW: 3, Stride: 1, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8 * 9 * 10 * 9},
 		{Conv{KH: 1, KW: 7, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 4}, 8 * 7 * 5 * 5},
 		{Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Same: true, Cin: 8, Cout: 8, Depthwise: true}, dwLanesWant(3*((10+4)*(9+4)+vecSlack), 2*(10+4)*(9+4)+2*16+2*25)}, // three padded planes, each with a vector of slack; or two padded planes of 16-channel pixels, two 16×16 blocks, 25 taps and 25 gradients
-		{Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Cin: 8, Cout: 8, Depthwise: true}, 3 * ((10+4)*(9+4) + vecSlack)},                                                // VALID: smaller output, flat planes only
-		{Conv{KH: 5, KW: 5, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 8, Depthwise: true}, 4*7*7 + 5*7 + vecSlack},                                           // four 7×7 phase planes, a 5-row flat output and a vector of slack
+		{Conv{KH: 5, KW: 5, Stride: 1, Dilation: 1, Cin: 8, Cout: 8, Depthwise: true}, dwLanesWant(3*((10+4)*(9+4)+vecSlack), 2*10*9+2*16+2*25)},                     // VALID: a smaller output, so unpadded lanes planes
+		{Conv{KH: 5, KW: 5, Stride: 2, Dilation: 1, Same: true, Cin: 8, Cout: 8, Depthwise: true}, dwLanesWant(4*7*7+5*7+vecSlack, 2*13*13+2*16+2*25)},               // four 7×7 phase planes, a 5-row flat output and a vector of slack; or lanes planes 13×13 for the strided windows
 	} {
 		if got := tt.c.ScratchLen(in); got != tt.want {
 			t.Errorf("%+v.ScratchLen(%v) = %d, want %d", tt.c, in, got, tt.want)

@@ -9,9 +9,10 @@ import (
 	"cellc/runtime/kernels/internal/tile"
 )
 
-// Stride-1 depthwise convolutions with sixteen channels to a vector, on
-// AVX-512 where the output has the input's size (SAME padding, as every
-// odd kernel of the NAS cells).
+// Depthwise convolutions with sixteen channels to a vector, on AVX-512:
+// the forward pass at any stride and padding, the backward pass at stride
+// 1 with the output the input's size (SAME padding, as every odd kernel
+// of the NAS cells).
 //
 // One channel's plane is too small a loop for the flat planes (an 8×8
 // plane padded for a 5×5 kernel is 144 values for 64 outputs, and every
@@ -30,7 +31,8 @@ import (
 // transposes can write into any of them.
 type lanes struct {
 	g          convGeom
-	hw, kk, wp int
+	hw, kk, wp int // hw: input pixels
+	ohw        int // output pixels
 	s          []float32
 	// Offsets in s: two 16×16 blocks, the kernel's taps and the weight
 	// gradient's accumulators for 16 channels, and two padded planes.
@@ -44,7 +46,7 @@ func newLanes(g convGeom, scratch []float32) (lanes, bool) {
 	}
 	hp, wp := dwLanesPlane(g)
 	kk := g.kh * g.kw
-	l := lanes{g: g, hw: g.h * g.w, kk: kk, wp: wp, s: scratch, block: 0, out: 256, taps: 512}
+	l := lanes{g: g, hw: g.h * g.w, ohw: g.oh * g.ow, kk: kk, wp: wp, s: scratch, block: 0, out: 256, taps: 512}
 	l.acc = l.taps + kk*16
 	l.planeA = l.acc + kk*16
 	l.planeB = l.planeA + hp*wp*16
@@ -153,31 +155,31 @@ func (l *lanes) setTaps(w, bias []float32, c0, nc int, flip bool) {
 // conv convolves the plane at offset at with the taps (setTaps) and puts
 // channels c0..c0+nc-1 of the result in dst.
 func (l *lanes) conv(at int, dst dwDest, c0, nc, ch int) {
-	g, hw, wp := l.g, l.hw, l.wp
+	g, ohw, wp := l.g, l.ohw, l.wp
 	// Channel c0's s-th 16 pixels go to dstBase + s·dstStride.
-	dstBase, dstStride := c0*hw, 16
+	dstBase, dstStride := c0*ohw, 16
 	if dst.strips {
 		k0 := c0 / tileK * tileK
-		base, stride := stripBlock(k0, min(tileK, ch-k0), hw)
+		base, stride := stripBlock(k0, min(tileK, ch-k0), ohw)
 		dstBase, dstStride = base+(c0-k0)*tileCols, stride
 	}
 	tp, bp := &l.s[l.taps], &l.bias[0]
-	rowStep, tapStep := 4*wp*16*g.d, 4*16*g.d
-	for s := 0; s*16 < hw; s++ {
-		np := min(16, hw-s*16)
+	rowStep, tapStep, pixStep := 4*wp*16*g.d, 4*16*g.d, 4*16*g.s
+	for s := 0; s*16 < ohw; s++ {
+		np := min(16, ohw-s*16)
 		// Each 16 pixels in runs along their rows.
 		for i := 0; i < np; {
 			p := s*16 + i
-			r, x0 := p/g.w, p%g.w
-			run := min(np-i, g.w-x0)
-			// Pixel (r, x0)'s window starts at padded (r, x0).
-			win, o := &l.s[at+(r*wp+x0)*16], &l.s[l.out+i*16]
+			r, x0 := p/g.ow, p%g.ow
+			run := min(np-i, g.ow-x0)
+			// Output pixel (r, x0)'s window starts at padded (r·s, x0·s).
+			win, o := &l.s[at+(r*wp+x0)*g.s*16], &l.s[l.out+i*16]
 			switch {
 			case run >= 8:
-				tile.DWTaps8(o, win, tp, bp, g.kh, g.kw, rowStep, tapStep)
+				tile.DWTaps8(o, win, tp, bp, g.kh, g.kw, rowStep, tapStep, pixStep)
 				i += 8
 			case run >= 4:
-				dwLanesQuad(unsafe.Pointer(o), unsafe.Pointer(win), unsafe.Pointer(tp), unsafe.Pointer(bp), g.kh, g.kw, rowStep, tapStep)
+				dwLanesQuad(unsafe.Pointer(o), unsafe.Pointer(win), unsafe.Pointer(tp), unsafe.Pointer(bp), g.kh, g.kw, rowStep, tapStep, pixStep)
 				i += 4
 			default:
 				dwLanesOne(unsafe.Pointer(o), unsafe.Pointer(win), unsafe.Pointer(tp), unsafe.Pointer(bp), g.kh, g.kw, rowStep, tapStep)
@@ -194,7 +196,7 @@ func (l *lanes) conv(at int, dst dwDest, c0, nc, ch int) {
 // j·hw (C×H×W, nothing past the last pixel). A partial group, the last
 // few pixels, or a dst that adds or masks go through block.
 func (l *lanes) store(dst dwDest, s, c0, nc, base int) {
-	hw := l.hw
+	hw := l.ohw
 	np := min(16, hw-s*16)
 	step := hw
 	if dst.strips {
@@ -323,9 +325,9 @@ func lanesPay(ch int) bool { return ch >= 16 }
 // lanesForward is the forward pass through lanes; it reports false,
 // having done nothing, where dwLanesFits does not hold.
 func lanesForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scratch []float32, relu bool) bool {
-	hw, kk := g.h*g.w, g.kh*g.kw
+	hw, ohw, kk := g.h*g.w, g.oh*g.ow, g.kh*g.kw
 	if ch == 0 || len(x) < ch*hw || len(w) < ch*kk || bias != nil && len(bias) < ch ||
-		y.strips && len(y.y) < stripsLen(ch, hw) || !y.strips && len(y.y) < ch*hw {
+		y.strips && len(y.y) < stripsLen(ch, ohw) || !y.strips && len(y.y) < ch*ohw {
 		return false
 	}
 	l, ok := newLanes(g, scratch)
@@ -344,15 +346,16 @@ func lanesForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scratch []
 }
 
 // lanesBackward is the backward pass through lanes; it reports false,
-// having done nothing, where dwLanesFits does not hold or the weight
-// gradient's kernel is not 3×3, 5×5 or 7×7.
+// having done nothing, where dwLanesFits does not hold, the stride is not
+// 1, the output is not the input's size or the weight gradient's kernel
+// is not 3×3, 5×5 or 7×7.
 func lanesBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool, dw, scratch []float32, relu bool) bool {
 	hw, kk := g.h*g.w, g.kh*g.kw
 	if ch == 0 || len(x) < ch*hw || len(w) < ch*kk || len(dy) < ch*hw ||
 		dx != nil && len(dx) < ch*hw || dw != nil && len(dw) < ch*kk {
 		return false
 	}
-	if dw != nil && !(g.kh == g.kw && (g.kh == 3 || g.kh == 5 || g.kh == 7)) {
+	if g.s != 1 || g.oh != g.h || g.ow != g.w || dw != nil && !(g.kh == g.kw && (g.kh == 3 || g.kh == 5 || g.kh == 7)) {
 		return false
 	}
 	l, ok := newLanes(g, scratch)
@@ -387,10 +390,10 @@ func lanesBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool
 // the kh×kw kernel (16 weights a tap, tap after tap at tp) over the
 // padded plane from win (the first pixel's window's corner), whose rows
 // are rowStep bytes apart at the dilation and whose taps are tapStep
-// bytes apart; the four pixels are neighbours, 64 bytes apart.
+// bytes apart; the four pixels' windows are pixStep bytes apart.
 //
 //go:noinline
-func dwLanesQuad(out, win, tp, bp unsafe.Pointer, kh, kw, rowStep, tapStep int) {
+func dwLanesQuad(out, win, tp, bp unsafe.Pointer, kh, kw, rowStep, tapStep, pixStep int) {
 	b := archsimd.LoadFloat32x16((*[16]float32)(bp))
 	a0, a1, a2, a3 := b, b, b, b
 	for range kh {
@@ -398,9 +401,9 @@ func dwLanesQuad(out, win, tp, bp unsafe.Pointer, kh, kw, rowStep, tapStep int) 
 		for range kw {
 			wt := archsimd.LoadFloat32x16((*[16]float32)(tp))
 			a0 = zload(q, 0).MulAdd(wt, a0)
-			a1 = zload(q, 16).MulAdd(wt, a1)
-			a2 = zload(q, 32).MulAdd(wt, a2)
-			a3 = zload(q, 48).MulAdd(wt, a3)
+			a1 = zload(unsafe.Add(q, pixStep), 0).MulAdd(wt, a1)
+			a2 = zload(unsafe.Add(q, 2*pixStep), 0).MulAdd(wt, a2)
+			a3 = zload(unsafe.Add(q, 3*pixStep), 0).MulAdd(wt, a3)
 			q = unsafe.Add(q, tapStep)
 			tp = unsafe.Add(tp, 64)
 		}

@@ -67,6 +67,51 @@ func TestDWLanesForwardMatchesFlat(t *testing.T) {
 	}
 }
 
+// TestDWLanesForwardGeometries compares the lanes forward pass at stride
+// 2 and 3 and with VALID padding with the phase planes' and the flat
+// planes' in plain Go.
+func TestDWLanesForwardGeometries(t *testing.T) {
+	if loopVec(VecBest) != VecAVX512 {
+		t.Skip("needs AVX-512 (avx512f in /proc/cpuinfo) and GOEXPERIMENT=simd")
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct {
+		c, h, w, k, s, d int
+		same             bool
+	}{
+		{32, 32, 32, 5, 2, 1, true}, {64, 16, 16, 7, 2, 1, true}, {20, 9, 10, 3, 2, 1, true}, {17, 11, 10, 7, 2, 1, true},
+		{16, 12, 11, 5, 2, 2, true}, {16, 10, 11, 3, 3, 1, true}, {18, 9, 10, 5, 2, 1, false}, {16, 6, 7, 3, 1, 1, false},
+		{16, 9, 40, 7, 1, 1, false}, {16, 3, 2, 7, 2, 2, true}, {300, 8, 8, 3, 2, 1, true},
+	} {
+		for _, relu := range []bool{false, true} {
+			for _, strips := range []bool{false, true} {
+				name := fmt.Sprintf("%dx%dx%d_k%d_s%d_d%d_same%v_relu%v_strips%v", tc.c, tc.h, tc.w, tc.k, tc.s, tc.d, tc.same, relu, strips)
+				c := Conv{KH: tc.k, KW: tc.k, Stride: tc.s, Dilation: tc.d, Same: tc.same, Cin: tc.c, Cout: tc.c, Depthwise: true, ReLU: relu}
+				in := Shape{C: tc.c, H: tc.h, W: tc.w}
+				out := c.Out(in)
+				x, wt, bias := randSlice(rng, in.Elems()), randSlice(rng, tc.c*tc.k*tc.k), randSlice(rng, tc.c)
+				n := max(out.Elems(), stripsLen(tc.c, out.H*out.W))
+				want, got := make([]float32, n), make([]float32, n)
+				for i := range got {
+					got[i], want[i] = float32(i), float32(i)
+				}
+				scratch := make([]float32, c.ScratchLen(in))
+				ref := c
+				ref.Vec = VecGo
+				ref.dwForward(ref.geom(in), in, x, wt, bias, dwDest{y: want, strips: strips}, scratch)
+				if !lanesForward(c.geom(in), tc.c, x, wt, bias, dwDest{y: got, strips: strips}, scratch, relu) {
+					t.Fatalf("%s: lanesForward declined", name)
+				}
+				for i := range want {
+					if d := got[i] - want[i]; d > 1e-4 || d < -1e-4 {
+						t.Fatalf("%s: [%d] = %v, want %v", name, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestDWLanesBackwardMatchesFlat compares the lanes backward pass with
 // the flat planes' in plain Go: input gradients written, added and
 // through the ReLU's mask, weight gradients added to what is there, and

@@ -356,17 +356,20 @@ func fusedTapsGo(y, x, w []float32, d int, set bool, b float32) {
 	convDWFused(y, x, w, d)
 }
 
-// dwLanesFits reports whether dwLanesForward runs g: the output has the
-// input's size (SAME padding, as every odd kernel of the NAS cells), on
-// AVX-512.
+// dwLanesFits reports whether the lanes passes can run g (forward: any
+// stride and padding; backward: stride 1 with the output the input's
+// size, see lanesBackward): on AVX-512, with an output.
 func dwLanesFits(g convGeom) bool {
-	return g.vec == VecAVX512 && g.s == 1 && g.oh == g.h && g.ow == g.w && g.h*g.w > 0
+	return g.vec == VecAVX512 && g.oh > 0 && g.ow > 0
 }
 
-// dwLanesPlane is the padded plane of dwLanesForward: hp rows of wp
-// pixels, each pixel 16 channels.
+// dwLanesPlane is the padded plane of the lanes passes: hp rows of wp
+// pixels, each pixel 16 channels, enough for every output's window and
+// for the input at its padding's offset.
 func dwLanesPlane(g convGeom) (hp, wp int) {
-	return g.h + (g.kh-1)*g.d, g.w + (g.kw-1)*g.d
+	hp = max((g.oh-1)*g.s+(g.kh-1)*g.d+1, g.pt+g.h)
+	wp = max((g.ow-1)*g.s+(g.kw-1)*g.d+1, g.pl+g.w)
+	return hp, wp
 }
 
 // dwLanesScratch is the floats the lanes passes need: two 16×16 blocks,

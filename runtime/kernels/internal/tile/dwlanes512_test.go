@@ -52,7 +52,8 @@ func TestDWTaps8(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, k := range []int{1, 3, 5, 7} {
 		for _, d := range []int{1, 2} {
-			wp := 8 + (k-1)*d + 3
+			s := d // stride 2 with dilation 2
+			wp := 8*s + (k-1)*d + 3
 			plane := make([]float32, (k-1)*d*wp*16+wp*16+16)
 			for i := range plane {
 				plane[i] = rng.Float32()*2 - 1
@@ -65,8 +66,8 @@ func TestDWTaps8(t *testing.T) {
 				bias[i] = rng.Float32()
 			}
 			var got, want [128]float32
-			DWTaps8(&got[0], &plane[16], &taps[0], &bias[0], k, k, 4*16*wp*d, 4*16*d)
-			DWTaps8Go(&want[0], &plane[16], &taps[0], &bias[0], k, k, 4*16*wp*d, 4*16*d)
+			DWTaps8(&got[0], &plane[16], &taps[0], &bias[0], k, k, 4*16*wp*d, 4*16*d, 64*s)
+			DWTaps8Go(&want[0], &plane[16], &taps[0], &bias[0], k, k, 4*16*wp*d, 4*16*d, 64*s)
 			for i := range want {
 				if d := got[i] - want[i]; d > 1e-5 || d < -1e-5 {
 					t.Fatalf("k %d: [%d] = %v, want %v", k, i, got[i], want[i])

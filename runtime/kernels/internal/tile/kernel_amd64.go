@@ -70,15 +70,15 @@ func Dots4x4(n int, py, px *[4]*float32, tail, relu, imgs, sy, sx int, idx *[8][
 //go:noescape
 func Transpose16(src *float32, srcStride int, dst *float32, off *[16]int, flags int, mask *float32)
 
-// DWTaps8 is eight neighbouring pixels of a depthwise conv over 16
-// channels at once: out[16i+c] = bias[c] + Σ over the kh×kw taps t of
-// taps[16t+c] · the tap's pixel, where pixel i's window starts 16i floats
-// after win, the kernel's rows lie rowStep bytes apart and its taps
+// DWTaps8 is eight pixels of a row of a depthwise conv over 16 channels
+// at once: out[16i+c] = bias[c] + Σ over the kh×kw taps t of taps[16t+c]
+// · the tap's pixel, where pixel i's window starts i·pixStep bytes after
+// win (64 at stride 1, 128 at stride 2), the kernel's rows lie rowStep bytes apart and its taps
 // tapStep bytes apart within a row (16-channel pixels, dilation
 // included). kh, kw ≥ 1. Only Available512 CPUs may call it.
 //
 //go:noescape
-func DWTaps8(out, win, taps, bias *float32, kh, kw, rowStep, tapStep int)
+func DWTaps8(out, win, taps, bias *float32, kh, kw, rowStep, tapStep, pixStep int)
 
 // DWGrad3x3, DWGrad5x5, DWGrad4x7 and DWGrad3x7 add a depthwise conv's
 // weight gradients for 16 channels over n ≥ 1 neighbouring pixels: for

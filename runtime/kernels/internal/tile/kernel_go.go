@@ -168,7 +168,7 @@ func Transpose16Go(src *float32, srcStride int, dst *float32, off *[16]int, flag
 }
 
 // DWTaps8Go is the reference for DWTaps8.
-func DWTaps8Go(out, win, taps, bias *float32, kh, kw, rowStep, tapStep int) {
+func DWTaps8Go(out, win, taps, bias *float32, kh, kw, rowStep, tapStep, pixStep int) {
 	o := unsafe.Slice(out, 8*16)
 	b := unsafe.Slice(bias, 16)
 	for i := range 8 {
@@ -180,7 +180,7 @@ func DWTaps8Go(out, win, taps, bias *float32, kh, kw, rowStep, tapStep int) {
 			wt := t[(ky*kw+kx)*16:][:16]
 			p := unsafe.Add(unsafe.Pointer(win), ky*rowStep+kx*tapStep)
 			for i := range 8 {
-				px := unsafe.Slice((*float32)(unsafe.Add(p, 64*i)), 16)
+				px := unsafe.Slice((*float32)(unsafe.Add(p, pixStep*i)), 16)
 				for c := range 16 {
 					o[16*i+c] += wt[c] * px[c]
 				}

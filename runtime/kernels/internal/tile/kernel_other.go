@@ -34,8 +34,8 @@ func Transpose16(src *float32, srcStride int, dst *float32, off *[16]int, flags 
 }
 
 // DWTaps8 is DWTaps8Go where there is no assembly.
-func DWTaps8(out, win, taps, bias *float32, kh, kw, rowStep, tapStep int) {
-	DWTaps8Go(out, win, taps, bias, kh, kw, rowStep, tapStep)
+func DWTaps8(out, win, taps, bias *float32, kh, kw, rowStep, tapStep, pixStep int) {
+	DWTaps8Go(out, win, taps, bias, kh, kw, rowStep, tapStep, pixStep)
 }
 
 // DWGrad3x3 and the other DWGrad kernels are DWGradGo where there is no

@@ -322,6 +322,33 @@ func dwLanesBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bo
 // 1.1–1.3×, 16 of 7×7 half as long).
 func lanesPay(ch int) bool { return ch >= 16 }
 
+// dwLanesBoxSums writes to y (C×OH×OW) the sums of each channel of x
+// over g's windows (a kernel of ones, as the stride-1 average pools sum
+// before they divide), sixteen channels to a vector, where that pays
+// (lanesPay); it reports false, having done nothing, elsewhere.
+func dwLanesBoxSums(g convGeom, ch int, x, y, scratch []float32) bool {
+	hw, ohw := g.h*g.w, g.oh*g.ow
+	if !lanesPay(ch) || len(x) < ch*hw || len(y) < ch*ohw {
+		return false
+	}
+	l, ok := newLanes(g, scratch)
+	if !ok {
+		return false
+	}
+	taps := l.s[l.taps : l.taps+l.kk*16]
+	for i := range taps {
+		taps[i] = 1
+	}
+	clear(l.bias[:])
+	clear(l.plane(l.planeA))
+	for c0 := 0; c0 < ch; c0 += 16 {
+		nc := min(16, ch-c0)
+		l.load(l.planeA, x, c0, nc, g.pt, g.pl, false)
+		l.conv(l.planeA, dwDest{y: y}, c0, nc, ch)
+	}
+	return true
+}
+
 // lanesForward is the forward pass through lanes; it reports false,
 // having done nothing, where dwLanesFits does not hold.
 func lanesForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scratch []float32, relu bool) bool {

@@ -21,7 +21,11 @@ func (p Pool) ScratchLen(in Shape) int {
 		return 0
 	}
 	g := p.boxGeom(in)
-	return 2*dwPlaneOf(g).n + g.oh*g.ow
+	n := 2 * dwPlaneOf(g).n
+	if dwLanesFits(g) {
+		n = max(n, dwLanesScratch(g)) // the forward's box sums through lanes
+	}
+	return n + g.oh*g.ow
 }
 
 // boxGeom is the pool's window as a stride-1 depthwise geometry.
@@ -52,12 +56,23 @@ func boxCounts(g convGeom, n []float32) {
 	}
 }
 
-// avgPlaneForward is the stride-1 average pool's forward pass.
+// avgPlaneForward is the stride-1 average pool's forward pass: the box
+// sums sixteen channels to a vector where that pays (dwLanesBoxSums),
+// else on flat planes, then the division by the counts.
 func avgPlaneForward(p Pool, x []float32, in Shape, y, scratch []float32) {
 	g := p.boxGeom(in)
+	p2 := g.oh * g.ow
+	if ls := dwLanesScratch(g); len(scratch) >= ls+p2 && dwLanesBoxSums(g, in.C, x, y, scratch[:ls]) {
+		counts := scratch[ls : ls+p2]
+		boxCounts(g, counts)
+		for c := range in.C {
+			yc := y[c*p2 : (c+1)*p2]
+			Div(yc, counts, yc)
+		}
+		return
+	}
 	pl := dwPlaneOf(g)
 	xp, yf := scratch[:pl.n], scratch[pl.n:2*pl.n]
-	p2 := g.oh * g.ow
 	counts := scratch[2*pl.n : 2*pl.n+p2]
 	boxCounts(g, counts)
 	hw := g.h * g.w

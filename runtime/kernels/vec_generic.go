@@ -64,3 +64,6 @@ func dwLanesForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scratch 
 func dwLanesBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool, dw, scratch []float32, relu bool) bool {
 	return false
 }
+
+// dwLanesBoxSums is the AVX-512 box sum: none in this build.
+func dwLanesBoxSums(g convGeom, ch int, x, y, scratch []float32) bool { return false }

@@ -19,8 +19,9 @@ import (
 // channel pays its own setup), so each group of 16 channels is transposed
 // into one zero-padded plane of 16-channel pixels. There every tap of
 // every output pixel is one vector multiply-add of that tap's 16 weights,
-// with no masks and no per-channel loops: eight neighbouring pixels share
-// each weight load (tile.DWTaps8). Each 16 output pixels are transposed
+// with no masks and no per-channel loops: sixteen pixels share each
+// weight load (tile.DWTaps16; DWTaps8 where rows are not whole runs of
+// eight). Each 16 output pixels are transposed
 // back, straight into the 1×1 conv's strips or into y. The input
 // gradient is the same pass over dy's plane with the kernel rotated by
 // 180°, and the weight gradient multiplies dy's plane into x's under
@@ -167,7 +168,15 @@ func (l *lanes) conv(at int, dst dwDest, c0, nc, ch int) {
 	rowStep, tapStep, pixStep := 4*wp*16*g.d, 4*16*g.d, 4*16*g.s
 	for s := 0; s*16 < ohw; s++ {
 		np := min(16, ohw-s*16)
-		// Each 16 pixels in runs along their rows.
+		// Each 16 pixels as two runs of eight along their rows where
+		// they are (rows of 8, 16 or 32), else in runs as they fall.
+		if p0, p1 := s*16, s*16+8; np == 16 && p0%g.ow+8 <= g.ow && p1%g.ow+8 <= g.ow {
+			win0 := &l.s[at+(p0/g.ow*wp+p0%g.ow)*g.s*16]
+			win1 := &l.s[at+(p1/g.ow*wp+p1%g.ow)*g.s*16]
+			tile.DWTaps16(&l.s[l.out], win0, win1, tp, bp, g.kh, g.kw, rowStep, tapStep, pixStep)
+			l.store(dst, s, c0, nc, dstBase+s*dstStride)
+			continue
+		}
 		for i := 0; i < np; {
 			p := s*16 + i
 			r, x0 := p/g.ow, p%g.ow

@@ -53,7 +53,7 @@ func TestDWTaps8(t *testing.T) {
 	for _, k := range []int{1, 3, 5, 7} {
 		for _, d := range []int{1, 2} {
 			s := d // stride 2 with dilation 2
-			wp := 8*s + (k-1)*d + 3
+			wp := 8*s + (k-1)*d + 6
 			plane := make([]float32, (k-1)*d*wp*16+wp*16+16)
 			for i := range plane {
 				plane[i] = rng.Float32()*2 - 1
@@ -65,12 +65,20 @@ func TestDWTaps8(t *testing.T) {
 			for i := range bias {
 				bias[i] = rng.Float32()
 			}
-			var got, want [128]float32
+			var got, want [256]float32
 			DWTaps8(&got[0], &plane[16], &taps[0], &bias[0], k, k, 4*16*wp*d, 4*16*d, 64*s)
 			DWTaps8Go(&want[0], &plane[16], &taps[0], &bias[0], k, k, 4*16*wp*d, 4*16*d, 64*s)
-			for i := range want {
+			for i := range want[:128] {
 				if d := got[i] - want[i]; d > 1e-5 || d < -1e-5 {
 					t.Fatalf("k %d: [%d] = %v, want %v", k, i, got[i], want[i])
+				}
+			}
+			// Sixteen: the second eight from three pixels on.
+			DWTaps16(&got[0], &plane[16], &plane[16+48], &taps[0], &bias[0], k, k, 4*16*wp*d, 4*16*d, 64*s)
+			DWTaps16Go(&want[0], &plane[16], &plane[16+48], &taps[0], &bias[0], k, k, 4*16*wp*d, 4*16*d, 64*s)
+			for i := range want {
+				if d := got[i] - want[i]; d > 1e-5 || d < -1e-5 {
+					t.Fatalf("k %d, sixteen: [%d] = %v, want %v", k, i, got[i], want[i])
 				}
 			}
 		}

@@ -99,3 +99,10 @@ func DWGrad4x7(acc, dy, win *float32, n, rowStep, tapStep int)
 
 //go:noescape
 func DWGrad3x7(acc, dy, win *float32, n, rowStep, tapStep int)
+
+// DWTaps16 is DWTaps8 for sixteen pixels, reading each tap's weights once:
+// pixels 0-7 from win0 and 8-15 (out[128:]) from win1, each eight
+// pixStep bytes apart. Only Available512 CPUs may call it.
+//
+//go:noescape
+func DWTaps16(out, win0, win1, taps, bias *float32, kh, kw, rowStep, tapStep, pixStep int)

@@ -204,3 +204,9 @@ func DWGradGo(r, k int, acc, dy, win *float32, n, rowStep, tapStep int) {
 		}
 	}
 }
+
+// DWTaps16Go is the reference for DWTaps16: DWTaps8Go twice.
+func DWTaps16Go(out, win0, win1, taps, bias *float32, kh, kw, rowStep, tapStep, pixStep int) {
+	DWTaps8Go(out, win0, taps, bias, kh, kw, rowStep, tapStep, pixStep)
+	DWTaps8Go((*float32)(unsafe.Add(unsafe.Pointer(out), 8*64)), win1, taps, bias, kh, kw, rowStep, tapStep, pixStep)
+}

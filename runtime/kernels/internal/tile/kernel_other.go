@@ -55,3 +55,8 @@ func DWGrad4x7(acc, dy, win *float32, n, rowStep, tapStep int) {
 func DWGrad3x7(acc, dy, win *float32, n, rowStep, tapStep int) {
 	DWGradGo(3, 7, acc, dy, win, n, rowStep, tapStep)
 }
+
+// DWTaps16 is DWTaps16Go where there is no assembly.
+func DWTaps16(out, win0, win1, taps, bias *float32, kh, kw, rowStep, tapStep, pixStep int) {
+	DWTaps16Go(out, win0, win1, taps, bias, kh, kw, rowStep, tapStep, pixStep)
+}

@@ -90,14 +90,20 @@ func (l *lanes) load(at int, src []float32, c0, nc, pt, pl int, relu bool) {
 				r, col = r+1, 0
 			}
 		} else {
-			for i := range off {
-				off[i] = l.out // pixels past the plane: out is free here
-				if i < np {
-					off[i] = at + ((r+pt)*wp+col+pl)*16
-					if col++; col == g.w {
-						r, col = r+1, 0
-					}
+			// Row by row: a run of pixels along each.
+			for i := 0; i < np; {
+				run := min(np-i, g.w-col)
+				o := at + ((r+pt)*wp+col+pl)*16
+				for j := range run {
+					off[i+j] = o + 16*j
 				}
+				i += run
+				if col += run; col == g.w {
+					r, col = r+1, 0
+				}
+			}
+			for i := np; i < 16; i++ {
+				off[i] = l.out // pixels past the plane: out is free here
 			}
 		}
 		flags := 0

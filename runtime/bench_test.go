@@ -132,12 +132,14 @@ func TestTrainStepAllocs(t *testing.T) {
 // TestTrainStepAllocsParallel runs the steps on two Ps, which
 // AllocsPerRun does not (it sets GOMAXPROCS to 1). There the Go runtime
 // itself now and then allocates a sudog, the record of a blocked
-// goroutine, when workers.run waits on its WaitGroup (runtime/workers.go,
-// p.wg.Wait): a goroutine takes its sudog from its P's cache and may give
-// it back to another P's, so one P's cache can run dry, and the central
-// cache is dropped at every GC (runtime.acquireSudog → new(sudog)).
-// That is a few allocations per hundred steps, from no line of cellc; an
-// allocation of the executor's own would be at least one per step.
+// goroutine, when a worker or workers.run parks after spinning
+// (runtime/workers.go, sync.Cond.Wait): a goroutine takes its sudog from
+// its P's cache and may give it back to another P's, so one P's cache
+// can run dry, and the central cache is dropped at every GC
+// (runtime.acquireSudog → new(sudog)). That is a few allocations per
+// hundred steps, from no line of cellc; an allocation of the executor's
+// own would be at least one per step. (A runtime.Gosched in the spin
+// loops made it about one every third step: they do not yield.)
 func TestTrainStepAllocsParallel(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
@@ -146,21 +148,30 @@ func TestTrainStepAllocsParallel(t *testing.T) {
 	p := smallPlan(t, "../specs/nasnet_a.cell", true, func(c *compiler.Config) {
 		c.DropPathKeepProb, c.DenseDropoutKeepProb = 0.8, 0.5
 	})
-	const batch, steps = 4, 100
+	const batch, steps, rounds = 4, 100, 3
 	// Warm up long enough for the runtime's sudog caches to fill.
 	st, x, labels := newBenchStepper(t, p, batch, 2, 20)
-	var before, after goruntime.MemStats
-	goruntime.ReadMemStats(&before)
-	for range steps {
-		if _, err := st.Train(x, labels, batch, 300, 0.5); err != nil {
-			t.Fatal(err)
+	// The workers park (and the runtime's sudogs move between Ps) far more
+	// often when the machine has more busy threads than cores, as when
+	// go test runs other packages beside this one: the fewest allocations
+	// of a few rounds is the figure, since an allocation of the
+	// executor's own would show in every round.
+	fewest := uint64(1 << 62)
+	for range rounds {
+		var before, after goruntime.MemStats
+		goruntime.ReadMemStats(&before)
+		for range steps {
+			if _, err := st.Train(x, labels, batch, 300, 0.5); err != nil {
+				t.Fatal(err)
+			}
 		}
+		goruntime.ReadMemStats(&after)
+		n := after.Mallocs - before.Mallocs
+		t.Logf("%d allocations in %d steps on 2 Ps", n, steps)
+		fewest = min(fewest, n)
 	}
-	goruntime.ReadMemStats(&after)
-	n := after.Mallocs - before.Mallocs
-	t.Logf("%d allocations in %d steps on 2 Ps", n, steps)
-	if n >= steps/2 {
-		t.Errorf("%d allocations in %d training steps on 2 Ps: the executor allocates per step", n, steps)
+	if fewest >= steps/2 {
+		t.Errorf("at least %d allocations in each round of %d training steps on 2 Ps: the executor allocates per step", fewest, steps)
 	}
 }
 

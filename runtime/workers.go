@@ -27,9 +27,13 @@ type workers struct {
 	n    int
 	spin time.Duration
 	box  []mailbox
-	// pending counts the workers still running the current job.
-	pending atomic.Int32
-	closed  atomic.Bool
+	// pending counts the workers still running the current job;
+	// sleepers those parked (or about to park) on wake or done, which
+	// whoever makes their wait end then broadcasts to: while nobody
+	// sleeps, posting a job and finishing one take no lock.
+	pending  atomic.Int32
+	sleepers atomic.Int32
+	closed   atomic.Bool
 
 	mu         sync.Mutex
 	wake, done *sync.Cond // a job was posted (or the pool closed); a job finished
@@ -76,9 +80,7 @@ func (p *workers) loop(w int) {
 		last = m.seq.Load()
 		m.fn(w, m.lo, m.hi)
 		if p.pending.Add(-1) == 0 {
-			p.mu.Lock()
-			p.done.Broadcast()
-			p.mu.Unlock()
+			p.signal(p.done)
 		}
 	}
 }
@@ -94,10 +96,15 @@ func (p *workers) await(ready func() bool, c *sync.Cond) {
 		if start.IsZero() {
 			start = time.Now()
 		} else if time.Since(start) > p.spin {
+			// Counted as a sleeper before ready is checked under the
+			// lock: whoever makes ready true afterwards sees the count
+			// and broadcasts, so the wake-up is not lost.
 			p.mu.Lock()
+			p.sleepers.Add(1)
 			for !ready() {
 				c.Wait()
 			}
+			p.sleepers.Add(-1)
 			p.mu.Unlock()
 			return
 		}
@@ -121,11 +128,18 @@ func (p *workers) run(count int, fn func(w, lo, hi int)) {
 		m.fn, m.lo, m.hi = fn, w*count/k, (w+1)*count/k
 		m.seq.Add(1)
 	}
-	p.mu.Lock()
-	p.wake.Broadcast()
-	p.mu.Unlock()
+	p.signal(p.wake)
 	fn(0, 0, count/k)
 	p.await(p.finished, p.done)
+}
+
+// signal wakes whoever sleeps on c, once its wait has ended.
+func (p *workers) signal(c *sync.Cond) {
+	if p.sleepers.Load() > 0 {
+		p.mu.Lock()
+		c.Broadcast()
+		p.mu.Unlock()
+	}
 }
 
 // finished reports whether every worker is done with the current job.
@@ -135,7 +149,5 @@ func (p *workers) close() {
 	if p.closed.Swap(true) {
 		return
 	}
-	p.mu.Lock()
-	p.wake.Broadcast()
-	p.mu.Unlock()
+	p.signal(p.wake)
 }

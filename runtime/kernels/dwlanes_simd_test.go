@@ -56,11 +56,7 @@ func TestDWLanesForwardMatchesFlat(t *testing.T) {
 					if !lanesForward(g, tc.c, x, wt, bias, dwDest{y: got, strips: strips}, scratch, relu) {
 						t.Fatalf("%s: lanesForward declined", name)
 					}
-					for i := range want {
-						if d := got[i] - want[i]; d > 1e-4 || d < -1e-4 {
-							t.Fatalf("%s: [%d] = %v, want %v", name, i, got[i], want[i])
-						}
-					}
+					lanesClose(t, name, got, want, 1e-4)
 				}
 			}
 		}
@@ -102,11 +98,7 @@ func TestDWLanesForwardGeometries(t *testing.T) {
 				if !lanesForward(c.geom(in), tc.c, x, wt, bias, dwDest{y: got, strips: strips}, scratch, relu) {
 					t.Fatalf("%s: lanesForward declined", name)
 				}
-				for i := range want {
-					if d := got[i] - want[i]; d > 1e-4 || d < -1e-4 {
-						t.Fatalf("%s: [%d] = %v, want %v", name, i, got[i], want[i])
-					}
-				}
+				lanesClose(t, name, got, want, 1e-4)
 			}
 		}
 	}
@@ -152,14 +144,21 @@ func TestDWLanesBackwardMatchesFlat(t *testing.T) {
 						what      string
 						got, want []float32
 					}{{"dx", gotDX, wantDX}, {"dw", gotDW, wantDW}} {
-						for i := range p.want {
-							if d := p.got[i] - p.want[i]; d > 1e-3 || d < -1e-3 {
-								t.Fatalf("%s: %s[%d] = %v, want %v", name, p.what, i, p.got[i], p.want[i])
-							}
-						}
+						lanesClose(t, name+": "+p.what, p.got, p.want, 1e-3)
 					}
 				}
 			}
+		}
+	}
+}
+
+// lanesClose fails the test at the first value of got more than tol from
+// want's.
+func lanesClose(t *testing.T, name string, got, want []float32, tol float32) {
+	t.Helper()
+	for i := range want {
+		if d := got[i] - want[i]; d > tol || d < -tol {
+			t.Fatalf("%s: [%d] = %v, want %v", name, i, got[i], want[i])
 		}
 	}
 }

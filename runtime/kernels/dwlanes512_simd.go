@@ -21,11 +21,10 @@ import (
 // every output pixel is one vector multiply-add of that tap's 16 weights,
 // with no masks and no per-channel loops: sixteen pixels share each
 // weight load (tile.DWTaps16; DWTaps8 where rows are not whole runs of
-// eight). Each 16 output pixels are transposed
-// back, straight into the 1×1 conv's strips or into y. The input
-// gradient is the same pass over dy's plane with the kernel rotated by
-// 180°, and the weight gradient multiplies dy's plane into x's under
-// every tap (tile.DWGrad*).
+// eight). Each 16 output pixels are transposed back, straight into the
+// 1×1 conv's strips or into y. The input gradient is the same pass over
+// dy's plane with the kernel rotated by 180°, and the weight gradient
+// multiplies dy's plane into x's under every tap (tile.DWGrad*).
 
 // lanes is one such pass over an image. Every plane and buffer lies in
 // scratch (dwLanesScratch), named by its offset there, so that the

@@ -59,6 +59,22 @@ func (l *lanes) plane(at int) []float32 {
 	return l.s[at : at+hp*wp*16]
 }
 
+// clearPadding zeroes the plane at offset at except where load writes the
+// input's pixels (at padded (pt, pl) on): the rows above and below them
+// and the columns beside them. Clearing the whole plane had cost 1 % of
+// an inference pass for 7×7 kernels' 38×38 planes.
+func (l *lanes) clearPadding(at, pt, pl int) {
+	g, wp := l.g, l.wp
+	plane := l.plane(at)
+	clear(plane[:pt*wp*16])
+	clear(plane[(pt+g.h)*wp*16:])
+	for r := pt; r < pt+g.h; r++ {
+		row := plane[r*wp*16 : (r+1)*wp*16]
+		clear(row[:pl*16])
+		clear(row[(pl+g.w)*16:])
+	}
+}
+
 // load transposes channels c0..c0+nc-1 of src (C×H×W) into the plane at
 // offset at, pixel (r, c) at padded (r+pt, c+pl), rectified with relu.
 // The plane's padding is never written: it stays as it was cleared.
@@ -354,7 +370,7 @@ func dwLanesBoxSums(g convGeom, ch int, x, y, scratch []float32) bool {
 		taps[i] = 1
 	}
 	clear(l.bias[:])
-	clear(l.plane(l.planeA))
+	l.clearPadding(l.planeA, g.pt, g.pl)
 	for c0 := 0; c0 < ch; c0 += 16 {
 		nc := min(16, ch-c0)
 		l.load(l.planeA, x, c0, nc, g.pt, g.pl, false)
@@ -376,7 +392,7 @@ func lanesForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scratch []
 		return false
 	}
 	// The padding stays zero from group to group: only pixels are written.
-	clear(l.plane(l.planeA))
+	l.clearPadding(l.planeA, g.pt, g.pl)
 	for c0 := 0; c0 < ch; c0 += 16 {
 		nc := min(16, ch-c0)
 		l.setTaps(w, bias, c0, nc, false)
@@ -406,8 +422,8 @@ func lanesBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool
 	// dy sits in its plane where the rotated kernel's taps meet it for
 	// the input gradient: (KH-1)d - pt rows down, (KW-1)d - pl across.
 	top, left := (g.kh-1)*g.d-g.pt, (g.kw-1)*g.d-g.pl
-	clear(l.plane(l.planeA))
-	clear(l.plane(l.planeB))
+	l.clearPadding(l.planeA, g.pt, g.pl)
+	l.clearPadding(l.planeB, top, left)
 	dst := dwDest{y: dx, add: accumulateDX}
 	if relu {
 		dst.mask = x

@@ -17,8 +17,8 @@ import (
 // microseconds. A worker that parked between them would be woken through
 // the OS for each: on a VM that wake-up alone took 50–90 µs, which left
 // each core idle 15 % of a 6@768 training step. So a worker that finds
-// no job spins for spinFor, yielding, before it parks, and so does the
-// caller waiting for the workers to finish. The spinning does not yield
+// no job spins for spinFor before it parks, and so does the caller
+// waiting for the workers to finish. The spinning does not yield
 // (runtime.Gosched, even once in a thousand looks, cost the runtime an
 // allocation about every third step); with more workers than Ps, where
 // a spinning worker would hold a P that the one it waits for needs, the

@@ -66,6 +66,7 @@ func runWorker(cmd *cobra.Command, fl *workerFlags) error {
 	if err != nil {
 		return err
 	}
+	tr.SharedCores = fl.concurrency > 1
 	defer closeDevice()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

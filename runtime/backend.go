@@ -29,7 +29,13 @@ type Options struct {
 	BatchNormDecay   float32 // moving-average decay (TF-slim: 0.9 CIFAR, 0.9997 ImageNet)
 	BatchNormEpsilon float32
 	Workers          int // parallel workers; 0 = GOMAXPROCS
-	Seed             uint64
+	// SharedCores says that other executables compute on the same cores
+	// at the same time (a search worker training several children at
+	// once): the CPU backend's workers then park as soon as they are idle
+	// instead of spinning first, which would keep the others off the
+	// cores (runtime/workers.go).
+	SharedCores bool
+	Seed        uint64
 	// Precision is the arithmetic: "" or "fp32" (every backend), "tf32"
 	// (GPU GEMMs on tensor cores with inputs rounded to TF32) or "bf16".
 	// A backend that cannot compute in it refuses the plan.

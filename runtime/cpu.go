@@ -32,7 +32,7 @@ func (CPU) Compile(p *plan.Plan, batch int, opts Options) (Executable, error) {
 	opts = opts.WithDefaults(goruntime.GOMAXPROCS(0))
 	params := NewParams(p.Params, p.Training)
 	params.Init(opts.Seed)
-	pool := newWorkers(opts.Workers)
+	pool := newWorkers(opts.Workers, opts.SharedCores)
 	e, err := newCPUExec(p, batch, opts, params, pool, nil)
 	if err != nil {
 		pool.close()

@@ -20,9 +20,12 @@ import (
 // no job spins for spinFor before it parks, and so does the caller
 // waiting for the workers to finish. The spinning does not yield
 // (runtime.Gosched, even once in a thousand looks, cost the runtime an
-// allocation about every third step); with more workers than Ps, where
-// a spinning worker would hold a P that the one it waits for needs, the
-// pool does not spin at all.
+// allocation about every third step). So a pool does not spin at all
+// where a spinning worker would hold a core that the one it waits for
+// needs: with more workers than Ps, or with the cores shared with other
+// pools (Options.SharedCores: two pools of two workers on two cores took
+// 2.5× as long spinning as parking, and an adaptive spin budget that
+// fixed that lost the small child's gain).
 type workers struct {
 	n    int
 	spin time.Duration
@@ -54,9 +57,11 @@ type mailbox struct {
 // taking CPU time.
 const spinFor = 200 * time.Microsecond
 
-func newWorkers(n int) *workers {
+// newWorkers starts a pool of n workers; shared says other pools
+// compute on the same cores at the same time.
+func newWorkers(n int, shared bool) *workers {
 	p := &workers{n: max(n, 1), spin: spinFor}
-	if p.n > goruntime.GOMAXPROCS(0) {
+	if shared || p.n > goruntime.GOMAXPROCS(0) {
 		p.spin = 0
 	}
 	p.box = make([]mailbox, p.n)

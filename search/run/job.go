@@ -45,6 +45,9 @@ type Trainer struct {
 	DataDir string
 	// Workers, when positive, replaces the recipes' compute workers.
 	Workers int
+	// SharedCores says children train several at once on this machine
+	// (runtime.Options.SharedCores).
+	SharedCores bool
 	// TempDir is where each child's scratch directory is made; "" = the
 	// system's.
 	TempDir string
@@ -161,7 +164,7 @@ func (t *Trainer) train(ctx context.Context, text string, r space.Recipe, maxSte
 	}
 	tr, err := train.Run(ctx, train.Job{
 		Plan: p, Backend: backend,
-		Options: runtime.Options{BatchNormDecay: float32(res.Config.BatchNormDecay), BatchNormEpsilon: float32(res.Config.BatchNormEpsilon), Workers: r.Workers, Seed: r.Seed},
+		Options: runtime.Options{BatchNormDecay: float32(res.Config.BatchNormDecay), BatchNormEpsilon: float32(res.Config.BatchNormEpsilon), Workers: r.Workers, Seed: r.Seed, SharedCores: t.SharedCores},
 		Recipe:  r.TrainRecipe(), Train: ds.train, Val: ds.val, Test: test, Augment: ds.aug,
 		Dir: dir, Log: io.Discard, MaxSteps: maxSteps,
 	})

@@ -221,6 +221,7 @@ func (c *controller) search(ctx context.Context) error {
 	}()
 	if c.opts.Workers > 0 {
 		tr := c.trainer()
+		tr.SharedCores = tr.SharedCores || c.opts.Workers > 1
 		host, _ := os.Hostname()
 		name := fmt.Sprintf("%s-%d-local", host, os.Getpid())
 		wg.Go(func() {

@@ -148,8 +148,8 @@ func dwTaps(g convGeom, yf, xp, wk []float32, wp int, flipped bool, b float32) {
 }
 
 // convDWPlaneForward is the stride-1 depthwise forward pass: on AVX-512
-// with the output the input's size, sixteen channels to a vector
-// (dwLanesForward); otherwise on flat padded planes.
+// from 16 channels on, sixteen channels to a vector (dwLanesForward);
+// otherwise on flat padded planes.
 func convDWPlaneForward(g convGeom, ch int, x, w, bias []float32, y dwDest, scratch []float32, relu bool) {
 	if dwLanesForward(g, ch, x, w, bias, y, scratch, relu) {
 		return

@@ -186,9 +186,9 @@ func (c Conv) tileDX(in Shape) bool {
 func (c Conv) scratchLen(in Shape) int {
 	g := c.geom(in)
 	if c.Depthwise {
-		n := dwPhasesOf(g).scratch(g)
-		if g.s == 1 {
-			n = dwPlaneOf(g).scratch()
+		n := dwPlaneOf(g).scratch()
+		if g.s != 1 {
+			n = dwPhasesOf(g).scratch(g)
 		}
 		if dwLanesFits(g) {
 			n = max(n, dwLanesScratch(g))

@@ -268,6 +268,15 @@ func flatLen(h, w, wp int) int {
 // max(x, 0), and each channel's input gradient is masked by x > 0 on its
 // way into dx.
 func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateDX bool, dw, dbias, scratch []float32, relu bool) {
+	if dwLanesBackward(g, ch, x, w, dy, dx, accumulateDX, dw, scratch, relu) {
+		if dbias != nil {
+			p := g.oh * g.ow
+			for c := range ch {
+				dbias[c] += convSum(dy[c*p : (c+1)*p])
+			}
+		}
+		return
+	}
 	pl := dwPlaneOf(g)
 	xp, dq, out := scratch[:pl.n], scratch[pl.n:2*pl.n], scratch[2*pl.n:3*pl.n]
 	hw, p, kk := g.h*g.w, g.oh*g.ow, g.kh*g.kw
@@ -279,14 +288,6 @@ func convDWPlaneBackward(g convGeom, ch int, x, w, dy, dx []float32, accumulateD
 	// products want it: one copy serves both.
 	top, left := (g.kh-1)*g.d-g.pt, (g.kw-1)*g.d-g.pl
 	dyf := dq[top*pl.wp+left:]
-	if dwLanesBackward(g, ch, x, w, dy, dx, accumulateDX, dw, scratch, relu) {
-		if dbias != nil {
-			for c := range ch {
-				dbias[c] += convSum(dy[c*p : (c+1)*p])
-			}
-		}
-		return
-	}
 	// Without the ReLU, each channel adds into dx; with it, each channel
 	// writes dx through the mask (unless nothing reaches it at all).
 	if dx != nil && !accumulateDX && (!relu || lo == 0) {

@@ -13,9 +13,10 @@ import "cellc/runtime/kernels/internal/tile"
 //
 // On CPUs with AVX-512 the kernel is tile.Kernel8x32: 16-lane FMAs, an
 // 8×32 tile in 16 of the 32 vector registers, panels of A of eight rows
-// (so the packed weights depend on the path: tilePackAllLen), B in the
-// same 16-column strips read two at a time, or, for a long k, read where
-// it lies (tileInPlaceK).
+// (so the packed weights depend on the path: tilePackAllLen), B read
+// where it lies and copied as the first panel reads it (tileInPlace512),
+// or in the strips a depthwise conv wrote (tileArgs.packedB), two at a
+// time.
 
 const (
 	tileRows = tile.Rows
@@ -148,8 +149,8 @@ func tileGemm(transA bool, m, n, k int, a []float32, lda int, b []float32, ldb i
 			bk = b[k0*ldb:]
 			_ = bk[(kb-1)*ldb+n-1]
 		}
-		if v == VecAVX512 && o.packedB == nil && k > tileInPlaceK {
-			tileInPlace512(m, n, kb, ap, bk, ldb, c, ldc, o, bias, acc)
+		if v == VecAVX512 && o.packedB == nil {
+			tileInPlace512(m, n, kb, ap, bk, ldb, c, ldc, o, bias, acc, bp)
 			continue
 		}
 		for j0 := 0; j0 < n; j0 += tileNC {
@@ -221,29 +222,34 @@ func tileStrips512(m, n, kb, j0, nb int, ap, bp, c []float32, ldc int, o tileArg
 			if o.mask != nil {
 				mask = &o.mask[i*o.ldm+j]
 			}
-			tile.Kernel8x32(kb, &ap[p*rows*kb], strip, tileCols, kb*tileCols, &c[i*ldc+j], ldc, biasAt(bias, i), mask, o.ldm, min(rows, m-i), int(cols), acc)
+			tile.Kernel8x32(kb, &ap[p*rows*kb], strip, tileCols, kb*tileCols, &c[i*ldc+j], ldc, biasAt(bias, i), mask, o.ldm, min(rows, m-i), int(cols), acc, nil)
 		}
 	}
 }
 
-// tileInPlaceK is the k above which the AVX-512 path reads B where it
-// lies instead of packing it into strips (BenchmarkTileGemm, 2-core EPYC
-// with AVX-512, shared): from k = 192 on, packing a block of B costs more
-// than its reads save (32×192 by 192×1024: about 120 packed against 160
-// GFLOP/s in place; 64×384 by 384×256: 62 against 90); with a short k
-// and many panels reading each strip, the strips win (192×32 by
-// 32×1024: 130 against 80–105), as B's rows, 4 KiB apart for 32×32
-// images, fall into the same few L1 sets.
-const tileInPlaceK = 128
-
 // tileInPlace512 runs tile.Kernel8x32 on B where it lies (row stride
 // ldb), rectified as it is read when o.reluB, against every panel of ap.
-func tileInPlace512(m, n, kb int, ap, bk []float32, ldb int, c []float32, ldc int, o tileArgs, bias []float32, acc int) {
+// With several panels the first one's call also copies the 32 columns it
+// reads into pk (kb·32 floats, tile.Pack), and the others read them from
+// there: B's rows are often a multiple of 4 KiB apart (a 32×32 image's
+// channels), so that a strip of them falls into two of L1's sets and is
+// evicted before the next panel reads it again. Read from the copy, a
+// NASNet's first-stage products ran 13–20 % faster (BenchmarkTileGemm,
+// 2-core EPYC with AVX-512: 32×192 by 192×1024 160 → 180–185 GFLOP/s,
+// 32×96 by 96×1024 160 → 191), where packing whole blocks of B into
+// strips first had been slower still (120–150): the copy costs a store
+// per load while the first panel's FMAs run, a separate pass its own
+// time.
+func tileInPlace512(m, n, kb int, ap, bk []float32, ldb int, c []float32, ldc int, o tileArgs, bias []float32, acc int, pk []float32) {
 	const rows = tile.Rows512
 	panels := (m + rows - 1) / rows
 	flags := acc
 	if o.reluB {
 		flags |= 2
+	}
+	if panels > 1 {
+		flags |= tile.Pack
+		_ = pk[kb*tile.Cols512-1]
 	}
 	for j := 0; j < n; j += tile.Cols512 {
 		cols := uint64(1)<<min(tile.Cols512, n-j) - 1
@@ -253,7 +259,15 @@ func tileInPlace512(m, n, kb int, ap, bk []float32, ldb int, c []float32, ldc in
 			if o.mask != nil {
 				mask = &o.mask[i*o.ldm+j]
 			}
-			tile.Kernel8x32(kb, &ap[p*rows*kb], &bk[j], ldb, tileCols, &c[i*ldc+j], ldc, biasAt(bias, i), mask, o.ldm, min(rows, m-i), int(cols), flags)
+			b, ldB, sb, f := &bk[j], ldb, tileCols, flags
+			if p > 0 {
+				b, ldB, f = &pk[0], tile.Cols512, acc
+			}
+			var pp *float32
+			if f&tile.Pack != 0 {
+				pp = &pk[0]
+			}
+			tile.Kernel8x32(kb, &ap[p*rows*kb], b, ldB, sb, &c[i*ldc+j], ldc, biasAt(bias, i), mask, o.ldm, min(rows, m-i), int(cols), f, pp)
 		}
 	}
 }

@@ -2,7 +2,7 @@
 
 #include "textflag.h"
 
-// func Kernel8x32(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, flags int)
+// func Kernel8x32(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, flags int, pk *float32)
 //
 // Sixteen accumulators (Z0-Z15, row r in Z2r and Z2r+1) hold the 8×32
 // tile; Z16, Z17 hold the two halves of a row of b, and Z18, Z19
@@ -16,8 +16,10 @@
 // anywhere in its last row; when the second half has no column at all it
 // is not read (it may not exist). With the ReLU flag, each row of b is
 // rectified as it is loaded (two VMAXPS per sixteen FMAs, where packing b
-// rectified would cost a pass over it).
-TEXT ·Kernel8x32(SB), NOSPLIT, $0-104
+// rectified would cost a pass over it). With the pack flag each row of b
+// is also stored, as loaded, 32 floats a row at pk (AX): the next panels
+// of a B read in place then read it from there (see tileInPlace512).
+TEXT ·Kernel8x32(SB), NOSPLIT, $0-112
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
@@ -55,10 +57,21 @@ TEXT ·Kernel8x32(SB), NOSPLIT, $0-104
 	VPXORD Z13, Z13, Z13
 	VPXORD Z14, Z14, Z14
 	VPXORD Z15, Z15, Z15
+	// Z29 is the floor of b's values: 0 with the ReLU flag, else -inf
+	// (VMAXPS then passes every value, NaNs included, as loaded).
+	VPXORD Z29, Z29, Z29
+	TESTQ $2, R12
+	JNE floorset
+	MOVL $0xff800000, AX
+	VPBROADCASTD AX, Z29
+floorset:
+	MOVQ pk+104(FP), AX
 	TESTQ CX, CX
 	JEQ epilogue
 	TESTQ BX, BX
 	JEQ loop16
+	TESTQ $4, R12
+	JNE loop32pack
 	TESTQ $2, R12
 	JNE loop32relu
 loop32:
@@ -127,12 +140,51 @@ loop32relu:
 	DECQ CX
 	JNZ loop32relu
 	JMP epilogue
+loop32pack:
+	VMOVUPS.Z (DI), K1, Z16
+	VMOVUPS.Z (DI)(R8*1), K2, Z17
+	VMAXPS Z16, Z29, Z16
+	VMAXPS Z17, Z29, Z17
+	VMOVUPS Z16, (AX)
+	VMOVUPS Z17, 64(AX)
+	VBROADCASTSS 0(SI), Z18
+	VFMADD231PS Z16, Z18, Z0
+	VFMADD231PS Z17, Z18, Z1
+	VBROADCASTSS 4(SI), Z19
+	VFMADD231PS Z16, Z19, Z2
+	VFMADD231PS Z17, Z19, Z3
+	VBROADCASTSS 8(SI), Z18
+	VFMADD231PS Z16, Z18, Z4
+	VFMADD231PS Z17, Z18, Z5
+	VBROADCASTSS 12(SI), Z19
+	VFMADD231PS Z16, Z19, Z6
+	VFMADD231PS Z17, Z19, Z7
+	VBROADCASTSS 16(SI), Z18
+	VFMADD231PS Z16, Z18, Z8
+	VFMADD231PS Z17, Z18, Z9
+	VBROADCASTSS 20(SI), Z19
+	VFMADD231PS Z16, Z19, Z10
+	VFMADD231PS Z17, Z19, Z11
+	VBROADCASTSS 24(SI), Z18
+	VFMADD231PS Z16, Z18, Z12
+	VFMADD231PS Z17, Z18, Z13
+	VBROADCASTSS 28(SI), Z19
+	VFMADD231PS Z16, Z19, Z14
+	VFMADD231PS Z17, Z19, Z15
+	ADDQ $32, SI
+	ADDQ R15, DI
+	ADDQ $128, AX
+	DECQ CX
+	JNZ loop32pack
+	JMP epilogue
 loop16:
 	// One half only: eight accumulators, the even ones.
 	VMOVUPS.Z (DI), K1, Z16
-	TESTQ $2, R12
+	VMAXPS Z16, Z29, Z16
+	TESTQ $4, R12
 	JEQ fma16
-	VMAXPS Z16, Z30, Z16
+	VMOVUPS Z16, (AX)
+	ADDQ $128, AX
 fma16:
 	VFMADD231PS.BCST 0(SI), Z16, Z0
 	VFMADD231PS.BCST 4(SI), Z16, Z2

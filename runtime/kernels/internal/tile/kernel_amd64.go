@@ -43,11 +43,13 @@ func PackStrips(dst, src *float32, ldb, rows, strips, relu int)
 // strips (PackStrips), ldb = 16 and sb = k·16; for B read in place, ldb
 // is its row stride and sb = 16. Only the columns in cols are read, and
 // when bits 16..31 are all clear the second half is never read. flags:
-// bit 0 adds c's old values, bit 1 rectifies B (max(v, 0)) as it is read.
-// Only Available512 CPUs may call it.
+// bit 0 adds c's old values, bit 1 rectifies B (max(v, 0)) as it is read,
+// bit 2 (Pack) also stores each row of B as read (rectified, zero outside
+// cols) at pk + 32k: pk[32k+j] = B(k, j), in columns 16..31 only when
+// cols has one of them. Only Available512 CPUs may call it.
 //
 //go:noescape
-func Kernel8x32(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, flags int)
+func Kernel8x32(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, flags int, pk *float32)
 
 // Dots4x4 stores in out[4i+j] the dot product of row py[i] with row
 // px[j], rectified (max(v, 0)) when relu is 1, over n floats (a multiple

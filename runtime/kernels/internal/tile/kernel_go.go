@@ -54,8 +54,27 @@ func PackStripsGo(dst, src *float32, ldb, rows, strips, relu int) {
 
 // Kernel8x32Go is Kernel8x32 in plain Go: the reference its tests compare
 // with.
-func Kernel8x32Go(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, flags int) {
+func Kernel8x32Go(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, flags int, pk *float32) {
 	as := unsafe.Slice(a, Rows512*k)
+	if flags&Pack != 0 {
+		half := Cols
+		if cols>>Cols != 0 {
+			half = Cols512
+		}
+		ps := unsafe.Slice(pk, Cols512*k)
+		for kk := range k {
+			for j := range half {
+				v := float32(0)
+				if cols>>j&1 != 0 {
+					v = *(*float32)(unsafe.Add(unsafe.Pointer(b), 4*(j%Cols+j/Cols*sb+kk*ldb)))
+					if flags&2 != 0 {
+						v = max(v, 0)
+					}
+				}
+				ps[kk*Cols512+j] = v
+			}
+		}
+	}
 	for r := range mr {
 		for j := range Cols512 {
 			if cols>>j&1 == 0 {

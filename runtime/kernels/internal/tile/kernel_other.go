@@ -9,8 +9,8 @@ func Available() bool { return false }
 func Available512() bool { return false }
 
 // Kernel8x32 is Kernel8x32Go where there is no assembly.
-func Kernel8x32(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, flags int) {
-	Kernel8x32Go(k, a, b, ldb, sb, c, ldc, bias, mask, ldm, mr, cols, flags)
+func Kernel8x32(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, mask *float32, ldm, mr, cols, flags int, pk *float32) {
+	Kernel8x32Go(k, a, b, ldb, sb, c, ldc, bias, mask, ldm, mr, cols, flags, pk)
 }
 
 // Kernel6x16 is KernelGo where there is no assembly.

@@ -13,3 +13,6 @@ const (
 	Rows512 = 8
 	Cols512 = 32
 )
+
+// Pack is Kernel8x32's flag that stores each row of B as it reads it.
+const Pack = 4

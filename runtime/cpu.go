@@ -339,6 +339,7 @@ func (e *cpuExec) build() error {
 		bnInPlace := func(k int) bool { return k+1 < len(st.Ops) && st.Exec[k+1].InPlace }
 		for k, o := range st.Ops {
 			op := &cpuOp{kind: o.Kind, attrs: o.Attrs, params: st.Params[k], last: k == len(st.Ops)-1}
+			op.accumulate = op.last && st.Accumulate
 			if k == 0 {
 				for _, v := range st.Inputs {
 					op.ins = append(op.ins, e.tensor(v))

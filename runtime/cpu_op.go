@@ -14,6 +14,9 @@ type cpuOp struct {
 	attrs  ir.Attrs
 	params []int
 	last   bool
+	// accumulate: the op adds its output into out, which holds another
+	// launch's result (the last op of a plan.Launch.Accumulate launch).
+	accumulate bool
 
 	ins  []kernels.Tensor
 	out  kernels.Tensor
@@ -89,7 +92,7 @@ func (op *cpuOp) prepare(e *cpuExec) error {
 	a := op.attrs
 	switch op.kind {
 	case ir.Conv, ir.DWConv:
-		op.conv = kernels.Conv{KH: a.KH, KW: a.KW, Stride: max(a.Stride, 1), Dilation: max(a.Dilation, 1), Same: a.Pad != ir.Valid, Cin: in.C, Cout: op.out.S.C, Depthwise: op.kind == ir.DWConv, ReLU: op.reluFused}
+		op.conv = kernels.Conv{KH: a.KH, KW: a.KW, Stride: max(a.Stride, 1), Dilation: max(a.Dilation, 1), Same: a.Pad != ir.Valid, Cin: in.C, Cout: op.out.S.C, Depthwise: op.kind == ir.DWConv, ReLU: op.reluFused, Acc: op.accumulate}
 		if got := op.conv.Out(in); got != op.out.S {
 			return fmt.Errorf("conv output %v, plan says %v", got, op.out.S)
 		}
@@ -132,6 +135,9 @@ func (op *cpuOp) prepare(e *cpuExec) error {
 	case ir.Dense, ir.ReLU, ir.Concat, ir.Shift, ir.Zero, ir.GlobalAvg:
 	default:
 		return fmt.Errorf("the CPU backend has no kernel for %s", op.kind)
+	}
+	if op.accumulate && op.kind != ir.Conv {
+		return fmt.Errorf("%s cannot add into its output (the plan folds adds into convs only)", op.kind)
 	}
 	return nil
 }

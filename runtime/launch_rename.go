@@ -37,6 +37,12 @@ func renameBuffers(p *plan.Plan, copies int) *plan.Plan {
 			reader[j] = append(reader[j], readFrom(v))
 		}
 		o := st.Output
+		if st.Accumulate {
+			// It adds into what is there: one value with that write.
+			if w := readFrom(o); w >= 0 {
+				uf.union(w, j)
+			}
+		}
 		last[o.Buffer].set(o.Offset, o.Offset+o.Shape.Elems(), j)
 	}
 	outFrom := readFrom(p.Output)

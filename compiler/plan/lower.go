@@ -18,6 +18,7 @@ func Lower(g *ir.Graph) (*Plan, error) {
 	l := &lowering{g: g, p: &Plan{Name: g.Name, Training: g.Training}}
 	l.values()
 	l.assignBuffers()
+	l.foldAdds()
 	l.steps()
 	l.decideExec()
 	if g.Training {
@@ -41,6 +42,12 @@ type lowering struct {
 	// stepOf[id] is the forward step computing node id, -1 for none.
 	stepOf []int
 	view   []View
+	// folded[id] is the add that node id is an operand of, or is, when
+	// foldAdds folded that add (else -1): the add has no launch, and its
+	// operands write its output, accumulate[id] marking the one that adds
+	// into it.
+	folded     []int
+	accumulate []bool
 }
 
 func (l *lowering) values() {
@@ -63,6 +70,11 @@ func (l *lowering) values() {
 			off += l.g.Nodes[in].Shape.Elems()
 		}
 	}
+	l.folded = make([]int, n)
+	for i := range l.folded {
+		l.folded[i] = -1
+	}
+	l.accumulate = make([]bool, n)
 	l.stepOf = make([]int, n)
 	k := 0
 	for _, nd := range l.g.Nodes {
@@ -264,7 +276,7 @@ func (l *lowering) steps() {
 	g := l.g
 	lastUse := map[int]int{} // buffer → last step reading or writing it
 	for _, n := range g.Nodes {
-		if l.stepOf[n.ID] < 0 {
+		if l.stepOf[n.ID] < 0 || l.folded[n.ID] == n.ID {
 			continue
 		}
 		chain := n.Chain
@@ -279,6 +291,8 @@ func (l *lowering) steps() {
 			Scope:  n.Scope,
 			Aux:    n.Aux,
 			Cell:   n.Cell,
+
+			Accumulate: l.accumulate[n.ID],
 		}
 		if n.Src.File != "" {
 			st.Src = fmt.Sprintf("%s:%d:%d", filepath.Base(n.Src.File), n.Src.Start.Line, n.Src.Start.Col)

@@ -124,6 +124,10 @@ type Launch struct {
 	Free []int `json:"free,omitempty"`
 	// Exec says, per op in Ops, how a backend runs it (fusion.go).
 	Exec []OpExec `json:"exec"`
+	// Accumulate: the last op (a conv) adds its result into Output, which
+	// an earlier launch has written, instead of overwriting it: an add
+	// folded into the convs that compute its operands (foldadds.go).
+	Accumulate bool `json:"accumulate,omitempty"`
 }
 
 // OpExec is the compiler's decision of how one op of a fused launch runs,

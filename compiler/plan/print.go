@@ -51,7 +51,11 @@ func Fprint(w io.Writer, p *Plan) {
 		for i, o := range s.Ops {
 			ops[i] = ir.OpString(o.Kind, o.Attrs) + execTag(s, i)
 		}
-		fmt.Fprintf(w, "s%d %s {%s} %s -> %v %v", s.ID, s.Kernel, strings.Join(ops, "; "), strings.Join(ins, ", "), s.Output, s.Output.Shape)
+		arrow := "->"
+		if s.Accumulate {
+			arrow = "+->" // adds into its output
+		}
+		fmt.Fprintf(w, "s%d %s {%s} %s %s %v %v", s.ID, s.Kernel, strings.Join(ops, "; "), strings.Join(ins, ", "), arrow, s.Output, s.Output.Shape)
 		if ps := paramList(s.Params); ps != "" {
 			fmt.Fprintf(w, " p=%s", ps)
 		}

@@ -18,10 +18,11 @@ func (o *op) convForward(e *executable) error {
 	if err != nil {
 		return err
 	}
+	// A folded add's conv adds its product onto what y holds (Beta 1).
 	err = e.dev.Gemm(gemm{M: P, N: cout, K: K, Alpha: 1,
 		A: a, LDA: P, StrideA: sa,
 		B: e.param(o.params[0]), LDB: K,
-		C: y.p, LDC: P, StrideC: int64(y.stride), Batch: n})
+		Beta: float32(b2int(o.accumulate)), C: y.p, LDC: P, StrideC: int64(y.stride), Batch: n})
 	if err != nil || len(o.params) < 2 {
 		return err
 	}

@@ -183,7 +183,10 @@ func (e *executable) build() error {
 		var ops []*op
 		last := len(st.Ops) - 1
 		for k, o := range st.Ops {
-			x := &op{kind: o.Kind, attrs: o.Attrs, params: st.Params[k], scope: st.Scope, exec: st.Exec[k]}
+			x := &op{kind: o.Kind, attrs: o.Attrs, params: st.Params[k], scope: st.Scope, exec: st.Exec[k], accumulate: k == last && st.Accumulate}
+			if x.accumulate && o.Kind != ir.Conv {
+				return fmt.Errorf("step s%d (%s): %s cannot add into its output (the plan folds adds into convs only)", st.ID, st.Scope, o.Kind)
+			}
 			if k == 0 {
 				for _, v := range st.Inputs {
 					x.ins = append(x.ins, e.view(v))

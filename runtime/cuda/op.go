@@ -24,6 +24,9 @@ type op struct {
 	reluIn   bool
 	pairDW   *op
 	pairGrad view
+	// accumulate: a conv that adds its product into out (the last op of
+	// a plan.Launch.Accumulate launch: a folded add).
+	accumulate bool
 
 	ins  []view
 	out  view

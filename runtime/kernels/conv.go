@@ -30,6 +30,10 @@ type Conv struct {
 	// the depthwise kernels apply it while copying their padded planes,
 	// the others to a scratch copy of the image.
 	ReLU bool
+	// Acc adds a dense conv's output into y instead of overwriting it
+	// (an add folded into the conv, plan.Launch.Accumulate); the forward
+	// kernels of depthwise convs do not take it.
+	Acc bool
 	// Vec caps the vector instructions of the depthwise tap loops and of
 	// the 1×1 products' tile kernel; the zero value uses the widest the
 	// CPU runs. The packed weights (PackedLen, PackWeights) follow the
@@ -227,7 +231,7 @@ func ConvForwardPacked(c Conv, x []float32, in Shape, w, packed, bias []float32,
 			b = scratch[:in.C*p]
 			convSubsample(g, in.C, x, b)
 		}
-		tileGemm(false, c.Cout, p, in.C, w, in.C, b, p, y[:c.Cout*p], p, tileArgs{vec: c.tileVec(), bias: bias, packedA: packed[:c.PackedLen(in)], reluB: c.ReLU}, c.tilePack(in, scratch))
+		tileGemm(false, c.Cout, p, in.C, w, in.C, b, p, y[:c.Cout*p], p, tileArgs{vec: c.tileVec(), bias: bias, accumulate: c.Acc, packedA: packed[:c.PackedLen(in)], reluB: c.ReLU}, c.tilePack(in, scratch))
 		return
 	}
 	var pack []float32
@@ -246,13 +250,20 @@ func ConvForwardPacked(c Conv, x []float32, in Shape, w, packed, bias []float32,
 		return
 	}
 	if pack != nil {
-		tileGemm(false, cout, p, in.C, w, in.C, x, p, y, p, tileArgs{vec: c.tileVec(), bias: bias}, pack)
+		tileGemm(false, cout, p, in.C, w, in.C, x, p, y, p, tileArgs{vec: c.tileVec(), bias: bias, accumulate: c.Acc}, pack)
 		return
 	}
 	beta := float32(0)
+	if c.Acc {
+		beta = 1
+	}
 	if bias != nil {
 		for o := range cout {
-			convFill(y[o*p:(o+1)*p], bias[o])
+			if c.Acc {
+				convAddConst(y[o*p:(o+1)*p], bias[o])
+			} else {
+				convFill(y[o*p:(o+1)*p], bias[o])
+			}
 		}
 		beta = 1
 	}
@@ -684,6 +695,13 @@ func convSum(x []float32) float32 {
 }
 
 // convFill sets every element of x to v.
+// convAddConst adds v to every element of x.
+func convAddConst(x []float32, v float32) {
+	for i := range x {
+		x[i] += v
+	}
+}
+
 func convFill(x []float32, v float32) {
 	if v == 0 {
 		clear(x)

@@ -36,6 +36,6 @@ func (f DWPointwise) Forward(x []float32, in Shape, dwW, dwBias, pwW, pwPacked, 
 		return
 	}
 	f.DW.dwForward(f.DW.geom(in), in, x, dwW, dwBias, dwDest{y: act, strips: true}, scratch)
-	args := tileArgs{vec: f.PW.tileVec(), bias: pwBias, packedA: pwPacked[:f.PW.PackedLen(mid)], packedB: act[:stripsLen(mid.C, p)]}
+	args := tileArgs{vec: f.PW.tileVec(), bias: pwBias, accumulate: f.PW.Acc, packedA: pwPacked[:f.PW.PackedLen(mid)], packedB: act[:stripsLen(mid.C, p)]}
 	tileGemm(false, f.PW.Cout, p, mid.C, pwW, mid.C, nil, p, y[:f.PW.Cout*p], p, args, f.PW.tilePack(mid, scratch))
 }

@@ -98,6 +98,15 @@ func (b *builder) step(st plan.Launch) error {
 		}
 		ins[i] = name
 	}
+	// A folded add: the chain's result goes onto what the output holds.
+	var addend string
+	if st.Accumulate {
+		name, err := b.read(st.Output)
+		if err != nil {
+			return fmt.Errorf("the value it adds to (%v): %v", st.Output, err)
+		}
+		addend = name
+	}
 	for k, op := range st.Ops {
 		if k > 0 && len(ins) != 1 {
 			return fmt.Errorf("op %d (%s) of a chain has %d inputs", k, op.Kind, len(ins))
@@ -115,6 +124,12 @@ func (b *builder) step(st plan.Launch) error {
 	}
 	if got := b.shapes[ins[0]]; got != st.Output.Shape {
 		return fmt.Errorf("the chain makes %v, the step's output is %v", got, st.Output.Shape)
+	}
+	if st.Accumulate {
+		sum := b.unique(commonScope([]string{addend, ins[0]}) + "add")
+		b.node("Add", sum, []string{addend, ins[0]}, []string{sum})
+		b.value(sum, st.Output.Shape)
+		ins = []string{sum}
 	}
 	b.write(st.Output, ins[0])
 	return nil

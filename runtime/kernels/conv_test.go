@@ -446,7 +446,40 @@ func TestConvForwardMatchesNaive(t *testing.T) {
 			want, mag = ref.forward()
 			checkClose(t, "y", runConvForward(tc, x, w, b), want, mag)
 			checkPackedForward(t, tc.c, tc.in, x, w, b, want, mag)
+			if !tc.c.Depthwise {
+				checkAccForward(t, tc.c, tc.in, x, w, b, want, mag)
+			}
 		})
+	}
+}
+
+// checkAccForward runs a dense conv with Acc (a folded add), with and
+// without packed weights, onto a y that holds other values, and checks
+// that it added want to them.
+func checkAccForward(t *testing.T, c Conv, in Shape, x, w, b []float32, want, mag []float64) {
+	t.Helper()
+	c.Acc = true
+	old := func(i int) float32 { return float32(i%7) - 3 }
+	wantAcc := make([]float64, len(want))
+	for i := range want {
+		wantAcc[i] = float64(old(i)) + want[i]
+	}
+	var packed []float32
+	if n := c.PackedLen(in); n > 0 {
+		packed = nanSlice(n)
+		c.PackWeights(in, w, packed)
+	}
+	paths := [][]float32{nil}
+	if packed != nil {
+		paths = append(paths, packed)
+	}
+	for _, p := range paths {
+		y := make([]float32, len(want))
+		for i := range y {
+			y[i] = old(i)
+		}
+		ConvForwardPacked(c, x, in, w, p, b, y, nanSlice(c.ScratchLen(in)))
+		checkClose(t, fmt.Sprintf("y accumulated (packed weights: %v)", p != nil), y, wantAcc, mag)
 	}
 }
 

@@ -73,6 +73,18 @@ func testDWPointwise(t *testing.T, r *rand.Rand, v Vec) {
 					t.Fatalf("y[%d] = %v, want %v (strips: %v)", i, y[i], want[i], f.strips(mid, packed))
 				}
 			}
+			// A folded add: the 1×1 conv adds into what y holds.
+			f.PW.Acc = true
+			for i := range y {
+				y[i] = float32(i%5) - 2
+			}
+			f.Forward(x, tc.in, dwW, dwB, pwW, packed, pwB, nanSlice(PairActLen(mid)), y, scratch)
+			for i := range y {
+				w := want[i] + float32(i%5) - 2
+				if d := math.Abs(float64(y[i] - w)); !(d <= 1e-4*(1+math.Abs(float64(w)))) {
+					t.Fatalf("accumulating: y[%d] = %v, want %v (strips: %v)", i, y[i], w, f.strips(mid, packed))
+				}
+			}
 		})
 	}
 }

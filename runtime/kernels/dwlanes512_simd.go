@@ -96,34 +96,33 @@ func (l *lanes) load(at int, src []float32, c0, nc, pt, pl int, relu bool) {
 			}
 			from, stride = &block[0], 16
 		}
-		if o0 := at + ((r+pt)*wp+col+pl)*16; np == 16 && col+16 <= g.w {
-			// All in one row.
-			for i := range off {
-				off[i] = o0 + 16*i
-			}
-			if col += 16; col == g.w {
-				r, col = r+1, 0
-			}
-		} else {
-			// Row by row: a run of pixels along each.
-			for i := 0; i < np; {
-				run := min(np-i, g.w-col)
-				o := at + ((r+pt)*wp+col+pl)*16
-				for j := range run {
-					off[i+j] = o + 16*j
-				}
-				i += run
-				if col += run; col == g.w {
-					r, col = r+1, 0
-				}
-			}
-			for i := np; i < 16; i++ {
-				off[i] = l.out // pixels past the plane: out is free here
-			}
-		}
 		flags := 0
 		if relu {
 			flags = tile.TransposeReLU
+		}
+		if o0 := at + ((r+pt)*wp+col+pl)*16; np == 16 && col+16 <= g.w {
+			// All in one row: sixteen pixels one after another.
+			_ = l.s[o0+255]
+			tile.Transpose16(from, stride, &l.s[o0], nil, flags, nil)
+			if col += 16; col == g.w {
+				r, col = r+1, 0
+			}
+			continue
+		}
+		// Row by row: a run of pixels along each.
+		for i := 0; i < np; {
+			run := min(np-i, g.w-col)
+			o := at + ((r+pt)*wp+col+pl)*16
+			for j := range run {
+				off[i+j] = o + 16*j
+			}
+			i += run
+			if col += run; col == g.w {
+				r, col = r+1, 0
+			}
+		}
+		for i := np; i < 16; i++ {
+			off[i] = l.out // pixels past the plane: out is free here
 		}
 		tile.Transpose16(from, stride, &l.s[0], &off, flags, nil)
 	}
@@ -194,7 +193,12 @@ func (l *lanes) conv(at int, dst dwDest, c0, nc, ch int) {
 		if p0, p1 := s*16, s*16+8; np == 16 && p0%g.ow+8 <= g.ow && p1%g.ow+8 <= g.ow {
 			win0 := &l.s[at+(p0/g.ow*wp+p0%g.ow)*g.s*16]
 			win1 := &l.s[at+(p1/g.ow*wp+p1%g.ow)*g.s*16]
-			tile.DWTaps16(&l.s[l.out], win0, win1, tp, bp, g.kh, g.kw, rowStep, tapStep, pixStep)
+			if at, step, ok := l.direct(dst, s, nc, dstBase+s*dstStride); ok {
+				// Transposed by the kernel straight into dst.
+				tile.DWTaps16(&dst.y[at], step, win0, win1, tp, bp, g.kh, g.kw, rowStep, tapStep, pixStep)
+				continue
+			}
+			tile.DWTaps16(&l.s[l.out], 0, win0, win1, tp, bp, g.kh, g.kw, rowStep, tapStep, pixStep)
 			l.store(dst, s, c0, nc, dstBase+s*dstStride)
 			continue
 		}
@@ -218,6 +222,21 @@ func (l *lanes) conv(at int, dst dwDest, c0, nc, ch int) {
 		}
 		l.store(dst, s, c0, nc, dstBase+s*dstStride)
 	}
+}
+
+// direct reports whether pixels 16s..16s+15 of a whole group of 16
+// channels may be written to dst as plain rows, channel j's at at +
+// j·step (base as for store): no partial group or last pixels, nothing
+// added or masked.
+func (l *lanes) direct(dst dwDest, s, nc, base int) (at, step int, ok bool) {
+	step = l.ohw
+	if dst.strips {
+		step = 16
+	}
+	if nc != 16 || l.ohw-s*16 < 16 || dst.add || dst.mask != nil || base+15*step+15 >= len(dst.y) {
+		return 0, 0, false
+	}
+	return base, step, true
 }
 
 // store transposes out (pixels 16s.. of channels c0..c0+nc-1, one pixel

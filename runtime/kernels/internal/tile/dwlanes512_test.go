@@ -40,6 +40,20 @@ func TestTranspose16(t *testing.T) {
 				}
 			}
 		}
+		// No offsets: rows one after another, with and without ReLU.
+		for _, flags := range []int{0, TransposeReLU} {
+			got, want := make([]float32, 256+8), make([]float32, 256+8)
+			for i := range got {
+				got[i], want[i] = float32(i), float32(i)
+			}
+			Transpose16(&src[0], stride, &got[4], nil, flags, nil)
+			Transpose16Go(&src[0], stride, &want[4], nil, flags, nil)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("stride %d flags %d, no offsets: [%d] = %v, want %v", stride, flags, i, got[i], want[i])
+				}
+			}
+		}
 	}
 }
 
@@ -74,11 +88,32 @@ func TestDWTaps8(t *testing.T) {
 				}
 			}
 			// Sixteen: the second eight from three pixels on.
-			DWTaps16(&got[0], &plane[16], &plane[16+48], &taps[0], &bias[0], k, k, 4*16*wp*d, 4*16*d, 64*s)
-			DWTaps16Go(&want[0], &plane[16], &plane[16+48], &taps[0], &bias[0], k, k, 4*16*wp*d, 4*16*d, 64*s)
+			DWTaps16(&got[0], 0, &plane[16], &plane[16+48], &taps[0], &bias[0], k, k, 4*16*wp*d, 4*16*d, 64*s)
+			DWTaps16Go(&want[0], 0, &plane[16], &plane[16+48], &taps[0], &bias[0], k, k, 4*16*wp*d, 4*16*d, 64*s)
 			for i := range want {
 				if d := got[i] - want[i]; d > 1e-5 || d < -1e-5 {
 					t.Fatalf("k %d, sixteen: [%d] = %v, want %v", k, i, got[i], want[i])
+				}
+			}
+			// Transposed, rows 19 floats apart; what lies between them
+			// stays.
+			const stride = 19
+			var gotT, wantT [15*stride + 16]float32
+			for i := range gotT {
+				gotT[i], wantT[i] = float32(i), float32(i)
+			}
+			DWTaps16(&gotT[0], stride, &plane[16], &plane[16+48], &taps[0], &bias[0], k, k, 4*16*wp*d, 4*16*d, 64*s)
+			DWTaps16Go(&wantT[0], stride, &plane[16], &plane[16+48], &taps[0], &bias[0], k, k, 4*16*wp*d, 4*16*d, 64*s)
+			for i := range wantT {
+				if d := gotT[i] - wantT[i]; d > 1e-5 || d < -1e-5 {
+					t.Fatalf("k %d, sixteen transposed: [%d] = %v, want %v", k, i, gotT[i], wantT[i])
+				}
+			}
+			for j := range 16 {
+				for p := range 16 {
+					if wantT[j*stride+p] != want[16*p+j] {
+						t.Fatalf("k %d: the reference's transposed channel %d pixel %d is %v, its plain output %v", k, j, p, wantT[j*stride+p], want[16*p+j])
+					}
 				}
 			}
 		}

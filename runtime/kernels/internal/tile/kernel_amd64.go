@@ -63,7 +63,9 @@ func Kernel8x32(k int, a, b *float32, ldb, sb int, c *float32, ldc int, bias, ma
 func Dots4x4(n int, py, px *[4]*float32, tail, relu, imgs, sy, sx int, idx *[8][16]uint32, out *[16]float32)
 
 // Transpose16 writes the transpose of the 16×16 block at src (rows
-// srcStride floats apart) to dst, its row i at float offset off[i]. flags
+// srcStride floats apart) to dst, its row i at float offset off[i], or
+// with off nil and no flags but TransposeReLU at 16i (the rows one after
+// another). flags
 // (TransposeReLU, TransposeMask, TransposeAdd) rectify the block as it
 // is read (max(v, 0)), zero each row's values where mask's at the same
 // offsets are not above zero, and add dst's values instead of
@@ -104,7 +106,10 @@ func DWGrad3x7(acc, dy, win *float32, n, rowStep, tapStep int)
 
 // DWTaps16 is DWTaps8 for sixteen pixels, reading each tap's weights once:
 // pixels 0-7 from win0 and 8-15 (out[128:]) from win1, each eight
-// pixStep bytes apart. Only Available512 CPUs may call it.
+// pixStep bytes apart. With outStride 0 pixel p's 16 channels go to
+// out[16p:], as DWTaps8 writes them; else they are transposed on the way
+// out, channel j's 16 pixels to out[j·outStride:], which saves a pass
+// through Transpose16 and memory. Only Available512 CPUs may call it.
 //
 //go:noescape
-func DWTaps16(out, win0, win1, taps, bias *float32, kh, kw, rowStep, tapStep, pixStep int)
+func DWTaps16(out *float32, outStride int, win0, win1, taps, bias *float32, kh, kw, rowStep, tapStep, pixStep int)

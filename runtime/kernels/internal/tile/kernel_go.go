@@ -164,6 +164,9 @@ const (
 // Transpose16Go is the reference for Transpose16.
 func Transpose16Go(src *float32, srcStride int, dst *float32, off *[16]int, flags int, mask *float32) {
 	s := unsafe.Slice(src, 15*srcStride+16)
+	if off == nil {
+		off = &[16]int{0, 16, 32, 48, 64, 80, 96, 112, 128, 144, 160, 176, 192, 208, 224, 240}
+	}
 	for i := range 16 {
 		d := unsafe.Slice((*float32)(unsafe.Add(unsafe.Pointer(dst), 4*off[i])), 16)
 		var m []float32
@@ -224,8 +227,20 @@ func DWGradGo(r, k int, acc, dy, win *float32, n, rowStep, tapStep int) {
 	}
 }
 
-// DWTaps16Go is the reference for DWTaps16: DWTaps8Go twice.
-func DWTaps16Go(out, win0, win1, taps, bias *float32, kh, kw, rowStep, tapStep, pixStep int) {
-	DWTaps8Go(out, win0, taps, bias, kh, kw, rowStep, tapStep, pixStep)
-	DWTaps8Go((*float32)(unsafe.Add(unsafe.Pointer(out), 8*64)), win1, taps, bias, kh, kw, rowStep, tapStep, pixStep)
+// DWTaps16Go is the reference for DWTaps16: DWTaps8Go twice, then the
+// transpose when outStride is not 0.
+func DWTaps16Go(out *float32, outStride int, win0, win1, taps, bias *float32, kh, kw, rowStep, tapStep, pixStep int) {
+	var px [256]float32
+	DWTaps8Go(&px[0], win0, taps, bias, kh, kw, rowStep, tapStep, pixStep)
+	DWTaps8Go(&px[128], win1, taps, bias, kh, kw, rowStep, tapStep, pixStep)
+	if outStride == 0 {
+		copy(unsafe.Slice(out, 256), px[:])
+		return
+	}
+	o := unsafe.Slice(out, 15*outStride+16)
+	for j := range 16 {
+		for p := range 16 {
+			o[j*outStride+p] = px[16*p+j]
+		}
+	}
 }

@@ -57,6 +57,6 @@ func DWGrad3x7(acc, dy, win *float32, n, rowStep, tapStep int) {
 }
 
 // DWTaps16 is DWTaps16Go where there is no assembly.
-func DWTaps16(out, win0, win1, taps, bias *float32, kh, kw, rowStep, tapStep, pixStep int) {
-	DWTaps16Go(out, win0, win1, taps, bias, kh, kw, rowStep, tapStep, pixStep)
+func DWTaps16(out *float32, outStride int, win0, win1, taps, bias *float32, kh, kw, rowStep, tapStep, pixStep int) {
+	DWTaps16Go(out, outStride, win0, win1, taps, bias, kh, kw, rowStep, tapStep, pixStep)
 }

@@ -57,29 +57,20 @@ TEXT ·Transpose16(SB), NOSPLIT, $0-48
 		w.f("\tVMAXPS Z31, Z%d, Z%d", i, i)
 	}
 	w.f("\nshuffle:")
-	for i := range 8 {
-		w.f("\tVUNPCKLPS Z%d, Z%d, Z%d\n\tVUNPCKHPS Z%d, Z%d, Z%d", 2*i+1, 2*i, 16+2*i, 2*i+1, 2*i, 16+2*i+1)
-	}
-	for i := range 4 {
-		t := 16 + 4*i
-		w.f("\tVUNPCKLPD Z%d, Z%d, Z%d\n\tVUNPCKHPD Z%d, Z%d, Z%d", t+2, t, 4*i, t+2, t, 4*i+1)
-		w.f("\tVUNPCKLPD Z%d, Z%d, Z%d\n\tVUNPCKHPD Z%d, Z%d, Z%d", t+3, t+1, 4*i+2, t+3, t+1, 4*i+3)
-	}
-	for g := range 2 {
-		for i := range 4 {
-			a, c := 8*g+i, 8*g+i+4
-			w.f("\tVSHUFF32X4 $0x88, Z%d, Z%d, Z%d\n\tVSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", c, a, 16+8*g+i, c, a, 16+8*g+i+4)
-		}
-	}
-	for i := range 8 {
-		w.f("\tVSHUFF32X4 $0x88, Z%d, Z%d, Z%d\n\tVSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", 16+i+8, 16+i, i, 16+i+8, 16+i, i+8)
-	}
+	w.shuffle16()
 	w.f(`
 	MOVQ dst+16(FP), DI
 	MOVQ off+24(FP), BX
 	MOVQ mask+40(FP), R8
 	TESTQ $6, AX
-	JNZ slow`)
+	JNZ slow
+	TESTQ BX, BX
+	JNZ scatter`)
+	// No offsets: the rows one after another.
+	for r := range 16 {
+		w.f("\tVMOVUPS Z%d, %d(DI)", r, 64*r)
+	}
+	w.f("\tVZEROUPPER\n\tRET\n\nscatter:")
 	for r := range 16 {
 		w.f("\tMOVQ (%d*8)(BX), DX\n\tVMOVUPS Z%d, (DI)(DX*4)", r, r)
 	}
@@ -100,6 +91,28 @@ noadd%[1]d:
 	}
 	w.f("\tVZEROUPPER\n\tRET")
 	return w.String()
+}
+
+// shuffle16 transposes the 16×16 block in Z0-Z15 (row r in Zr) in place,
+// through Z16-Z31.
+func (w *b) shuffle16() {
+	for i := range 8 {
+		w.f("\tVUNPCKLPS Z%d, Z%d, Z%d\n\tVUNPCKHPS Z%d, Z%d, Z%d", 2*i+1, 2*i, 16+2*i, 2*i+1, 2*i, 16+2*i+1)
+	}
+	for i := range 4 {
+		t := 16 + 4*i
+		w.f("\tVUNPCKLPD Z%d, Z%d, Z%d\n\tVUNPCKHPD Z%d, Z%d, Z%d", t+2, t, 4*i, t+2, t, 4*i+1)
+		w.f("\tVUNPCKLPD Z%d, Z%d, Z%d\n\tVUNPCKHPD Z%d, Z%d, Z%d", t+3, t+1, 4*i+2, t+3, t+1, 4*i+3)
+	}
+	for g := range 2 {
+		for i := range 4 {
+			a, c := 8*g+i, 8*g+i+4
+			w.f("\tVSHUFF32X4 $0x88, Z%d, Z%d, Z%d\n\tVSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", c, a, 16+8*g+i, c, a, 16+8*g+i+4)
+		}
+	}
+	for i := range 8 {
+		w.f("\tVSHUFF32X4 $0x88, Z%d, Z%d, Z%d\n\tVSHUFF32X4 $0xdd, Z%d, Z%d, Z%d", 16+i+8, 16+i, i, 16+i+8, 16+i, i+8)
+	}
 }
 
 // pixAddr is the address of pixel i (0-3 from base lo, 4-7 from hi) of a
@@ -168,25 +181,25 @@ tap:
 	}
 	w.f("\tVZEROUPPER\n\tRET")
 	w.f(`
-// func DWTaps16(out, win0, win1, taps, bias *float32, kh, kw, rowStep, tapStep, pixStep int)
+// func DWTaps16(out *float32, outStride int, win0, win1, taps, bias *float32, kh, kw, rowStep, tapStep, pixStep int)
 //
 // DWTaps8 twice over with one weight load a tap: pixels 0-7 from win0
 // (DI, R15 = DI + 4·pixStep) into Z0-Z7 and pixels 8-15 from win1 (BX,
 // AX = BX + 4·pixStep) into Z9-Z16.
-TEXT ·DWTaps16(SB), NOSPLIT, $0-80
-	MOVQ bias+32(FP), AX
+TEXT ·DWTaps16(SB), NOSPLIT, $0-88
+	MOVQ bias+40(FP), AX
 	VMOVUPS (AX), Z0`)
 	acc := []int{0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16}
 	for _, z := range acc[1:] {
 		w.f("\tVMOVAPS Z0, Z%d", z)
 	}
-	w.f(`	MOVQ win0+8(FP), SI
-	MOVQ win1+16(FP), R9
-	MOVQ taps+24(FP), DX
-	MOVQ kh+40(FP), R8
-	MOVQ rowStep+56(FP), R10
-	MOVQ tapStep+64(FP), R11
-	MOVQ pixStep+72(FP), R12
+	w.f(`	MOVQ win0+16(FP), SI
+	MOVQ win1+24(FP), R9
+	MOVQ taps+32(FP), DX
+	MOVQ kh+48(FP), R8
+	MOVQ rowStep+64(FP), R10
+	MOVQ tapStep+72(FP), R11
+	MOVQ pixStep+80(FP), R12
 	LEAQ (R12)(R12*1), R13
 	LEAQ (R13)(R12*1), R14
 
@@ -195,7 +208,7 @@ row16:
 	LEAQ (SI)(R13*2), R15
 	MOVQ R9, BX
 	LEAQ (R9)(R13*2), AX
-	MOVQ kw+48(FP), CX
+	MOVQ kw+56(FP), CX
 
 tap16:
 	VMOVUPS (DX), Z8`)
@@ -217,9 +230,24 @@ tap16:
 	ADDQ R10, R9
 	DECQ R8
 	JNZ row16
-	MOVQ out+0(FP), AX`)
+	MOVQ out+0(FP), AX
+	MOVQ outStride+8(FP), CX
+	TESTQ CX, CX
+	JNZ transposed`)
 	for k, z := range acc {
 		w.f("\tVMOVUPS Z%d, %d(AX)", z, k*64)
+	}
+	w.f("\tVZEROUPPER\n\tRET")
+	w.f("\n// Channel j's sixteen pixels at out + j·outStride floats: the\n// accumulators moved down into Z0-Z15 and transposed.\ntransposed:\n\tSHLQ $2, CX")
+	for _, z := range acc[8:] {
+		w.f("\tVMOVAPS Z%d, Z%d", z, z-1)
+	}
+	w.shuffle16()
+	for r := range 16 {
+		w.f("\tVMOVUPS Z%d, (AX)", r)
+		if r < 15 {
+			w.f("\tADDQ CX, AX")
+		}
 	}
 	w.f("\tVZEROUPPER\n\tRET")
 	return w.String()

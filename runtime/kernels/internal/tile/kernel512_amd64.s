@@ -199,6 +199,85 @@ fma16:
 	DECQ CX
 	JNZ loop16
 epilogue:
+	// A whole panel without a mask (every forward product's but the
+	// last rows'): each step for all eight rows at once, where the row
+	// loop below moves fourteen registers a row.
+	CMPQ R11, $8
+	JNE rows
+	TESTQ R13, R13
+	JNE rows
+	TESTQ R10, R10
+	JEQ fullnobias
+	VADDPS.BCST 0(R10), Z0, Z0
+	VADDPS.BCST 0(R10), Z1, Z1
+	VADDPS.BCST 4(R10), Z2, Z2
+	VADDPS.BCST 4(R10), Z3, Z3
+	VADDPS.BCST 8(R10), Z4, Z4
+	VADDPS.BCST 8(R10), Z5, Z5
+	VADDPS.BCST 12(R10), Z6, Z6
+	VADDPS.BCST 12(R10), Z7, Z7
+	VADDPS.BCST 16(R10), Z8, Z8
+	VADDPS.BCST 16(R10), Z9, Z9
+	VADDPS.BCST 20(R10), Z10, Z10
+	VADDPS.BCST 20(R10), Z11, Z11
+	VADDPS.BCST 24(R10), Z12, Z12
+	VADDPS.BCST 24(R10), Z13, Z13
+	VADDPS.BCST 28(R10), Z14, Z14
+	VADDPS.BCST 28(R10), Z15, Z15
+fullnobias:
+	TESTQ $1, R12
+	JEQ fullstore
+	MOVQ DX, AX
+	VADDPS (AX), Z0, K1, Z0
+	VADDPS 64(AX), Z1, K2, Z1
+	ADDQ R9, AX
+	VADDPS (AX), Z2, K1, Z2
+	VADDPS 64(AX), Z3, K2, Z3
+	ADDQ R9, AX
+	VADDPS (AX), Z4, K1, Z4
+	VADDPS 64(AX), Z5, K2, Z5
+	ADDQ R9, AX
+	VADDPS (AX), Z6, K1, Z6
+	VADDPS 64(AX), Z7, K2, Z7
+	ADDQ R9, AX
+	VADDPS (AX), Z8, K1, Z8
+	VADDPS 64(AX), Z9, K2, Z9
+	ADDQ R9, AX
+	VADDPS (AX), Z10, K1, Z10
+	VADDPS 64(AX), Z11, K2, Z11
+	ADDQ R9, AX
+	VADDPS (AX), Z12, K1, Z12
+	VADDPS 64(AX), Z13, K2, Z13
+	ADDQ R9, AX
+	VADDPS (AX), Z14, K1, Z14
+	VADDPS 64(AX), Z15, K2, Z15
+fullstore:
+	VMOVUPS Z0, K1, (DX)
+	VMOVUPS Z1, K2, 64(DX)
+	ADDQ R9, DX
+	VMOVUPS Z2, K1, (DX)
+	VMOVUPS Z3, K2, 64(DX)
+	ADDQ R9, DX
+	VMOVUPS Z4, K1, (DX)
+	VMOVUPS Z5, K2, 64(DX)
+	ADDQ R9, DX
+	VMOVUPS Z6, K1, (DX)
+	VMOVUPS Z7, K2, 64(DX)
+	ADDQ R9, DX
+	VMOVUPS Z8, K1, (DX)
+	VMOVUPS Z9, K2, 64(DX)
+	ADDQ R9, DX
+	VMOVUPS Z10, K1, (DX)
+	VMOVUPS Z11, K2, 64(DX)
+	ADDQ R9, DX
+	VMOVUPS Z12, K1, (DX)
+	VMOVUPS Z13, K2, 64(DX)
+	ADDQ R9, DX
+	VMOVUPS Z14, K1, (DX)
+	VMOVUPS Z15, K2, 64(DX)
+	VZEROUPPER
+	RET
+rows:
 	// Row by row up to mr, each row moved into Z0, Z1 in turn: add the
 	// bias, zero where the mask is not positive, add the old tile when
 	// accumulating, store the columns in cols.

@@ -235,7 +235,7 @@ func tileStrips512(m, n, kb, j0, nb int, ap, bp, c []float32, ldc int, o tileArg
 // channels), so that a strip of them falls into two of L1's sets and is
 // evicted before the next panel reads it again. Read from the copy, a
 // NASNet's first-stage products ran 13–20 % faster (BenchmarkTileGemm,
-// 2-core EPYC with AVX-512: 32×192 by 192×1024 160 → 180–185 GFLOP/s,
+// 2-core EPYC with AVX-512: 32×192 by 192×1024 160 → 172–185 GFLOP/s,
 // 32×96 by 96×1024 160 → 191), where packing whole blocks of B into
 // strips first had been slower still (120–150): the copy costs a store
 // per load while the first panel's FMAs run, a separate pass its own

@@ -3,6 +3,7 @@ package runtime
 import (
 	"fmt"
 	goruntime "runtime"
+	"sync/atomic"
 	"time"
 
 	"cellc/compiler/ir"
@@ -122,6 +123,13 @@ type cpuExec struct {
 	perImage   bool
 	imageMajor func(w, lo, hi int)
 	logits     []float32
+	// images runs imageMajor over the first imagesN images, each worker
+	// taking the next image not yet taken (imagesNext) until none is
+	// left: a worker that a shared machine slows for a while then does
+	// fewer images instead of keeping the other waiting at the end.
+	images     func(w, lo, hi int)
+	imagesNext atomic.Int32
+	imagesN    int32
 	// single, on a per-image plan with several workers, runs the images
 	// left over from an even split one at a time, its launches spread
 	// across the workers (its dag); outer is the executable a single
@@ -228,12 +236,12 @@ func (e *cpuExec) Forward(x []float32, n int, progress float64) ([]float32, []fl
 		// Whole rounds of images one per worker, then the rest one at a
 		// time across all workers.
 		k := n / e.pool.n * e.pool.n
-		e.pool.run(k, e.imageMajor)
+		e.runImages(k)
 		for i := k; i < n; i++ {
 			e.single.forwardImage(e, i)
 		}
 	case e.imageMajor != nil:
-		e.pool.run(n, e.imageMajor)
+		e.runImages(n)
 	default:
 		for _, s := range e.steps {
 			for _, op := range s.ops {
@@ -612,6 +620,26 @@ func (e *cpuExec) bindImageMajor() {
 			}
 		}
 	}
+	e.images = func(w, _, _ int) {
+		for {
+			i := int(e.imagesNext.Add(1)) - 1
+			if i >= int(e.imagesN) {
+				return
+			}
+			e.imageMajor(w, i, i+1)
+		}
+	}
+}
+
+// runImages takes the first n images through the whole network, one
+// image at a time on each worker (see images).
+func (e *cpuExec) runImages(n int) {
+	if n <= 0 {
+		return
+	}
+	e.imagesNext.Store(0)
+	e.imagesN = int32(n)
+	e.pool.run(min(e.pool.n, n), e.images)
 }
 
 // perImagePlan reports whether every op of the plan computes each image

@@ -234,7 +234,7 @@ func tileStrips512(m, n, kb, j0, nb int, ap, bp, c []float32, ldc int, o tileArg
 // there: B's rows are often a multiple of 4 KiB apart (a 32×32 image's
 // channels), so that a strip of them falls into two of L1's sets and is
 // evicted before the next panel reads it again. Read from the copy, a
-// NASNet's first-stage products ran 13–20 % faster (BenchmarkTileGemm,
+// NASNet's first-stage products ran 8–19 % faster (BenchmarkTileGemm,
 // 2-core EPYC with AVX-512: 32×192 by 192×1024 160 → 172–185 GFLOP/s,
 // 32×96 by 96×1024 160 → 191), where packing whole blocks of B into
 // strips first had been slower still (120–150): the copy costs a store
